@@ -1,0 +1,66 @@
+# The course's commands. `make lab` and `make test` each build .venv themselves on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Installed before the course when the venv has no torch; where a CPU wheel of this version lies
+# in pip's find-links (as on the course's build machines) pip takes it and no CUDA packages.
+TORCH  ?= torch==2.13.0
+PORT   ?= 8888
+# `make lab NO_BROWSER=1` serves JupyterLab without opening a browser: open the URL it prints.
+# LAB_FLAGS passes anything else to `jupyter lab` (a fixed token, an ip to listen on).
+LAB_FLAGS ?=
+# Jupyter refuses to run as root unless told; containers and cloud machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: lab test unit notebooks sync student lint assets clean help
+
+help:
+	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
+	@echo "              (make lab NO_BROWSER=1 PORT=8888 to serve without opening a browser)"
+	@echo "make test     install, then unit tests + every notebook under nbval + .py/.ipynb sync"
+	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
+	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
+	@echo "make lint     ruff over the package, tests and notebook sources"
+	@echo "make assets   redraw the figures in assets/ from the package"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), \
+	  f"The course needs Python 3.11 to 3.13, found {sys.version.split()[0]}: run make PYTHON=python3.11 ..."'
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls when pyproject.toml changes; the stamp records a finished install.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -c 'import torch' 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[lab,dev]"
+	touch $@
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(ROOT_FLAG) $(LAB_FLAGS) \
+	  --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
+
+# One pytest run: unit tests, the sync and student checks, then every notebook top to bottom.
+test: $(VENV)/.installed lint
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests
+
+notebooks: $(VENV)/.installed
+	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check vlacourse tests notebooks
+
+sync: $(VENV)/.installed
+	$(VENV)/bin/jupytext --quiet --to ipynb --update notebooks/[0-9]*.py
+
+student: $(VENV)/.installed
+	$(PY) -m vlacourse.exercises student notebooks student
+
+assets: $(VENV)/.installed
+	MPLBACKEND=agg $(PY) -c 'from vlacourse.course import draw_course_map; \
+	  draw_course_map().savefig("assets/course_map.png", dpi=90, bbox_inches="tight")'
+
+clean:
+	rm -rf $(VENV) student .pytest_cache .ruff_cache

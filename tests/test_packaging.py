@@ -1,0 +1,81 @@
+"""Packaging: what the course declares installs into Colab unchanged, conda users get the same
+dependencies, the package data ships in the wheel, and CI runs the README's test command."""
+
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from tests.conftest import ROOT
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+RUNTIME = [Requirement(r) for r in PYPROJECT["dependencies"]]
+
+# What Colab's runtime ships (shared COURSE.md, checked November 2026): the course must accept them
+# as they are, so that installing it there upgrades none of them.
+COLAB = {"torch": "2.11.0", "numpy": "2.1.0", "plotly": "5.24.1", "ipywidgets": "7.7.1", "matplotlib": "3.10.0"}
+# Conda-forge names that differ from PyPI's.
+CONDA_NAMES = {"pytorch": "torch"}
+
+
+@pytest.mark.parametrize(("package", "version"), COLAB.items())
+def test_colabs_versions_satisfy_the_requirements(package, version):
+    requirement = next(r for r in RUNTIME if r.name == package)
+    assert requirement.specifier.contains(version), f"{requirement} would replace Colab's {package} {version}"
+
+
+def test_python_range_is_311_to_313():
+    spec = PYPROJECT["requires-python"]
+    assert all(Requirement(f"python{spec}").specifier.contains(v) for v in ["3.11", "3.12", "3.13"])
+    assert not Requirement(f"python{spec}").specifier.contains("3.10")
+
+
+def _conda_environment():
+    """(the file, {PyPI name: conda version spec}, the pip entries)."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = {}, []
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):
+            pip += entry["pip"]
+        else:
+            name, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(.*)", entry).groups()
+            conda[CONDA_NAMES.get(name, name)] = spec.replace(" ", "")
+    return env, conda, pip
+
+
+def test_environment_yml_uses_conda_forge_only():
+    env, _, _ = _conda_environment()
+    assert env["channels"] == ["conda-forge"]
+
+
+def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    _, conda, pip = _conda_environment()
+    lab = [Requirement(r) for r in PYPROJECT["optional-dependencies"]["lab"]]
+    assert set(conda) - {"python", "pip"} == {r.name for r in RUNTIME + lab}
+    for requirement in RUNTIME + lab:
+        conda_spec = set(filter(None, conda[requirement.name].split(",")))
+        assert conda_spec == {str(s) for s in requirement.specifier}, \
+            f"environment.yml has {requirement.name} {conda[requirement.name]!r}, pyproject.toml {requirement}"
+    assert pip == ["-e .[lab,dev]"]  # the course itself, from this repository
+
+
+def test_ci_runs_the_readmes_test_command_and_nothing_else():
+    script = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert script[-1] == "exec make test"
+    assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_the_wheel_ships_the_package_data(tmp_path):
+    # Colab installs from git, not editable: what the code loads at run time must be inside the wheel.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("vlacourse-*.whl"))).namelist()
+    shipped = {name for name in names if name.startswith("vlacourse/data/")}
+    in_repo = {f"vlacourse/data/{p.name}" for p in (ROOT / "vlacourse" / "data").iterdir()}
+    assert shipped == in_repo

@@ -1,0 +1,123 @@
+"""The one widget pattern every notebook uses: ipywidgets controls that redraw a picture.
+
+    sliders / dropdowns  --observe-->  draw(**values)  -->  RGB array or matplotlib Figure
+                                                             |
+                                                  PNG bytes  v
+                                               ipywidgets.Image (shown under the controls)
+
+Why an ``Image`` widget and not matplotlib inside an ``Output``, or plotly's ``FigureWidget``:
+the figure is turned into PNG by matplotlib's Agg renderer directly, so it shows the same in Colab
+(ipywidgets 7.7) and JupyterLab 4 (ipywidgets 8) whatever the notebook's matplotlib backend is; a
+forced ``agg`` backend would print ``<Figure ...>`` as text inside an ``Output``, and ``FigureWidget``
+needs anywidget on plotly 6+ and is reported broken in Colab. The redraw replaces the image's bytes,
+so nothing flickers, and a test can move a control by setting ``.value`` and read the new picture.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image as PILImage
+
+
+def png_from_rgb(rgb: np.ndarray) -> bytes:
+    """PNG bytes of an (H, W, 3) uint8 image."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got shape {rgb.shape} dtype {rgb.dtype}; "
+                         "convert floats in [0, 1] with (img * 255).astype(np.uint8)")
+    buffer = io.BytesIO()
+    PILImage.fromarray(rgb).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def png_from_figure(fig: Figure, dpi: int = 100) -> bytes:
+    """PNG bytes of a matplotlib Figure: savefig draws PNG with Agg whatever the active backend."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def new_figure(width: float = 6.0, height: float = 3.5) -> Figure:
+    """A Figure outside pyplot: the inline backend will not show it again under the widget."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+class InteractiveImage:
+    """Controls plus the picture ``draw(**values)`` makes from their values, redrawn on every change.
+
+    ``controls`` maps each keyword of ``draw`` to an ipywidgets control (slider, dropdown, checkbox).
+    Display it as the last expression of a cell. ``set(name=value)`` moves controls from code and
+    rejects values a control cannot take, with the range in the message.
+    """
+
+    def __init__(self, draw: Callable[..., np.ndarray | Figure], controls: dict[str, widgets.ValueWidget]):
+        self.draw = draw
+        self.controls = controls
+        self.image = widgets.Image(format="png")
+        self.redraws = 0  # how many pictures were drawn: tests read it
+        for control in controls.values():
+            control.observe(self._on_change, names="value")
+        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.image])
+        self.redraw()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def redraw(self) -> None:
+        picture = self.draw(**self.values)
+        self.image.value = png_from_figure(picture) if isinstance(picture, Figure) else png_from_rgb(picture)
+        self.redraws += 1
+
+    def _on_change(self, change) -> None:
+        self.redraw()
+
+    def set(self, **values: Any) -> None:
+        """Move controls from code; several at once redraw once."""
+        for name, value in values.items():
+            if name not in self.controls:
+                raise KeyError(f"no control named {name!r}; this widget has {sorted(self.controls)}")
+            check_control_value(self.controls[name], name, value)
+        with _hold(self):
+            for name, value in values.items():
+                self.controls[name].value = value
+        self.redraw()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class _hold:
+    """Pause redraws while several controls move, so that ``set`` draws once."""
+
+    def __init__(self, view: InteractiveImage):
+        self.view = view
+
+    def __enter__(self):
+        for control in self.view.controls.values():
+            control.unobserve(self.view._on_change, names="value")
+
+    def __exit__(self, *exc):
+        for control in self.view.controls.values():
+            control.observe(self.view._on_change, names="value")
+
+
+def check_control_value(control: widgets.ValueWidget, name: str, value: Any) -> None:
+    """Raise ValueError naming the allowed values: sliders would clamp silently, dropdowns would fail late."""
+    if hasattr(control, "min") and hasattr(control, "max"):
+        if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+            raise ValueError(f"{name} must be a number in [{control.min}, {control.max}], got {value!r}")
+        if not control.min <= value <= control.max:
+            raise ValueError(f"{name}={value} is out of range: choose a value in [{control.min}, {control.max}]")
+    elif hasattr(control, "options"):
+        allowed = [option[1] if isinstance(option, tuple) else option for option in control.options]
+        if value not in allowed:
+            raise ValueError(f"{name}={value!r} is not an option: choose one of {allowed}")
