@@ -12,12 +12,13 @@ LAB_FLAGS ?=
 # Jupyter refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test unit notebooks sync student lint assets clean help
+.PHONY: lab test test-colab unit notebooks sync student lint assets clean help
 
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
 	@echo "              (make lab NO_BROWSER=1 PORT=8888 to serve without opening a browser)"
 	@echo "make test     install, then unit tests + every notebook under nbval + .py/.ipynb sync"
+	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
@@ -43,6 +44,18 @@ lab: $(VENV)/.installed
 test: $(VENV)/.installed lint
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
 
+# Colab's ipywidgets 7.7, plotly 5.24, IPython 7.34... (torch stays the CPU build that `make` installs).
+COLAB_VENV := .venv-colab
+$(COLAB_VENV)/.installed: pyproject.toml tests/colab_versions.txt
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	grep -v '^torch' tests/colab_versions.txt > $(COLAB_VENV)/constraints.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_VENV)/constraints.txt -e ".[lab,dev]"
+	touch $@
+
+test-colab: $(COLAB_VENV)/.installed
+	$(COLAB_VENV)/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env
+
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests
 
@@ -63,4 +76,4 @@ assets: $(VENV)/.installed
 	  draw_course_map().savefig("assets/course_map.png", dpi=90, bbox_inches="tight")'
 
 clean:
-	rm -rf $(VENV) student .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COLAB_VENV) student .pytest_cache .ruff_cache

@@ -16,17 +16,23 @@ from tests.conftest import ROOT
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 RUNTIME = [Requirement(r) for r in PYPROJECT["dependencies"]]
 
-# What Colab's runtime ships (shared COURSE.md, checked November 2026): the course must accept them
-# as they are, so that installing it there upgrades none of them.
-COLAB = {"torch": "2.11.0", "numpy": "2.1.0", "plotly": "5.24.1", "ipywidgets": "7.7.1", "matplotlib": "3.10.0"}
+# What Colab's runtime ships: the course must accept each as it is, so that installing it there
+# upgrades none of them (the same pins `make test-colab` installs).
+COLAB = dict(line.split("==") for line in (ROOT / "tests" / "colab_versions.txt").read_text().splitlines()
+             if line and not line.startswith("#"))
 # Conda-forge names that differ from PyPI's.
 CONDA_NAMES = {"pytorch": "torch"}
 
 
-@pytest.mark.parametrize(("package", "version"), COLAB.items())
-def test_colabs_versions_satisfy_the_requirements(package, version):
-    requirement = next(r for r in RUNTIME if r.name == package)
-    assert requirement.specifier.contains(version), f"{requirement} would replace Colab's {package} {version}"
+@pytest.mark.parametrize("requirement", [r for r in RUNTIME if r.name in COLAB], ids=str)
+def test_colabs_versions_satisfy_the_requirements(requirement):
+    version = COLAB[requirement.name]
+    assert requirement.specifier.contains(version), f"{requirement} would replace Colab's {version}"
+
+
+def test_colabs_kernel_is_left_to_colab():
+    # The course runs in whatever kernel the notebook has: it declares no ipykernel or IPython.
+    assert not {"ipykernel", "ipython"} & {r.name for r in RUNTIME}
 
 
 def test_python_range_is_311_to_313():

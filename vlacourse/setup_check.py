@@ -74,7 +74,7 @@ def print_environment(course) -> list[Requirement]:
 class SceneExplorer:
     """Orbit a camera around notebook 00's table and slide the red block: each move renders a new frame."""
 
-    def __init__(self, height: int = 240, width: int = 320):
+    def __init__(self, height: int = 300, width: int = 400):
         self.model = load_model("welcome_scene")
         self.data = mujoco.MjData(self.model)
         mujoco.mj_forward(self.model, self.data)

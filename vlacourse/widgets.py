@@ -63,7 +63,9 @@ class InteractiveImage:
         self.redraws = 0  # how many pictures were drawn: tests read it
         for control in controls.values():
             control.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.image])
+        # flex-start: a VBox stretches its children to its width, which would blur the picture.
+        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.image],
+                                   layout=widgets.Layout(align_items="flex-start"))
         self.redraw()
 
     @property
