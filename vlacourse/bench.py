@@ -1,0 +1,54 @@
+"""Benchmarks that print numbers: ``python -m vlacourse.bench sim [--episodes N]``.
+
+sim: physics steps per second, milliseconds per 64x64 policy frame, expert episodes per second
+(with and without rendering the policy's cameras), and the expert's success rate per task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+
+def bench_sim(episodes: int) -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import mujoco
+
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluate
+    from vlacourse.sim.expert import ScriptedExpert
+    from vlacourse.sim.tasks import TASKS
+
+    env = TabletopEnv("pick_place")
+    env.reset(seed=0)
+    model, data = env.arm.model, env.arm.data
+    start, steps = time.perf_counter(), 20_000
+    mujoco.mj_step(model, data, nstep=steps)
+    print(f"physics: {steps / (time.perf_counter() - start):,.0f} steps/s (2 ms steps; 10 per control step)")
+    for camera in ("scene", "wrist"):
+        print(f"policy frame 64x64, {camera} camera: {env.policy_camera.ms_per_frame(data, camera, 500):.3f} ms")
+    for cameras in (("scene", "wrist"), ()):
+        bare = TabletopEnv("pick_place", cameras=cameras)
+        result = evaluate(ScriptedExpert(bare), "pick_place", episodes=10, env=bare, progress=False)
+        seen = "with both cameras" if cameras else "without images"
+        print(f"expert pick_place {seen}: {result.loop_hz / result.mean_length:.1f} episodes/s, "
+              f"{result.loop_hz:,.0f} control steps/s")
+    print(f"expert success over {episodes} seeded episodes per task:")
+    for task in TASKS:
+        bare = TabletopEnv(task, cameras=())
+        print("  " + str(evaluate(ScriptedExpert(bare), task, episodes=episodes, env=bare, progress=False)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    sim = commands.add_parser("sim", help="the simulator, the renderer and the scripted expert")
+    sim.add_argument("--episodes", type=int, default=100, help="episodes per task for the expert's success rate")
+    args = parser.parse_args(argv)
+    if args.command == "sim":
+        bench_sim(args.episodes)
+
+
+if __name__ == "__main__":
+    main()
