@@ -50,3 +50,9 @@ def test_heldout_split_is_evaluated_on_heldout_colours():
 def test_what_is_not_a_policy_is_refused():
     with pytest.raises(TypeError, match="a policy needs reset\\(\\) and select_action"):
         evaluate(lambda observation: np.zeros(4), "reach", episodes=1)
+
+
+def test_an_expert_bound_to_another_env_is_refused():
+    expert = ScriptedExpert(TabletopEnv("reach", cameras=()))
+    with pytest.raises(ValueError, match="bound to another environment.*ScriptedExpert\\(env\\)"):
+        evaluate(expert, "reach", episodes=1, env=TabletopEnv("reach", cameras=()))

@@ -56,6 +56,18 @@ class EvalResult:
                 f"steps, policy {self.policy_hz:,.0f} actions/s")
 
 
+def check_policy(policy, env: TabletopEnv) -> None:
+    """A policy needs reset() and select_action(); one bound to an environment (the scripted expert reads
+    its simulator) must be bound to this one."""
+    for method in ("reset", "select_action"):
+        if not callable(getattr(policy, method, None)):
+            raise TypeError(f"a policy needs reset() and select_action(observation); {type(policy).__name__} "
+                            f"has no {method}()")
+    if getattr(policy, "env", env) is not env:
+        raise ValueError(f"this {type(policy).__name__} is bound to another environment than the one it would act "
+                         "in: build it on the same env, e.g. env = TabletopEnv(task); ScriptedExpert(env)")
+
+
 def evaluate(policy, task: str = "pick_place", episodes: int = 50, seed: int = 0, split: str = "train",
              env: TabletopEnv | None = None, progress: bool = True) -> EvalResult:
     """Run ``policy`` for ``episodes`` seeded episodes of ``task`` and measure it.
@@ -63,11 +75,8 @@ def evaluate(policy, task: str = "pick_place", episodes: int = 50, seed: int = 0
     Pass ``env`` when the policy is bound to one (the scripted expert reads its simulator); it is then
     reset to ``task`` and its own split is used.
     """
-    for method in ("reset", "select_action"):
-        if not callable(getattr(policy, method, None)):
-            raise TypeError(f"a policy needs reset() and select_action(observation); {type(policy).__name__} "
-                            f"has no {method}()")
     env = env or TabletopEnv(task, split=split)
+    check_policy(policy, env)
     successes, lengths, policy_seconds, steps = 0, [], 0.0, 0
     start = time.perf_counter()
     for episode in tqdm(range(episodes), desc=f"evaluating {task}", disable=not progress, unit="episode"):

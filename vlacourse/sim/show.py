@@ -17,6 +17,8 @@ from IPython.display import HTML
 from PIL import Image
 
 from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
+from vlacourse.sim.evaluate import check_policy
+from vlacourse.sim.tasks import BIN_CENTER, BIN_INNER_HALF, COLORS
 from vlacourse.widgets import InteractiveImage, new_figure
 
 
@@ -34,6 +36,7 @@ class Rollout:
 
 def record(env: TabletopEnv, policy, seed: int, task: str | None = None, every: int = 2) -> Rollout:
     """Run one episode and keep its pictures: the display camera every ``every`` steps."""
+    check_policy(policy, env)
     observation, info = env.reset(seed=seed, options={"task": task or env.task})
     policy.reset()
     rollout = Rollout(observation["task"])
@@ -65,20 +68,23 @@ def video(frames: list[np.ndarray], fps: float = 25, width: int | None = None) -
 
 
 def plot_gripper_path(rollout: Rollout, env: TabletopEnv | None = None):
-    """The grasp point seen from above (with the blocks' final places) and its height over time."""
+    """The grasp point seen from above (with the bin, and the blocks where they ended) and its height over time."""
     path = np.array(rollout.gripper_path)  # (T, 3)
     time_s = np.arange(len(path)) / env.metadata["render_fps"] if env else np.arange(len(path))
     fig, (top, side) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=[1, 1.4])
     top.plot(path[:, 1], path[:, 0], color="0.3", linewidth=1.5)
     top.scatter(path[0, 1], path[0, 0], marker="o", color="k", zorder=3, label="start")
     top.scatter(path[-1, 1], path[-1, 0], marker="x", color="k", zorder=3, label="end")
+    corner = BIN_CENTER[::-1] - BIN_INNER_HALF  # plotted as (y, x)
+    top.add_patch(plt.Rectangle(corner, 2 * BIN_INNER_HALF, 2 * BIN_INNER_HALF, fill=False, color="0.4", linewidth=2))
+    top.text(BIN_CENTER[1], BIN_CENTER[0], "bin", ha="center", va="center", color="0.4")
     if env is not None:
-        for color in ("red", "green", "blue", "yellow"):
+        for color in COLORS:
             block = env.arm.block_position(color)
             top.scatter(block[1], block[0], s=90, marker="s", color=color, edgecolor="k")
     top.set(xlabel="y (m)", ylabel="x (m, away from the robot)", title="seen from above", aspect="equal")
     top.invert_xaxis()  # as the scene camera, which faces the robot, shows it
-    top.legend(loc="lower left", fontsize=8)
+    top.legend(loc="best", fontsize=8)
     side.plot(time_s, path[:, 2], color="0.3")
     side.set(xlabel="time (s)" if env else "step", ylabel="height of the grasp point (m)", title=rollout.instruction)
     fig.tight_layout()
