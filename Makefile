@@ -12,7 +12,7 @@ LAB_FLAGS ?=
 # Jupyter refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-colab unit notebooks sync student lint assets clean help
+.PHONY: lab test test-colab unit notebooks sync student lint bench assets clean help
 
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
@@ -22,6 +22,7 @@ help:
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
+	@echo "make bench    print the simulator's speed and the expert's success (python -m vlacourse.bench sim)"
 	@echo "make assets   redraw the figures in assets/ from the package"
 
 $(PY):
@@ -70,6 +71,9 @@ sync: $(VENV)/.installed
 
 student: $(VENV)/.installed
 	$(PY) -m vlacourse.exercises student notebooks student
+
+bench: $(VENV)/.installed
+	$(PY) -m vlacourse.bench sim
 
 assets: $(VENV)/.installed
 	MPLBACKEND=agg $(PY) -c 'from vlacourse.course import draw_course_map; \

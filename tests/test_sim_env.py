@@ -79,6 +79,11 @@ def test_bad_actions_raise_and_change_nothing(env, action, message):
     assert np.array_equal(env.arm.data.qpos, qpos) and env.steps == steps
 
 
+def test_stepping_before_reset_says_what_to_do():
+    with pytest.raises(RuntimeError, match=r"call env.reset\(seed=...\) before env.step"):
+        TabletopEnv("reach", cameras=()).step([0, 0, 0, 0])
+
+
 def test_unknown_names_are_refused_with_the_choices():
     with pytest.raises(ValueError, match=r"unknown task 'pick'.*'pick_place'"):
         TabletopEnv("pick")

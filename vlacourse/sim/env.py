@@ -101,18 +101,18 @@ class TabletopEnv(gym.Env):
         self.arm.reset({f"{c}_block": p for c, p in layout.blocks.items()},
                        {f"{z}_zone": p for z, p in layout.zones.items()}, layout.gripper)
         self.target = layout.gripper.copy()  # the commanded grasp point that actions move
-        self.gripper_command = -1.0
-        # clear_table's order: the blocks nearest the bin first, so the arm never reaches over a tall pile.
+        # clear_table's order, nearest the bin first: a fixed rule, so that the subtask labels are too.
         self.order = tuple(sorted(COLORS, key=lambda c: np.linalg.norm(layout.blocks[c][:2] - BIN_CENTER)))
         self.steps = 0
         self.max_steps = MAX_STEPS[task]
         return self._observation(), self._info(success=False)
 
     def step(self, action):
+        if self.task_spec is None:
+            raise RuntimeError("call env.reset(seed=...) before env.step(action): there is no episode yet")
         action = self.validate_action(action)
         self.target = clip_to_workspace(self.target + action[:3] * MAX_STEP)
-        self.gripper_command = float(action[3])
-        self.arm.command(inverse_kinematics(self.target).arm, self.gripper_command)
+        self.arm.command(inverse_kinematics(self.target).arm, gripper=float(action[3]))
         self.arm.step()
         self.steps += 1
         success = is_success(self.arm, self.task_spec)
@@ -120,7 +120,7 @@ class TabletopEnv(gym.Env):
         return self._observation(), float(success), success, truncated, self._info(success)
 
     def render(self) -> np.ndarray:
-        """A (360, 480, 3) picture of the scene, with shadows, for people."""
+        """A picture of the scene for people: ``render_size`` (360 x 480 by default), with shadows."""
         if self._display_camera is None:
             self._display_camera = Camera(self.arm.model, *self.render_size, fast=False)
         return self._display_camera.render(self.arm.data, "scene")
@@ -150,7 +150,7 @@ class TabletopEnv(gym.Env):
         return observation
 
     def _info(self, success: bool) -> dict[str, Any]:
-        subtask = current_subtask(self.arm, self.task_spec, self.order)
+        subtask = self.next_subtask()
         return {"success": success, "subtask": subtask.text if subtask else "done", "task_spec": self.task_spec}
 
     def next_subtask(self):

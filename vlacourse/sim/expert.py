@@ -120,6 +120,8 @@ class ScriptedExpert:
                 slot = BIN_SLOTS[subtask.color]
                 release = np.array([slot[0], slot[1], 0.10])
             else:
+                # Let go with the held block 4 mm above its resting place on the other: its centre one block
+                # higher, and the grasp point GRASP_HEIGHT - BLOCK_HALF above the held block's centre.
                 below = arm.block_position(subtask.target)
                 release = below + [0, 0, 2 * BLOCK_HALF + 0.004 + GRASP_HEIGHT - BLOCK_HALF]
             carry = np.array([release[0], release[1], max(hover, release[2]) + 0.04])
