@@ -7,6 +7,13 @@ Modules, in the order the notebooks meet them:
     widgets      controls that redraw a picture: the pattern every course widget uses
     setup_check  notebook 00's environment check and scene explorer
     exercises    check() for the learner's functions, and the student-notebook writer
+    corpus       the course's language: templated sentences about the tabletop (notebook 01)
+    tokenizer    byte-level BPE (notebook 01)
+    gpt          a tiny GPT with a KV cache, in nanoGPT's style (notebook 01)
+    lm           token windows, the unigram baseline, the cost of a generated token (notebook 01)
+    training     the training loop with a live loss curve, shared by every model of the course
+    sim          the robot: arm, tasks, expert, dataset, evaluation, display (notebook 03)
+    bench        benchmarks that print numbers: python -m vlacourse.bench sim
 
 Import ``vlacourse.render`` (or anything that imports mujoco) only after ``setup()``.
 """

@@ -1,0 +1,85 @@
+"""One training loop for the course's models: AdamW, gradient clipping, a progress bar, a live loss curve.
+
+    for step in range(steps):
+        batch = next_batch()                 # the caller decides what a batch is
+        _, loss = model(*batch)              # every course model returns (output, loss)
+        loss.backward(); clip; optimizer.step()
+        every eval_every steps: evaluate() -> validation loss, drawn beside the training loss
+
+The live curve is a PNG in an ``ipywidgets.Image`` (see ``vlacourse.widgets``), so it updates in Colab
+and JupyterLab alike; in a script it is simply not shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ipywidgets as widgets
+import torch
+from tqdm.auto import tqdm
+
+from vlacourse.widgets import new_figure, png_from_figure
+
+
+@dataclass
+class History:
+    steps: list[int] = field(default_factory=list)  # step of each training loss
+    losses: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    eval_losses: list[float] = field(default_factory=list)
+
+
+class LiveLossPlot:
+    """A loss curve redrawn as training goes; ``baseline`` draws a horizontal reference line."""
+
+    def __init__(self, title: str = "loss", baseline: tuple[str, float] | None = None):
+        self.title, self.baseline = title, baseline
+        self.image = widgets.Image(format="png")
+
+    def draw(self, history: History) -> None:
+        fig = new_figure(6.5, 3.2)
+        ax = fig.add_subplot()
+        ax.plot(history.steps, history.losses, color="0.6", linewidth=1, label="training")
+        if history.eval_steps:
+            ax.plot(history.eval_steps, history.eval_losses, "o-", color="crimson", markersize=3, label="validation")
+        if self.baseline:
+            ax.axhline(self.baseline[1], color="k", linestyle="--", linewidth=1, label=self.baseline[0])
+        ax.set(xlabel="step", ylabel="cross-entropy (nats)", title=self.title)
+        ax.legend(fontsize=8)
+        self.image.value = png_from_figure(fig)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.image)
+
+
+def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, lr: float = 3e-3,
+          weight_decay: float = 0.1, grad_clip: float = 1.0, evaluate: Callable[[], float] | None = None,
+          eval_every: int = 100, plot: LiveLossPlot | None = None, progress: bool = True) -> History:
+    """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    history = History()
+    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
+    for step in bar:
+        model.train()
+        _, loss = model(*next_batch())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}: lower lr (now {lr})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        history.steps.append(step)
+        history.losses.append(loss.item())
+        if evaluate is not None and (step % eval_every == 0 or step == steps):
+            model.eval()
+            with torch.no_grad():
+                history.eval_steps.append(step)
+                history.eval_losses.append(float(evaluate()))
+            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{history.eval_losses[-1]:.3f}")
+            if plot is not None:
+                plot.draw(history)
+    model.eval()
+    return history
