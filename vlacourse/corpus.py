@@ -21,7 +21,9 @@ import numpy as np
 COLORS = ("red", "green", "blue", "yellow")  # the simulator's blocks (vlacourse.sim.tasks.COLORS)
 ZONES = ("white", "black")
 RELATIONS = ("left of", "right of", "in front of", "behind")
-PLACES = ("in the bin", "on the table", "in the white zone", "in the black zone")
+# Where a block can be, in the words of notebook 02's scenes (vlacourse.scenes), and the zones.
+PLACES = ("in the bin", "in the gripper", "at the front left", "at the front right", "at the back left",
+          "at the back right", "on the table", "in the white zone", "in the black zone")
 
 INSTRUCTIONS = (
     "reach the {a} block", "move the gripper to the {a} block", "go to the {a} block",
@@ -31,13 +33,15 @@ INSTRUCTIONS = (
     "clear the table", "put all the blocks in the bin", "tidy up the table", "pick up the {a} block",
 )
 DESCRIPTIONS = (
-    "the {a} block is {r} the {b} block.", "the {a} block is {p}.", "the gripper is holding the {a} block.",
+    "the {a} block is {r} the {b} block.", "the {a} block is {p}.", "the {a} block is {p}. the {b} block is {p}.",
+    "the gripper is holding the {a} block.",
     "the gripper is empty.", "the gripper is open.", "the gripper is closed.", "there are {n} blocks in the bin.",
     "the {a} block is on top of the {b} block.", "the table has {n} blocks on it.",
 )
 QUESTIONS = (
     ("what colour is the block in the bin?", "{a}"),
     ("what is the gripper holding?", "the {a} block"),
+    ("what is the gripper holding?", "nothing"),
     ("is the {a} block in the bin?", "{yn}"),
     ("is the {a} block {r} the {b} block?", "{yn}"),
     ("where is the {a} block?", "{p}"),

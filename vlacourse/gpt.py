@@ -47,13 +47,15 @@ class KVCache:
         return 0 if self.keys[0] is None else self.keys[0].shape[2]
 
 
-class CausalSelfAttention(nn.Module):
-    def __init__(self, config: GPTConfig):
+class SelfAttention(nn.Module):
+    """Multi-head self-attention; causal for the GPT, bidirectional for the ViT (``causal=False``)."""
+
+    def __init__(self, config: GPTConfig, causal: bool = True):
         super().__init__()
         assert config.n_embd % config.n_head == 0, "n_embd must be divisible by n_head"
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v at once
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.n_head, self.dropout = config.n_head, config.dropout
+        self.n_head, self.dropout, self.causal = config.n_head, config.dropout, causal
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
@@ -67,8 +69,8 @@ class CausalSelfAttention(nn.Module):
                 k = torch.cat([cache.keys[layer], k], dim=2)  # (B, nh, past + T, hs)
                 v = torch.cat([cache.values[layer], v], dim=2)
             cache.keys[layer], cache.values[layer] = k, v
-        if past == 0:
-            mask, causal = None, True
+        if past == 0 or not self.causal:
+            mask, causal = None, self.causal
         else:  # new query i sits at position past + i: it may read keys 0 .. past + i
             mask, causal = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past), False
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
@@ -89,10 +91,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, causal: bool = True):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
+        self.attn = SelfAttention(config, causal)
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
@@ -134,6 +136,14 @@ class GPT(nn.Module):
 
     def forward_embeddings(self, x: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None):
         """The same, from input vectors (B, T, n_embd); ``targets`` of -100 are ignored by the loss."""
+        logits = self.lm_head(self.features(x, cache))  # (B, T, vocab)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return logits, loss
+
+    def features(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The final, normalised hidden states (B, T, n_embd) for input vectors (B, T, n_embd)."""
         B, T, _ = x.shape
         past = cache.length if cache is not None else 0
         if past + T > self.config.block_size:
@@ -143,11 +153,7 @@ class GPT(nn.Module):
         x = self.drop(x + self.wpe(positions))  # (B, T, C)
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        return self.ln_f(x)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,

@@ -1,0 +1,302 @@
+"""The course VLM: a ViT whose patch tokens, projected into the GPT's embedding space, are read as a
+prefix before the text (LLaVA, Liu et al. 2023; the two-layer MLP projector of LLaVA-1.5).
+
+    image --ViT (SigLIP-trained, frozen)--> 64 patch tokens --MLP projector--> 64 "image words" --+
+    "question: is the red block in the bin? answer:" --token embeddings--------------------------+--> GPT --> " yes"
+
+The course checkpoint is made in three stages, as LLaVA-style models are: a language model trained on
+text (notebook 01's corpus), a vision encoder trained contrastively on image-caption pairs (SigLIP),
+then the projector and the language model trained together on captions and questions about images,
+with the vision encoder frozen. ``python -m vlacourse.vlm train`` runs all three from scratch,
+deterministically on one machine, in about ten minutes on two CPU cores, and writes the safetensors
+file that ships in ``vlacourse/data``; ``load_course_vlm()`` reads it. At real scale each stage uses
+millions to billions of examples; here, thousands of rendered scenes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from vlacourse.corpus import load_corpus
+from vlacourse.gpt import GPT, GPTConfig, KVCache
+from vlacourse.lm import TokenWindows
+from vlacourse.tokenizer import BPETokenizer
+from vlacourse.training import train
+from vlacourse.vision import SigLIP, ViT, ViTConfig, retrieval_top1
+
+if TYPE_CHECKING:  # vlacourse.scenes imports MuJoCo, which must not load before its backend is chosen
+    from vlacourse.scenes import Scene
+
+CHECKPOINT = "course_vlm.safetensors"
+
+
+class VLM(nn.Module):
+    def __init__(self, vit: ViTConfig, gpt: GPTConfig):
+        super().__init__()
+        self.vision = ViT(vit)
+        self.projector = nn.Sequential(nn.Linear(vit.n_embd, gpt.n_embd), nn.GELU(), nn.Linear(gpt.n_embd, gpt.n_embd))
+        self.gpt = GPT(gpt)
+
+    def image_prefix(self, images: torch.Tensor) -> torch.Tensor:
+        return self.projector(self.vision(images))  # (B, num_patches, gpt.n_embd)
+
+    def forward(self, images: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits for text ``ids`` (B, T) read after the image prefix; loss on ``targets`` (-100: no loss)."""
+        prefix = self.image_prefix(images)
+        x = torch.cat([prefix, self.gpt.wte(ids)], dim=1)  # (B, N + T, C)
+        if targets is not None:
+            targets = torch.cat([torch.full(prefix.shape[:2], -100, device=ids.device), targets], dim=1)
+        logits, loss = self.gpt.forward_embeddings(x, targets)
+        return logits[:, prefix.shape[1]:], loss
+
+    @torch.no_grad()
+    def generate(self, images: torch.Tensor, prompt: list[int], max_new_tokens: int,
+                 stop_token: int) -> list[list[int]]:
+        """Greedy continuation of ``prompt`` for each image; the prefix and prompt are encoded once, cached."""
+        cache = KVCache(self.gpt.config.n_layer)
+        ids = torch.tensor([prompt] * len(images), device=images.device)
+        x = torch.cat([self.image_prefix(images), self.gpt.wte(ids)], dim=1)
+        logits = self.gpt.lm_head(self.gpt.features(x, cache))[:, -1]
+        out = []
+        for _ in range(max_new_tokens):
+            token = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+            out.append(token)
+            if (torch.cat(out, dim=1) == stop_token).any(dim=1).all():
+                break
+            logits = self.gpt(token, cache=cache)[0][:, -1]
+        tokens = torch.cat(out, dim=1).tolist()
+        return [row[:row.index(stop_token)] if stop_token in row else row for row in tokens]
+
+
+@torch.no_grad()
+def attention_to_image(vlm: VLM, image: torch.Tensor, prompt: list[int], layer: int = -1) -> torch.Tensor:
+    """How much the last prompt token (the one that predicts the answer) attends to each image patch in
+    one layer, averaged over heads: (grid, grid), summing to that position's share of attention on the image.
+
+    scaled_dot_product_attention does not return its weights, so they are recomputed for that layer."""
+    gpt = vlm.gpt
+    layer = layer % gpt.config.n_layer
+    x = torch.cat([vlm.image_prefix(image[None]), gpt.wte(torch.tensor([prompt], device=image.device))], dim=1)
+    x = x + gpt.wpe(torch.arange(x.shape[1], device=x.device))
+    for block in gpt.blocks[:layer]:
+        x = block(x)
+    attention = gpt.blocks[layer].attn
+    B, T, C = x.shape
+    q, k, _ = attention.c_attn(gpt.blocks[layer].ln_1(x)).split(C, dim=2)
+    q, k = (t.view(B, T, attention.n_head, C // attention.n_head).transpose(1, 2) for t in (q, k))  # (B, nh, T, hs)
+    # The last query may read every position (it is last), so the causal mask removes nothing here.
+    scores = q[:, :, -1:] @ k.transpose(-2, -1) / (C // attention.n_head) ** 0.5  # (B, nh, 1, T)
+    weights = scores.softmax(dim=-1).mean(dim=1)[0, 0]  # (T,): averaged over heads
+    patches = vlm.vision.config.num_patches
+    grid = int(patches**0.5)
+    return weights[:patches].view(grid, grid)
+
+
+def question_prompt(question: str) -> str:
+    return f"question: {question} answer:"
+
+
+def examples(scenes: list[Scene], rng: np.random.Generator) -> list[tuple[int, str, str]]:
+    """(scene index, prompt, target) for a caption and four questions per scene."""
+    out = []
+    for i, scene in enumerate(scenes):
+        out.append((i, "caption:", f" {scene.caption()}\n"))
+        out += [(i, question_prompt(q), f" {a}\n") for q, a in scene.questions(rng)]
+    return out
+
+
+def encode_examples(tokenizer: BPETokenizer, batch: list[tuple[int, str, str]]):
+    """Inputs (B, T) and targets (B, T): the loss is on the target text only, after the prompt."""
+    rows = []
+    for _, prompt, target in batch:
+        prompt_ids, target_ids = tokenizer.encode(prompt), tokenizer.encode(target)
+        full = prompt_ids + target_ids
+        rows.append((full[:-1], [-100] * (len(prompt_ids) - 1) + target_ids))
+    width = max(len(inputs) for inputs, _ in rows)
+    ids = torch.tensor([inputs + [0] * (width - len(inputs)) for inputs, _ in rows])
+    targets = torch.tensor([t + [-100] * (width - len(t)) for _, t in rows])
+    return ids, targets
+
+
+def encode_captions(tokenizer: BPETokenizer, captions: list[str]):
+    """Padded ids (B, T) and lengths (B,) for the text tower."""
+    encoded = [tokenizer.encode(c) for c in captions]
+    width = max(map(len, encoded))
+    return torch.tensor([e + [0] * (width - len(e)) for e in encoded]), torch.tensor([len(e) for e in encoded])
+
+
+def images_of(scenes: list[Scene], device="cpu") -> torch.Tensor:
+    return torch.from_numpy(np.stack([s.image for s in scenes])).to(device)
+
+
+@torch.no_grad()
+def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], seed: int = 0, batch: int = 128):
+    """Accuracy of the VLM's answers, and of always giving each question kind's most common answer."""
+    from vlacourse.scenes import question_kind
+
+    rng = np.random.default_rng(seed)
+    asked = [(i, q, a) for i, s in enumerate(scenes) for q, a in s.questions(rng)]
+    newline = tokenizer.encode("\n")[0]
+    correct = 0
+    device = next(vlm.parameters()).device
+    for question in sorted({q for _, q, _ in asked}):
+        group = [(i, a) for i, q, a in asked if q == question]
+        for start in range(0, len(group), batch):
+            part = group[start:start + batch]
+            out = vlm.generate(images_of([scenes[i] for i, _ in part], device),
+                               tokenizer.encode(question_prompt(question)), 8, newline)
+            correct += sum(tokenizer.decode(o).strip() == a for o, (_, a) in zip(out, part, strict=True))
+    by_kind: dict[str, list[str]] = {}
+    for _, q, a in asked:
+        by_kind.setdefault(question_kind(q), []).append(a)
+    majority = sum(max(answers.count(x) for x in set(answers)) for answers in by_kind.values())
+    return correct / len(asked), majority / len(asked)
+
+
+@torch.no_grad()
+def caption_retrieval(siglip: SigLIP, tokenizer: BPETokenizer, scenes: list[Scene], group: int = 32) -> float:
+    """Image-to-text top-1 within groups of ``group`` held-out scenes (chance is 1/group)."""
+    scores = []
+    for start in range(0, len(scenes) - group + 1, group):
+        part = scenes[start:start + group]
+        ids, lengths = encode_captions(tokenizer, [s.caption() for s in part])
+        scores.append(retrieval_top1(siglip.embed_images(images_of(part)), siglip.embed_texts(ids, lengths)))
+    return float(np.mean(scores))
+
+
+@dataclass
+class Recipe:
+    """Everything that decides the course checkpoint; changing any of it changes the weights."""
+
+    seed: int = 0
+    vocab_size: int = 512
+    train_scenes: int = 6000
+    heldout_scenes: int = 512
+    lm_steps: int = 600
+    siglip_steps: int = 3000
+    vlm_steps: int = 1500
+    vit: ViTConfig = None  # defaults below
+    text: GPTConfig = None
+    gpt: GPTConfig = None
+
+    def __post_init__(self):
+        self.vit = self.vit or ViTConfig()
+        self.text = self.text or GPTConfig(block_size=64, n_layer=2)
+        self.gpt = self.gpt or GPTConfig(block_size=256)
+
+
+def train_course_vlm(recipe: Recipe, progress: bool = True) -> tuple[SigLIP, VLM, BPETokenizer, dict]:
+    """The three stages from scratch; returns the models, the tokenizer and the held-out metrics."""
+    from vlacourse.notebook import seed_everything
+    from vlacourse.scenes import SceneMaker
+
+    seed_everything(recipe.seed)
+    tokenizer = BPETokenizer.train(load_corpus(), recipe.vocab_size)
+    for config in (recipe.text, recipe.gpt):
+        config.vocab_size = tokenizer.vocab_size
+    # 1. Language: the GPT learns the course's language, as in notebook 01.
+    language_model = GPT(recipe.gpt)
+    windows = TokenWindows(tokenizer.encode(load_corpus()), window=64, batch_size=32, seed=recipe.seed)
+    train(language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress)
+    # 2. Vision: SigLIP on image-caption pairs.
+    maker = SceneMaker(recipe.vit.image_size)
+    scenes = maker.make_many(recipe.train_scenes, seed=recipe.seed * 1000 + 1, progress=progress)
+    heldout = maker.make_many(recipe.heldout_scenes, seed=recipe.seed * 1000 + 2, progress=progress)
+    siglip = SigLIP(recipe.vit, recipe.text)
+    rng = np.random.default_rng(recipe.seed)
+    all_images = images_of(scenes)
+    all_captions = encode_captions(tokenizer, [s.caption() for s in scenes])
+
+    def caption_batch(size=64):
+        pick = torch.from_numpy(rng.choice(len(scenes), size, replace=False))
+        return all_images[pick], all_captions[0][pick], all_captions[1][pick]
+
+    # 1e-4: at 1e-3 every embedding collapses to one vector (see vlacourse.vision).
+    train(siglip, caption_batch, recipe.siglip_steps, lr=1e-4, weight_decay=0.0, progress=progress)
+    # 3. The VLM: projector and GPT trained on captions and questions, vision frozen.
+    vlm = VLM(recipe.vit, recipe.gpt)
+    vlm.vision.load_state_dict(siglip.image_tower.state_dict())
+    vlm.gpt.load_state_dict(language_model.state_dict())
+    vlm.vision.requires_grad_(False)
+    pool = examples(scenes, rng)
+
+    def vlm_batch(size=64):
+        batch = [pool[i] for i in rng.choice(len(pool), size, replace=False)]
+        ids, targets = encode_examples(tokenizer, batch)
+        return all_images[[i for i, _, _ in batch]], ids, targets
+
+    train(vlm, vlm_batch, recipe.vlm_steps, lr=1e-3, progress=progress)
+    for model in (siglip, vlm):
+        model.eval()
+        with torch.no_grad():  # measure the weights as they ship: rounded to float16
+            for parameter in model.parameters():
+                parameter.copy_(parameter.half().float())
+    accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
+    metrics = {"retrieval_top1": caption_retrieval(siglip, tokenizer, heldout), "retrieval_chance": 1 / 32,
+               "vqa_accuracy": accuracy, "vqa_majority": majority}
+    return siglip, vlm, tokenizer, metrics
+
+
+def save_course_vlm(path: Path, siglip: SigLIP, vlm: VLM, tokenizer: BPETokenizer, recipe: Recipe, metrics: dict):
+    """One safetensors file, weights in float16 (half the size; the accuracy stays within a point)."""
+    tensors = {f"siglip.{k}": v for k, v in siglip.state_dict().items()}
+    tensors |= {f"vlm.{k}": v for k, v in vlm.state_dict().items() if not k.startswith(("vision.", "gpt.lm_head"))}
+    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}
+    metadata = {"merges": json.dumps(tokenizer.merges), "vit": json.dumps(asdict(recipe.vit)),
+                "text": json.dumps(asdict(recipe.text)), "gpt": json.dumps(asdict(recipe.gpt)),
+                "metrics": json.dumps(metrics), "recipe_seed": str(recipe.seed)}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def load_course_vlm(path: str | Path | None = None, device: str | torch.device = "cpu"):
+    """(siglip, vlm, tokenizer, metrics) from the shipped checkpoint, or from ``path``."""
+    if path is None:
+        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
+            return load_course_vlm(shipped, device)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    tensors = {k: v.float() for k, v in load_file(str(path)).items()}
+    vit, text, gpt = (json.loads(metadata[k]) for k in ("vit", "text", "gpt"))
+    siglip = SigLIP(ViTConfig(**vit), GPTConfig(**text))
+    siglip.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("siglip.")})
+    vlm = VLM(ViTConfig(**vit), GPTConfig(**gpt))
+    vlm.vision.load_state_dict(siglip.image_tower.state_dict())
+    missing = vlm.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("vlm.")}, strict=False)
+    assert set(missing.missing_keys) <= {k for k in vlm.state_dict() if k.startswith(("vision.", "gpt.lm_head"))}
+    tokenizer = BPETokenizer([tuple(m) for m in json.loads(metadata["merges"])])
+    return siglip.to(device).eval(), vlm.to(device).eval(), tokenizer, json.loads(metadata["metrics"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.vlm", description="the course VLM")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("train", help="train the course VLM from scratch and write its checkpoint")
+    make.add_argument("--out", type=Path, default=Path(CHECKPOINT), help="where to write the safetensors file")
+    make.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from vlacourse.notebook import configure_mujoco_gl
+
+    configure_mujoco_gl()  # before anything imports MuJoCo
+    start = time.perf_counter()
+    recipe = Recipe(seed=args.seed)
+    siglip, vlm, tokenizer, metrics = train_course_vlm(recipe)
+    save_course_vlm(args.out, siglip, vlm, tokenizer, recipe, metrics)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f} s")
+    print(json.dumps(metrics, indent=1))
+
+
+if __name__ == "__main__":
+    main()
