@@ -8,9 +8,12 @@ The course checkpoint is made in three stages, as LLaVA-style models are: a lang
 text (notebook 01's corpus), a vision encoder trained contrastively on image-caption pairs (SigLIP),
 then the projector and the language model trained together on captions and questions about images,
 with the vision encoder frozen. ``python -m vlacourse.vlm train`` runs all three from scratch,
-deterministically on one machine, in about ten minutes on two CPU cores, and writes the safetensors
-file that ships in ``vlacourse/data``; ``load_course_vlm()`` reads it. At real scale each stage uses
-millions to billions of examples; here, thousands of rendered scenes.
+deterministically on one machine, and writes a safetensors file (4.7 MB); ``load_course_vlm()`` reads
+it. At real scale each stage uses millions to billions of examples; here, thousands of rendered scenes.
+
+Work in progress: with the default ``Recipe`` the command takes 18 minutes on two CPU cores and reaches,
+on 512 held-out scenes, image-to-text top-1 of 49% among 32 (chance 3%) and 85% correct answers
+against a 51% majority baseline. The course checkpoint is not shipped yet (notebook 02 needs 80% and 85%).
 """
 
 from __future__ import annotations
