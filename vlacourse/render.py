@@ -78,6 +78,3 @@ class Camera:
         for _ in range(frames):
             self.render(data, camera)
         return (time.perf_counter() - start) / frames * 1e3
-
-    def close(self) -> None:
-        self.renderer.close()
