@@ -1,6 +1,7 @@
 """One training loop for the course's models: AdamW, gradient clipping, a progress bar, a live loss curve.
 
     for step in range(steps):
+        set the learning rate: optional linear warmup, then constant or cosine decay
         batch = next_batch()                 # the caller decides what a batch is
         _, loss = model(*batch)              # every course model returns (output, loss)
         loss.backward(); clip; optimizer.step()
@@ -12,6 +13,7 @@ and JupyterLab alike; in a script it is simply not shown.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,21 +57,39 @@ class LiveLossPlot:
         display(self.image)
 
 
+def learning_rate(step: int, steps: int, lr: float, warmup_steps: int = 0, cosine: bool = False) -> float:
+    """The rate at ``step`` (1-based): a linear warmup over ``warmup_steps``, then ``lr``, or with ``cosine``
+    a half cosine from ``lr`` down to ``lr / 10`` at the last step (nanoGPT's schedule)."""
+    if step <= warmup_steps:
+        return lr * step / warmup_steps
+    if not cosine:
+        return lr
+    progress = (step - warmup_steps) / max(1, steps - warmup_steps)  # 0 -> 1 after the warmup
+    return lr / 10 + (lr - lr / 10) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, lr: float = 3e-3,
           weight_decay: float = 0.1, grad_clip: float = 1.0, evaluate: Callable[[], float] | None = None,
-          eval_every: int = 100, plot: LiveLossPlot | None = None, progress: bool = True) -> History:
-    """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode)."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+          eval_every: int = 100, plot: LiveLossPlot | None = None, progress: bool = True,
+          warmup_steps: int = 0, cosine: bool = False) -> History:
+    """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode).
+
+    Only parameters with ``requires_grad`` are optimised, so a frozen part stays as it is. A warmup keeps
+    the first, largest updates of a fresh model small (contrastive towers collapse without one)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
     history = History()
     bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
     for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, steps, lr, warmup_steps, cosine)
         model.train()
         _, loss = model(*next_batch())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}: lower lr (now {lr})")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
         optimizer.step()
         history.steps.append(step)
         history.losses.append(loss.item())

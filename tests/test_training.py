@@ -1,0 +1,49 @@
+"""The shared training loop: its learning-rate schedule against the closed form, frozen parts left alone."""
+
+import math
+
+import pytest
+import torch
+
+from vlacourse.training import learning_rate, train
+
+
+def test_warmup_rises_linearly_to_the_rate():
+    assert [learning_rate(s, 100, 1.0, warmup_steps=4) for s in (1, 2, 4, 5, 100)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_cosine_falls_from_the_rate_to_a_tenth():
+    steps, warmup = 110, 10
+    assert learning_rate(warmup, steps, 2.0, warmup, cosine=True) == pytest.approx(2.0)
+    assert learning_rate(steps, steps, 2.0, warmup, cosine=True) == pytest.approx(0.2)
+    halfway = learning_rate(60, steps, 2.0, warmup, cosine=True)  # half of the decay: cos(pi / 2) = 0
+    assert halfway == pytest.approx(0.2 + 1.8 * 0.5 * (1 + math.cos(math.pi / 2)))
+
+
+class Regression(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.frozen, self.trained = torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)
+
+    def forward(self, x, y):
+        prediction = self.trained(self.frozen(x))
+        return prediction, torch.nn.functional.mse_loss(prediction, y)
+
+
+def test_train_fits_and_leaves_frozen_parameters_alone():
+    torch.manual_seed(0)
+    model = Regression()
+    model.frozen.requires_grad_(False)
+    before = model.frozen.weight.clone()
+    x = torch.randn(64, 3)
+    y = x.sum(dim=1, keepdim=True)
+    history = train(model, lambda: (x, y), steps=300, lr=5e-2, warmup_steps=20, cosine=True,
+                    weight_decay=0.0, progress=False)
+    assert torch.equal(model.frozen.weight, before)  # no update, no weight decay
+    assert history.losses[-1] < 0.05 * history.losses[0]
+
+
+def test_a_diverging_loss_names_the_fix():
+    model = Regression()
+    with pytest.raises(FloatingPointError, match="lower lr"):
+        train(model, lambda: (torch.full((4, 3), float("nan")), torch.zeros(4, 1)), steps=1, progress=False)
