@@ -1,0 +1,329 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %%
+# Setup: run this cell first. In Colab it installs the course package; locally `make lab` already did.
+import importlib.util
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is None:
+    import importlib.metadata as md
+    import pathlib
+    import subprocess
+
+    keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
+                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
+                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    importlib.invalidate_caches()  # let this running kernel see the new package
+
+from vlacourse.notebook import setup
+
+course = setup(seed=0)
+
+# %% [markdown]
+# # 02 · VLM: giving the language model eyes
+#
+# The GPT of notebook 01 had read thousands of sentences about the tabletop, yet it could not say which
+# block was in the bin: it had never seen a table. A **vision-language model** (VLM) fixes that with
+# an idea that turns out to be simple: turn the image into a sequence of vectors, put them in front of
+# the text, and let the language model read them *as if they were words*.
+#
+# Three pieces, each trained in its own stage, as LLaVA-style models are built:
+#
+# 1. a **vision encoder** (a ViT) that cuts the image into patches and turns each into a token;
+# 2. **contrastive alignment** (SigLIP): teach that encoder what the words mean, by matching images
+#    with their captions;
+# 3. a **projector** that maps the image tokens into the GPT's embedding space, trained with the GPT
+#    on captions and questions (LLaVA).
+#
+# The question of this notebook: *does it really see?* We measure it on scenes it has never seen.
+
+# %% [markdown]
+# ## The scenes: images whose facts we know
+#
+# The VLM learns from the arm's own world. `vlacourse.scenes` poses random tabletops (blocks on the
+# table, some in the bin, perhaps one in the gripper) and renders them with the policy's 64x64
+# camera. Because we posed them, we know every fact exactly, so captions and answers are always right.
+
+# %%
+import matplotlib.pyplot as plt
+
+from vlacourse.scenes import SceneMaker
+
+maker = SceneMaker(image_size=64)
+heldout = maker.make_many(512, seed=2)  # the scenes the course VLM was measured on: never trained on
+fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
+for ax, scene in zip(axes, heldout, strict=False):
+    ax.imshow(scene.image)
+    ax.set_title(scene.caption().replace(". ", ".\n"), fontsize=7, loc="left")
+    ax.axis("off")
+
+# %% [markdown]
+# ## A Vision Transformer reads patches
+#
+# A ViT (Dosovitskiy et al. 2021) cuts the 64x64 image into 8x8-pixel patches: 64 patches, each
+# flattened and mapped by one linear layer to a 128-dimensional token. A learned position embedding says
+# where each patch was; then the same transformer blocks as the GPT run over the 64 tokens, without a
+# causal mask (every patch may look at every other). The blocks are only 2 to 4 pixels wide here, so a
+# block lives inside one or two patches: the model has to notice small things.
+
+# %%
+import numpy as np
+
+from vlacourse.vision import ViTConfig
+
+vit_config = ViTConfig()
+p, image = vit_config.patch_size, heldout[0].image
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=[1, 1.6])
+left.imshow(image)
+left.set_xticks(np.arange(-0.5, 64, p), [])
+left.set_yticks(np.arange(-0.5, 64, p), [])
+left.grid(color="white", linewidth=0.8)
+left.set_title(f"{vit_config.num_patches} patches of {p}x{p} pixels")
+strip = [image[r:r + p, c:c + p] for r in range(0, 64, p) for c in range(0, 64, p)][24:40]
+right.imshow(np.concatenate([np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=255) for t in strip], axis=1))
+right.set_title("patches 24 to 39: the tokens of rows 4 and 5, in reading order")
+right.axis("off");
+
+# %% [markdown]
+# ## Contrastive alignment: SigLIP
+#
+# A ViT trained from scratch knows nothing about "red" or "in the bin". SigLIP (Zhai et al. 2023)
+# teaches it with pairs: an image tower and a text tower each map their input to a unit vector, and for
+# every image-caption pair in a batch the model answers *match or not*, with the logit
+# `t * <image, text> + b` and a log-sigmoid loss. In a batch of B pairs, B are matches and
+# B*(B-1) are not. Unlike CLIP's softmax over the batch, each pair's loss stands alone.
+#
+# One difference from the paper, measured here and explained in `vlacourse/vision.py`: SigLIP pools the
+# patches by attention and reads the text at one token. At our scale both learned too slowly to tell
+# *which* colour is *where*, so each of our towers reads all its tokens at once, with one linear map.
+#
+# Watch the first steps of that training from scratch. The dashed line is the loss of a model that maps
+# everything to the same vector: it knows that few pairs match, and nothing else.
+
+# %%
+import math
+
+from vlacourse.training import LiveLossPlot, train
+from vlacourse.vision import SigLIP
+from vlacourse.vlm import caption_batches, caption_retrieval, load_course_vlm
+
+# The course checkpoint: its SigLIP and VLM come later; its tokenizer is notebook 01's BPE (512 tokens).
+siglip, vlm, tokenizer, shipped_metrics = load_course_vlm(device=course.device)
+train_scenes = maker.make_many(2000, seed=1)
+batch_size = 64
+collapsed = math.log(batch_size) - (batch_size - 1) * math.log(1 - 1 / batch_size)
+plot = LiveLossPlot("SigLIP from scratch: the first 200 steps", baseline=("all embeddings equal", collapsed))
+plot
+
+# %%
+siglip_scratch = SigLIP(vit_config, siglip.text_tower.config).to(course.device)  # same shapes, random weights
+batches = caption_batches(train_scenes, tokenizer, batch_size, seed=0, device=course.device)
+heldout_batches = caption_batches(heldout, tokenizer, batch_size, seed=0, device=course.device)
+train(siglip_scratch, batches, steps=200, lr=5e-4, warmup_steps=50, weight_decay=0.0,
+      eval_every=25, evaluate=lambda: siglip_scratch(*heldout_batches())[1], plot=plot)
+scratch_retrieval = caption_retrieval(siglip_scratch, tokenizer, heldout)
+print(f"after 200 steps: image-to-text top-1 {scratch_retrieval:.0%} among 32 held-out scenes (chance 3%)")
+
+# %% [markdown]
+# It learns. The course's checkpoint was trained the same way for 1000 steps of 128 pairs, on 6000
+# scenes (`python -m vlacourse.vlm train` reproduces it, in longer than a notebook should take). We
+# measure it the same way: for each held-out image, which of 32 captions does it rank first?
+
+# %%
+retrieval = caption_retrieval(siglip, tokenizer, heldout)
+print(f"course SigLIP: image-to-text top-1 {retrieval:.0%} among 32 held-out scenes (chance {1 / 32:.0%})")
+
+# %%
+import torch
+
+from vlacourse.vlm import encode_captions, images_of
+
+group = heldout[:32]
+with torch.no_grad():
+    image_embeddings = siglip.embed_images(images_of(group, course.device))
+    text_embeddings = siglip.embed_texts(*(t.to(course.device) for t in encode_captions(
+        tokenizer, [s.caption() for s in group])))
+similarity = (image_embeddings @ text_embeddings.T).cpu()
+fig, (ax_image, ax_matrix) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1, 1.4])
+ax_matrix.imshow(similarity, cmap="viridis")
+ax_matrix.set(xlabel="caption", ylabel="image", title="cosine similarity: the diagonal is the true pairs")
+ax_image.imshow(group[5].image)
+ax_image.axis("off")
+best = similarity[5].topk(3).indices.tolist()
+
+
+def short(caption):  # "the red block is in the bin. the green ..." -> "red: in bin; green: ..."
+    return caption.replace("the ", "").replace(" block is ", ": ").replace(". ", "; ").rstrip(".")
+
+
+ax_image.set_title("its three best captions (* the true one):\n" + "\n".join(
+    f"{'*' if i == 5 else ' '} {similarity[5, i]:+.2f} {short(group[i].caption())}" for i in best),
+    fontsize=7, loc="left", family="monospace");
+
+# %% [markdown]
+# ## The VLM: image tokens as a prefix (LLaVA)
+#
+# ```
+# image --ViT (from SigLIP, frozen)--> 64 patch tokens --MLP projector--> 64 "image words" --+
+# "question: is the red block in the bin? answer:" --token embeddings------------------------+--> GPT --> " yes"
+# ```
+#
+# The projector is a two-layer MLP (LLaVA-1.5's). LLaVA trains in two stages: first **only the
+# projector**, on captions, so that the image tokens land where the GPT can read them; then the
+# projector and the language model together, on instructions and questions. The loss is next-token
+# prediction on the answer only: the image and the question are context.
+#
+# Stage 1 is quick enough to watch. We take the course VLM's vision encoder and language model, throw
+# away its projector, put a fresh one in, and train only that:
+
+# %%
+from vlacourse.vlm import VLM, qa_batches, question_accuracy
+
+fresh = VLM(vit_config, vlm.gpt.config).to(course.device)
+fresh.load_state_dict({k: v for k, v in vlm.state_dict().items() if not k.startswith("projector.")}, strict=False)
+fresh.vision.requires_grad_(False)
+fresh.gpt.requires_grad_(False)  # stage 1: only the projector learns
+plot = LiveLossPlot("LLaVA stage 1: training only the projector")
+plot
+
+# %%
+qa = qa_batches(train_scenes, tokenizer, batch_size=64, seed=0, device=course.device)
+heldout_qa = qa_batches(heldout, tokenizer, batch_size=64, seed=0, device=course.device)
+train(fresh, qa, steps=150, lr=3e-3, eval_every=25, evaluate=lambda: fresh(*heldout_qa())[1], plot=plot)
+stage1_accuracy, _ = question_accuracy(fresh, tokenizer, heldout[:128])
+print(f"projector alone, 150 steps: {stage1_accuracy:.0%} of questions about held-out scenes answered right")
+
+# %% [markdown]
+# Now the course VLM, whose projector and GPT were trained together for longer. Each held-out scene gets
+# four questions, one of each kind; the **majority baseline** answers each kind with its most common
+# answer ("no", "nothing", "one"...), which is the best a model can do without looking.
+
+# %%
+accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
+print(f"course VLM: {accuracy:.1%} correct on {4 * len(heldout)} questions about held-out scenes; "
+      f"majority baseline {majority:.1%}")
+
+newline = tokenizer.encode("\n")[0]
+fig, axes = plt.subplots(1, 4, figsize=(12, 3.6))
+rng = np.random.default_rng(1)
+for ax, scene in zip(axes, heldout[8:12], strict=True):
+    lines = []
+    for question, answer in scene.questions(rng):
+        prompt = tokenizer.encode(f"question: {question} answer:")
+        said = tokenizer.decode(vlm.generate(images_of([scene], course.device), prompt, 8, newline)[0]).strip()
+        lines.append(f"{question}\n  -> {said} {'(right)' if said == answer else f'(wrong: {answer})'}")
+    ax.imshow(scene.image)
+    ax.set_title("\n".join(lines), fontsize=6.5, loc="left")
+    ax.axis("off")
+
+# %% [markdown]
+# ## Where does it look?
+#
+# When the VLM answers, the last token of the question reads every earlier position: the 64 image
+# tokens and the words. Here is how much of its attention goes to each patch, in the last layer,
+# averaged over heads (`vlacourse.vlm.attention_to_image` recomputes the weights, because PyTorch's fast
+# attention does not return them). Attention is a hint of what the model reads, not a proof of why it
+# answered: it is one layer of four.
+
+# %%
+from vlacourse.vlm import attention_to_image
+
+scene = next(s for s in heldout if s.held is not None)
+question = "what is the gripper holding?"
+weights = attention_to_image(vlm, torch.from_numpy(scene.image).to(course.device),
+                             tokenizer.encode(f"question: {question} answer:"))
+said = tokenizer.decode(vlm.generate(images_of([scene], course.device),
+                                     tokenizer.encode(f"question: {question} answer:"), 8, newline)[0]).strip()
+fig, (ax_scene, ax_map) = plt.subplots(1, 2, figsize=(8, 3.8))
+ax_scene.imshow(scene.image)
+ax_scene.set_title(f'"{question}" -> "{said}" (truth: the {scene.held} block)', fontsize=9)
+ax_map.imshow(scene.image)
+ax_map.imshow(weights.cpu(), cmap="magma", alpha=0.6, extent=(-0.5, 63.5, 63.5, -0.5))
+ax_map.set_title(f"attention on the image: {weights.sum():.0%} of the total", fontsize=9)
+for ax in (ax_scene, ax_map):
+    ax.axis("off")
+
+# %% [markdown]
+# ## Why a VLM still cannot act
+#
+# It sees, and it answers in words. But an arm needs four numbers fifty times a second, and this model
+# has no word for "move 2 cm left". Notebook 04 adds that vocabulary: action tokens, learned from the
+# demonstrations of notebook 03. Everything else (the ViT, the projector, the GPT) stays as built here.
+#
+# ## Exercises
+#
+# ### Exercise 2.1: SigLIP's sigmoid loss
+#
+# Write `sigmoid_loss(x, y, t, b)` for unit image embeddings `x` (B, D) and text embeddings `y` (B, D):
+# the mean over the B images of the sum over all B texts of `-log sigmoid(z * (t * <x_i, y_j> + b))`,
+# with `z = 1` when `i == j` (a true pair) and `-1` otherwise. No loop needed.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+from vlacourse.exercises import check
+
+
+def sigmoid_loss(x, y, t, b):
+    ### BEGIN SOLUTION
+    logits = t * x @ y.T + b
+    labels = 2 * torch.eye(len(x)) - 1
+    return -F.logsigmoid(labels * logits).sum() / len(x)
+    ### END SOLUTION
+
+
+loss_check = check("sigmoid_loss", sigmoid_loss)
+
+# %% [markdown]
+# ### Exercise 2.2: a prefix attention mask
+#
+# Our VLM reads the image causally like text, as LLaVA does. PaliGemma, the VLM inside pi0, lets the
+# image tokens see each other both ways (a *prefix-LM* mask): write `prefix_attention_mask(N, T)`, a
+# `(N + T, N + T)` bool tensor, `True` where query row `i` may attend to key column `j`. The first `N`
+# positions are image tokens (they see every image token, no text); the next `T` are text tokens (they
+# see the whole image, and the text causally). Notebook 06 builds pi0's mask on the same idea.
+
+# %%
+import torch
+
+from vlacourse.exercises import check
+
+
+def prefix_attention_mask(N, T):
+    ### BEGIN SOLUTION
+    mask = torch.ones(N + T, N + T, dtype=torch.bool).tril()
+    mask[:N, :N] = True
+    return mask
+    ### END SOLUTION
+
+
+mask_check = check("prefix_attention_mask", prefix_attention_mask)
+
+# %% [markdown]
+# ### Exercise 2.3 (no check): what does it get wrong?
+#
+# Use `vlacourse.scenes.question_kind` to split the held-out accuracy by kind of question. Which kind is
+# hardest, and why might that be, given 64x64 images and 8x8 patches? Then look at the retrieval
+# matrix above: which captions does it confuse?
+#
+# ## What this notebook claims
+
+# %%
+assert retrieval >= 0.80, f"image-to-text retrieval {retrieval:.0%} is below 80% (chance {1 / 32:.0%})"
+assert accuracy >= 0.85, f"the VLM answers {accuracy:.0%} of held-out questions, below 85%"
+assert accuracy >= majority + 0.30, f"{accuracy:.0%} is not 30 points above the majority baseline {majority:.0%}"
+assert scratch_retrieval > 3 / 32, "200 steps of SigLIP should already beat chance clearly"
+assert loss_check.ok and mask_check.ok
+print(f"All claims hold: retrieval {retrieval:.0%} (chance 3%); answers {accuracy:.0%} against a "
+      f"majority baseline of {majority:.0%}.")
