@@ -75,7 +75,7 @@ def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, l
     """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode).
 
     Only parameters with ``requires_grad`` are optimised, so a frozen part stays as it is. A warmup keeps
-    the first, largest updates of a fresh model small (contrastive towers collapse without one)."""
+    the first updates of a fresh model small, while Adam's statistics are still noisy."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
     history = History()

@@ -252,7 +252,7 @@ def train_course_vlm(recipe: Recipe, progress: bool = True) -> tuple[SigLIP, VLM
     heldout = maker.make_many(recipe.heldout_scenes, seed=recipe.seed * 1000 + 2, progress=progress)
     siglip = SigLIP(recipe.vit, recipe.text)
     captions = caption_batches(scenes, tokenizer, recipe.siglip_batch_size, seed=recipe.seed)
-    # Without the warmup, the first large updates collapse every embedding to one vector (see vlacourse.vision).
+    # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vision).
     train(siglip, captions, recipe.siglip_steps, lr=recipe.siglip_lr, warmup_steps=recipe.warmup_steps,
           cosine=True, weight_decay=0.0, progress=progress)
     # 3. The VLM: projector and GPT trained on captions and questions, vision frozen.
