@@ -58,9 +58,10 @@ course = setup(seed=0)
 import matplotlib.pyplot as plt
 
 from vlacourse.scenes import SceneMaker
+from vlacourse.vlm import Recipe
 
 maker = SceneMaker(image_size=64)
-heldout = maker.make_many(512, seed=2)  # the scenes the course VLM was measured on: never trained on
+heldout = Recipe().heldout()  # the 512 scenes the course VLM was measured on: never trained on
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
 for ax, scene in zip(axes, heldout, strict=False):
     ax.imshow(scene.image)
@@ -213,15 +214,15 @@ accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
 print(f"course VLM: {accuracy:.1%} correct on {4 * len(heldout)} questions about held-out scenes; "
       f"majority baseline {majority:.1%}")
 
-newline = tokenizer.encode("\n")[0]
+from vlacourse.vlm import answer
+
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.6))
 rng = np.random.default_rng(1)
 for ax, scene in zip(axes, heldout[8:12], strict=True):
     lines = []
-    for question, answer in scene.questions(rng):
-        prompt = tokenizer.encode(f"question: {question} answer:")
-        said = tokenizer.decode(vlm.generate(images_of([scene], course.device), prompt, 8, newline)[0]).strip()
-        lines.append(f"{question}\n  -> {said} {'(right)' if said == answer else f'(wrong: {answer})'}")
+    for question, truth in scene.questions(rng):
+        [said] = answer(vlm, tokenizer, images_of([scene], course.device), question)
+        lines.append(f"{question}\n  -> {said} {'(right)' if said == truth else f'(wrong: {truth})'}")
     ax.imshow(scene.image)
     ax.set_title("\n".join(lines), fontsize=6.5, loc="left")
     ax.axis("off")
@@ -236,14 +237,13 @@ for ax, scene in zip(axes, heldout[8:12], strict=True):
 # answered: it is one layer of four.
 
 # %%
-from vlacourse.vlm import attention_to_image
+from vlacourse.vlm import attention_to_image, question_prompt
 
 scene = next(s for s in heldout if s.held is not None)
 question = "what is the gripper holding?"
 weights = attention_to_image(vlm, torch.from_numpy(scene.image).to(course.device),
-                             tokenizer.encode(f"question: {question} answer:"))
-said = tokenizer.decode(vlm.generate(images_of([scene], course.device),
-                                     tokenizer.encode(f"question: {question} answer:"), 8, newline)[0]).strip()
+                             tokenizer.encode(question_prompt(question)))
+[said] = answer(vlm, tokenizer, images_of([scene], course.device), question)
 fig, (ax_scene, ax_map) = plt.subplots(1, 2, figsize=(8, 3.8))
 ax_scene.imshow(scene.image)
 ax_scene.set_title(f'"{question}" -> "{said}" (truth: the {scene.held} block)', fontsize=9)

@@ -1,6 +1,6 @@
 """The shipped course VLM: it meets notebook 02's numbers, and `python -m vlacourse.vlm train` makes it again.
 
-The second test runs the whole recipe (about ten minutes on two CPU cores): it is what tells us that the
+The second test runs the whole recipe (about 15 minutes on two CPU cores): it is what tells us that the
 package data is what the package's own command produces, not weights that nobody can reproduce.
 """
 
@@ -25,11 +25,7 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def heldout():
-    from vlacourse.scenes import SceneMaker
-
-    recipe = Recipe()
-    return SceneMaker(recipe.vit.image_size).make_many(recipe.heldout_scenes, seed=recipe.seed * 1000 + 2,
-                                                       progress=False)
+    return Recipe().heldout(progress=False)
 
 
 def test_shipped_metrics_meet_the_notebooks_claims(shipped):

@@ -81,8 +81,9 @@ def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, l
     history = History()
     bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
     for step in bar:
+        rate = learning_rate(step, steps, lr, warmup_steps, cosine)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, lr, warmup_steps, cosine)
+            group["lr"] = rate
         model.train()
         _, loss = model(*next_batch())
         if not torch.isfinite(loss):

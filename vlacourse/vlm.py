@@ -172,6 +172,12 @@ def qa_batches(scenes: list[Scene], tokenizer: BPETokenizer, batch_size: int, se
     return batch
 
 
+def answer(vlm: VLM, tokenizer: BPETokenizer, images: torch.Tensor, question: str) -> list[str]:
+    """The VLM's greedy answer to ``question`` about each image (B, H, W, 3), up to the end of the line."""
+    out = vlm.generate(images, tokenizer.encode(question_prompt(question)), 8, stop_token=tokenizer.encode("\n")[0])
+    return [tokenizer.decode(tokens).strip() for tokens in out]
+
+
 @torch.no_grad()
 def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], seed: int = 0, batch: int = 128):
     """Accuracy of the VLM's answers, and of always giving each question kind's most common answer."""
@@ -179,16 +185,14 @@ def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], se
 
     rng = np.random.default_rng(seed)
     asked = [(i, q, a) for i, s in enumerate(scenes) for q, a in s.questions(rng)]
-    newline = tokenizer.encode("\n")[0]
     correct = 0
     device = next(vlm.parameters()).device
     for question in sorted({q for _, q, _ in asked}):
         group = [(i, a) for i, q, a in asked if q == question]
         for start in range(0, len(group), batch):
             part = group[start:start + batch]
-            out = vlm.generate(images_of([scenes[i] for i, _ in part], device),
-                               tokenizer.encode(question_prompt(question)), 8, newline)
-            correct += sum(tokenizer.decode(o).strip() == a for o, (_, a) in zip(out, part, strict=True))
+            said = answer(vlm, tokenizer, images_of([scenes[i] for i, _ in part], device), question)
+            correct += sum(s == a for s, (_, a) in zip(said, part, strict=True))
     by_kind: dict[str, list[str]] = {}
     for _, q, a in asked:
         by_kind.setdefault(question_kind(q), []).append(a)
@@ -199,11 +203,12 @@ def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], se
 @torch.no_grad()
 def caption_retrieval(siglip: SigLIP, tokenizer: BPETokenizer, scenes: list[Scene], group: int = 32) -> float:
     """Image-to-text top-1 within groups of ``group`` held-out scenes (chance is 1/group)."""
+    device = next(siglip.parameters()).device
     scores = []
     for start in range(0, len(scenes) - group + 1, group):
         part = scenes[start:start + group]
-        ids, lengths = encode_captions(tokenizer, [s.caption() for s in part])
-        scores.append(retrieval_top1(siglip.embed_images(images_of(part)), siglip.embed_texts(ids, lengths)))
+        ids, lengths = (t.to(device) for t in encode_captions(tokenizer, [s.caption() for s in part]))
+        scores.append(retrieval_top1(siglip.embed_images(images_of(part, device)), siglip.embed_texts(ids, lengths)))
     return float(np.mean(scores))
 
 
@@ -227,6 +232,13 @@ class Recipe:
     text: GPTConfig = None
     gpt: GPTConfig = None
 
+    def heldout(self, progress: bool = True) -> list[Scene]:
+        """The held-out scenes the checkpoint's metrics are measured on (rendered, never trained on)."""
+        from vlacourse.scenes import SceneMaker
+
+        return SceneMaker(self.vit.image_size).make_many(self.heldout_scenes, seed=self.seed * 1000 + 2,
+                                                         progress=progress)
+
     def __post_init__(self):
         self.vit = self.vit or ViTConfig()
         self.text = self.text or GPTConfig(block_size=64, n_layer=2)
@@ -247,9 +259,9 @@ def train_course_vlm(recipe: Recipe, progress: bool = True) -> tuple[SigLIP, VLM
     windows = TokenWindows(tokenizer.encode(load_corpus()), window=64, batch_size=32, seed=recipe.seed)
     train(language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress)
     # 2. Vision: SigLIP on image-caption pairs.
-    maker = SceneMaker(recipe.vit.image_size)
-    scenes = maker.make_many(recipe.train_scenes, seed=recipe.seed * 1000 + 1, progress=progress)
-    heldout = maker.make_many(recipe.heldout_scenes, seed=recipe.seed * 1000 + 2, progress=progress)
+    scenes = SceneMaker(recipe.vit.image_size).make_many(recipe.train_scenes, seed=recipe.seed * 1000 + 1,
+                                                         progress=progress)
+    heldout = recipe.heldout(progress)
     siglip = SigLIP(recipe.vit, recipe.text)
     captions = caption_batches(scenes, tokenizer, recipe.siglip_batch_size, seed=recipe.seed)
     # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vision).
