@@ -210,11 +210,11 @@ print(f"projector alone, 150 steps: {stage1_accuracy:.0%} of questions about hel
 # answer ("no", "nothing", "one"...), which is the best a model can do without looking.
 
 # %%
+from vlacourse.vlm import answer
+
 accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
 print(f"course VLM: {accuracy:.1%} correct on {4 * len(heldout)} questions about held-out scenes; "
       f"majority baseline {majority:.1%}")
-
-from vlacourse.vlm import answer
 
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.6))
 rng = np.random.default_rng(1)
