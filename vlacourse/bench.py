@@ -1,7 +1,9 @@
-"""Benchmarks that print numbers: ``python -m vlacourse.bench sim [--episodes N]``.
+"""Benchmarks that print numbers: ``python -m vlacourse.bench sim [--episodes N]`` and ``... vla``.
 
 sim: physics steps per second, milliseconds per 64x64 policy frame, expert episodes per second
 (with and without rendering the policy's cameras), and the expert's success rate per task.
+vla: the binning VLA's inference cost (prefix pass, per-token pass, milliseconds per chunk,
+actions per second) on one CPU thread and on all of them, and its speed in a closed loop on the arm.
 """
 
 from __future__ import annotations
@@ -40,14 +42,41 @@ def bench_sim(episodes: int) -> None:
         print("  " + str(evaluate(ScriptedExpert(bare), task, episodes=episodes, env=bare, progress=False)))
 
 
+def bench_vla(episodes: int, checkpoint: str | None) -> None:
+    """Speed does not depend on the weights: without a checkpoint, a freshly built binning VLA is timed."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+
+    from vlacourse.sim.dataset import collect
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluate
+    from vlacourse.vla import build_vla, decoding_cost, load_course_vla
+
+    policy = load_course_vla(checkpoint) if checkpoint else build_vla(collect("short", 16, progress=False)).eval()
+    observation, _ = TabletopEnv("pick_place").reset(seed=0)
+    threads = torch.get_num_threads()
+    for n in sorted({1, threads}):
+        torch.set_num_threads(n)
+        cost = decoding_cost(policy, observation, repeats=50)
+        print(f"binning VLA on {n} CPU thread(s): " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()))
+    torch.set_num_threads(threads)
+    for task in ("reach", "pick_place"):
+        print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vlacourse.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("sim", help="the simulator, the renderer and the scripted expert")
     sim.add_argument("--episodes", type=int, default=100, help="episodes per task for the expert's success rate")
+    vla = commands.add_parser("vla", help="the binning VLA's inference cost and closed-loop speed")
+    vla.add_argument("--episodes", type=int, default=5, help="episodes per task in the closed loop")
+    vla.add_argument("--checkpoint", help="a trained VLA's safetensors file (default: an untrained one)")
     args = parser.parse_args(argv)
     if args.command == "sim":
         bench_sim(args.episodes)
+    else:
+        bench_vla(args.episodes, args.checkpoint)
 
 
 if __name__ == "__main__":

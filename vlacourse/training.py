@@ -48,7 +48,12 @@ class LiveLossPlot:
         if self.baseline:
             ax.axhline(self.baseline[1], color="k", linestyle="--", linewidth=1, label=self.baseline[0])
         ax.set(xlabel="step", ylabel="cross-entropy (nats)", title=self.title)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")
+        if getattr(history, "success_rates", None):  # a policy's runs on the arm, on a second axis
+            arm = ax.twinx()
+            arm.plot(history.success_steps, history.success_rates, "s-", color="seagreen", markersize=4)
+            arm.set(ylim=(-0.02, 1.02), ylabel="success on the arm")
+            arm.yaxis.label.set_color("seagreen")
         self.image.value = png_from_figure(fig)
 
     def _ipython_display_(self) -> None:
@@ -71,21 +76,25 @@ def learning_rate(step: int, steps: int, lr: float, warmup_steps: int = 0, cosin
 def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, lr: float = 3e-3,
           weight_decay: float = 0.1, grad_clip: float = 1.0, evaluate: Callable[[], float] | None = None,
           eval_every: int = 100, plot: LiveLossPlot | None = None, progress: bool = True,
-          warmup_steps: int = 0, cosine: bool = False) -> History:
+          warmup_steps: int = 0, cosine: bool = False, history: History | None = None,
+          compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None) -> History:
     """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode).
 
     Only parameters with ``requires_grad`` are optimised, so a frozen part stays as it is. A warmup keeps
-    the first updates of a fresh model small, while Adam's statistics are still noisy."""
+    the first updates of a fresh model small, while Adam's statistics are still noisy. ``compute_loss(model,
+    batch)`` replaces the default ``model(*batch)[1]`` (policies take a dict); ``history`` may be a
+    subclass that ``evaluate`` adds to (the policy loop records success rates there)."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
-    history = History()
+    history = history if history is not None else History()
+    compute_loss = compute_loss or (lambda model, batch: model(*batch)[1])
     bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
     for step in bar:
         rate = learning_rate(step, steps, lr, warmup_steps, cosine)
         for group in optimizer.param_groups:
             group["lr"] = rate
         model.train()
-        _, loss = model(*next_batch())
+        loss = compute_loss(model, next_batch())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}: lower lr (now {lr})")
         optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,138 @@
+"""The shared policy interface, its data pipeline and training loop, on the binning VLA."""
+
+import numpy as np
+import pytest
+import torch
+
+from vlacourse.policy import ChunkBatches, Policy, PolicyConfig, actions_per_second, train_policy
+from vlacourse.sim.dataset import collect
+from vlacourse.sim.env import TabletopEnv
+from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return collect("short", episodes=8, seed=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def policy(dataset):
+    torch.manual_seed(0)
+    return build_vla(dataset, chunk_size=5).eval()
+
+
+@pytest.fixture(scope="module")
+def observation():
+    env = TabletopEnv("pick_place")
+    return env.reset(seed=1)[0]
+
+
+def test_chunks_follow_the_frame_and_are_padded_at_the_episode_end(dataset):
+    config = PolicyConfig(chunk_size=5, n_action_steps=5)
+    batches = ChunkBatches(dataset, config, batch_size=4, seed=0)
+    last = dataset.episode_data_index["to"][0] - 1
+    batch = batches.batch_at(np.array([0, last - 2]))
+    assert batch["action"].shape == (2, 5, 4) and batch["observation.images.wrist"].shape == (2, 64, 64, 3)
+    np.testing.assert_array_equal(batch["action"][0].numpy(), dataset.arrays["action"][:5])
+    assert batch["action_is_pad"][1].tolist() == [False, False, False, True, True]
+    np.testing.assert_array_equal(batch["action"][1, 3].numpy(), dataset.arrays["action"][last])  # last repeated
+    assert batch["task"][0] == dataset[0]["task"]
+
+
+def test_growing_the_vocabulary_keeps_the_text_logits():
+    from vlacourse.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=50, n_layer=1, block_size=16)).eval()
+    grown = grow_vocabulary(gpt, 7).eval()
+    ids = torch.randint(0, 50, (2, 9))
+    old, new = gpt(ids)[0], grown(ids)[0]
+    assert new.shape == (2, 9, 57)
+    torch.testing.assert_close(new[..., :50], old)
+    assert grown.lm_head.weight.data_ptr() == grown.wte.weight.data_ptr()  # still tied
+
+
+def test_forward_gives_a_loss_near_uniform_over_bins_and_learns_one_batch(dataset):
+    torch.manual_seed(0)
+    policy = build_vla(dataset, chunk_size=5)
+    batch = ChunkBatches(dataset, policy.config, batch_size=8, seed=0)()
+    loss, parts = policy(batch)
+    assert parts["token_accuracy"] < 0.2 and loss.item() > np.log(256) * 0.5
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=3e-3)
+    for _ in range(90):
+        loss, parts = policy(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert parts["token_accuracy"] > 0.6, f"90 steps on one batch should memorise it, got {parts}"
+
+
+def test_predicted_chunks_are_bin_centres_inside_the_bounds(policy, observation):
+    chunk = policy.predict_action_chunk(observation)
+    tokenizer = policy.action_tokenizer
+    assert chunk.shape == (5, 4) and chunk.dtype == np.float32
+    assert np.all(chunk >= tokenizer.low - 1e-6) and np.all(chunk <= tokenizer.high + 1e-6)
+    np.testing.assert_allclose(tokenizer.decode(tokenizer.encode(chunk)), chunk, atol=1e-6)
+
+
+def test_select_action_predicts_once_per_n_action_steps(policy, observation, monkeypatch):
+    calls = []
+    original = BinningVLA.predict_action_chunk
+
+    def counting(self, obs):
+        calls.append(1)
+        return original(self, obs)
+
+    monkeypatch.setattr(BinningVLA, "predict_action_chunk", counting)
+    policy.reset()
+    actions = [policy.select_action(observation) for _ in range(12)]
+    assert len(calls) == 3 and all(a.shape == (4,) for a in actions)  # 5 + 5 + 2 of a third chunk
+    np.testing.assert_array_equal(actions[0], actions[5])  # same observation, same chunk
+    policy.reset()
+    policy.select_action(observation)
+    assert len(calls) == 4  # reset empties the queue
+
+
+def test_save_and_load_give_the_same_actions(policy, observation, tmp_path):
+    path = tmp_path / "vla.safetensors"
+    policy.save(path, {"note": 1})
+    loaded = Policy.load(path)
+    assert isinstance(loaded, BinningVLA) and loaded.metrics == {"note": 1}
+    np.testing.assert_array_equal(loaded.predict_action_chunk(observation), policy.predict_action_chunk(observation))
+    np.testing.assert_array_equal(loaded.action_tokenizer.low, policy.action_tokenizer.low)
+
+
+def test_bad_observations_name_the_fix(policy, observation):
+    with pytest.raises(KeyError, match="observation.images.wrist"):
+        policy.predict_action_chunk({k: v for k, v in observation.items() if k != "observation.images.wrist"})
+    with pytest.raises(ValueError, match="image_size=64"):
+        policy.predict_action_chunk(observation | {"observation.images.scene": np.zeros((32, 32, 3), np.uint8)})
+    with pytest.raises(ValueError, match="finite"):
+        policy.predict_action_chunk(observation | {"observation.state": np.full(9, np.nan, np.float32)})
+    with pytest.raises(ValueError, match="instruction"):
+        policy.predict_action_chunk(observation | {"task": ""})
+    with pytest.warns(UserWarning, match="never saw"):
+        chunk = policy.predict_action_chunk(observation | {"task": "juggle the purple block"})
+    assert np.all(np.isfinite(chunk))
+    with pytest.raises(ValueError, match="n_action_steps"):
+        PolicyConfig(chunk_size=5, n_action_steps=6)
+
+
+def test_train_policy_is_seeded_saves_and_measures_the_arm(dataset, tmp_path):
+    histories = []
+    for run in range(2):
+        torch.manual_seed(0)
+        policy = build_vla(dataset, chunk_size=5)
+        histories.append(train_policy(policy, dataset, steps=4, batch_size=4, seed=0, warmup_steps=2, eval_every=4,
+                                      eval_task="reach", eval_episodes=1 - run, checkpoint=tmp_path / f"{run}.st",
+                                      progress=False))
+    first, second = histories
+    assert first.losses == second.losses and len(first.losses) == 4
+    assert first.success_steps == [4] and len(first.success_rates) == 1 and second.success_rates == []
+    assert (tmp_path / "0.st").exists()
+
+
+def test_actions_per_second_counts_executed_actions(policy, observation):
+    speed = actions_per_second(policy, observation, chunks=2)
+    assert speed["ms_per_chunk"] > 0
+    assert speed["actions_per_second"] == pytest.approx(5 / speed["ms_per_chunk"] * 1000)

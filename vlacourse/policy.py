@@ -1,0 +1,261 @@
+"""The policy interface every VLA of the course shares, its data pipeline, and its training loop.
+
+In the spirit of LeRobot's policies, a policy is a torch module with
+
+    forward(batch) -> (loss, parts)          training: a batch of frames with their action chunks
+    predict_action_chunk(observation)        inference: the next ``chunk_size`` actions, (H, action_dim)
+    select_action(observation)               the control loop: pops an action queue, refilled with the
+                                             first ``n_action_steps`` actions of a new chunk when empty
+    reset()                                  a new episode: empties the queue
+    save(path) / Policy.load(path)           one safetensors file: weights, normalisation statistics
+                                             and the config, so a loaded policy needs nothing else
+
+    observation (env dict) --check_observation--> tensors --model--> chunk (H, D) --queue--> action (D,)
+                                                                                     ^ refilled every n_action_steps
+
+Pre-processing (checks, tokenising the instruction, normalising the state) happens in the policy; the
+environment hands it its raw observation dict, the same one the scripted expert reads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import warnings
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from vlacourse.training import History, LiveLossPlot, train
+
+STATE_KEY, ACTION_KEY, TASK_KEY = "observation.state", "action", "task"
+
+
+@dataclass
+class PolicyConfig:
+    chunk_size: int = 10  # H: actions predicted at once (0.2 s at 50 Hz)
+    n_action_steps: int = 10  # actions executed from each chunk before predicting the next one
+    cameras: tuple[str, ...] = ("scene", "wrist")  # images the policy reads, by camera name
+    image_size: int = 64  # pixels per side of each camera image
+    state_dim: int = 9  # observation.state: gripper x, y, z, opening, 5 joint angles
+    action_dim: int = 4  # dx, dy, dz, gripper
+
+    def __post_init__(self):
+        self.cameras = tuple(self.cameras)  # JSON gives lists back
+        if not 1 <= self.n_action_steps <= self.chunk_size:
+            raise ValueError(f"n_action_steps must be between 1 and chunk_size={self.chunk_size}, "
+                             f"got {self.n_action_steps}")
+
+
+def check_observation(observation: dict[str, Any], config: PolicyConfig) -> None:
+    """A clear error for an observation a policy cannot read, before any compute runs."""
+    image_keys = [f"observation.images.{c}" for c in config.cameras]
+    missing = [k for k in (*image_keys, STATE_KEY, TASK_KEY) if k not in observation]
+    if missing:
+        raise KeyError(f"the observation has no {missing}: a policy reads {image_keys + [STATE_KEY, TASK_KEY]} "
+                       f"(build the env with cameras={config.cameras})")
+    size = config.image_size
+    for key in image_keys:
+        image = np.asarray(observation[key])
+        if image.shape != (size, size, 3) or image.dtype != np.uint8:
+            raise ValueError(f"{key} must be a ({size}, {size}, 3) uint8 image, got {image.dtype} {image.shape}: "
+                             f"make the env with image_size={size}")
+    state = np.asarray(observation[STATE_KEY])
+    if state.shape != (config.state_dim,) or not np.all(np.isfinite(state)):
+        raise ValueError(f"{STATE_KEY} must be {config.state_dim} finite numbers, got {state.shape}: {state}")
+    if not isinstance(observation[TASK_KEY], str) or not observation[TASK_KEY].strip():
+        raise ValueError(f"{TASK_KEY} must be the instruction as a non-empty string, got {observation[TASK_KEY]!r}")
+
+
+class Policy(nn.Module):
+    """The base class: the action queue, save and load. Subclasses define the model."""
+
+    config_class = PolicyConfig
+
+    def __init__(self, config: PolicyConfig, stats: dict[str, dict[str, np.ndarray]] | None):
+        """``stats`` are a dataset's (``DemoDataset.stats``); None leaves placeholders that ``load`` fills."""
+        super().__init__()
+        self.config = config
+        # Normalisation statistics are buffers: saved with the weights, moved with .to(device).
+        for key, dim in ((STATE_KEY, config.state_dim), (ACTION_KEY, config.action_dim)):
+            for name in ("mean", "std", "q01", "q99"):
+                value = np.ones(dim) if stats is None else np.asarray(stats[key][name])
+                self.register_buffer(f"{key.replace('.', '_')}_{name}", torch.as_tensor(value, dtype=torch.float32))
+        self._queue: deque[np.ndarray] = deque()
+
+    @property
+    def device(self) -> torch.device:
+        return self.observation_state_mean.device
+
+    def normalize_state(self, state: torch.Tensor) -> torch.Tensor:
+        return (state - self.observation_state_mean) / (self.observation_state_std + 1e-6)
+
+    def reset(self) -> None:
+        self._queue.clear()
+
+    @torch.no_grad()
+    def select_action(self, observation: dict[str, Any]) -> np.ndarray:
+        """The next action (action_dim,): from the queue, or from a new chunk when the queue is empty."""
+        if not self._queue:
+            chunk = self.predict_action_chunk(observation)
+            self._queue.extend(chunk[: self.config.n_action_steps])
+        return self._queue.popleft()
+
+    def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
+        """The next ``chunk_size`` actions (H, action_dim) for one observation dict of the env."""
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss on a batch of ``ChunkBatches``, and its parts as plain numbers for logging."""
+        raise NotImplementedError
+
+    def extra_metadata(self) -> dict[str, str]:
+        """Whatever else a subclass needs to be rebuilt (a tokenizer), as strings."""
+        return {}
+
+    def save(self, path: str | Path, metrics: dict | None = None) -> None:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tied = [k for k in tensors if k.endswith("lm_head.weight")]  # shares memory with wte: stored once
+        for k in tied:
+            del tensors[k]
+        metadata = {"class": f"{type(self).__module__}:{type(self).__qualname__}",
+                    "config": json.dumps(asdict(self.config)), "metrics": json.dumps(metrics or {}),
+                    **self.extra_metadata()}
+        save_file(tensors, str(path), metadata=metadata)
+
+    @staticmethod
+    def load(path: str | Path, device: str | torch.device = "cpu") -> Policy:
+        """Any course policy from its file; ``policy.metrics`` holds what was measured when it was saved."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata()
+        module, name = metadata["class"].split(":")
+        cls = getattr(importlib.import_module(module), name)
+        policy = cls.from_metadata(cls.config_class(**json.loads(metadata["config"])), metadata)
+        missing = policy.load_state_dict(load_file(str(path)), strict=False).missing_keys
+        if [k for k in missing if not k.endswith("lm_head.weight")]:
+            raise ValueError(f"{path} lacks weights {missing}: it was saved by another version of {cls.__name__}")
+        policy.metrics = json.loads(metadata["metrics"])
+        return policy.to(device).eval()
+
+    @classmethod
+    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str]) -> Policy:
+        """An untrained policy of the saved shape, rebuilt from ``extra_metadata``; ``load`` fills its weights."""
+        raise NotImplementedError
+
+
+class ChunkBatches:
+    """Random batches of frames from a ``DemoDataset``, each with the action chunk that follows it.
+
+    A frame near the end of its episode has fewer than H actions left: the chunk is padded with the
+    last action and ``action_is_pad`` marks the padding, so the loss can skip it (as LeRobot does).
+    """
+
+    def __init__(self, dataset, config: PolicyConfig, batch_size: int, seed: int, episodes=None,
+                 device: str | torch.device = "cpu"):
+        self.dataset, self.config, self.batch_size, self.device = dataset, config, batch_size, device
+        self.rng = np.random.default_rng(seed)
+        episodes = range(dataset.num_episodes) if episodes is None else episodes
+        starts, stops = dataset.episode_data_index["from"], dataset.episode_data_index["to"]
+        self.frames = np.concatenate([np.arange(starts[e], stops[e]) for e in episodes])
+        self.episode_end = np.zeros(len(dataset), np.int64)
+        for start, stop in zip(starts, stops, strict=True):
+            self.episode_end[start:stop] = stop
+        arrays = dataset.arrays
+        self.images = {c: torch.from_numpy(arrays[f"observation.images.{c}"]) for c in config.cameras}
+        self.state = torch.from_numpy(arrays[STATE_KEY])
+        self.actions = torch.from_numpy(arrays[ACTION_KEY])
+        self.task_index = arrays["task_index"]
+
+    def batch_at(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
+        H = self.config.chunk_size
+        wanted = frames[:, None] + np.arange(H)[None, :]  # (B, H) frame of each chunk action
+        is_pad = wanted >= self.episode_end[frames][:, None]
+        wanted = np.minimum(wanted, self.episode_end[frames][:, None] - 1)
+        index = torch.from_numpy(frames)
+        batch = {f"observation.images.{c}": images[index] for c, images in self.images.items()}
+        batch |= {STATE_KEY: self.state[index], ACTION_KEY: self.actions[torch.from_numpy(wanted)],  # (B, H, D)
+                  "action_is_pad": torch.from_numpy(is_pad)}
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        batch[TASK_KEY] = [self.dataset.tasks[i] for i in self.task_index[frames]]  # the instructions, as text
+        return batch
+
+    def __call__(self) -> dict[str, torch.Tensor]:
+        return self.batch_at(self.rng.choice(self.frames, self.batch_size))
+
+
+def split_episodes(num_episodes: int, validation_fraction: float = 0.05) -> tuple[list[int], list[int]]:
+    """The last episodes are kept for the validation loss (every task appears: tasks are taken in turn)."""
+    held = max(1, round(num_episodes * validation_fraction))
+    return list(range(num_episodes - held)), list(range(num_episodes - held, num_episodes))
+
+
+@dataclass
+class PolicyHistory(History):
+    success_steps: list[int] = field(default_factory=list)  # steps at which the policy was run on the arm
+    success_rates: list[float] = field(default_factory=list)  # its success rate there
+
+
+def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: float = 3e-4, seed: int = 0,
+                 warmup_steps: int = 100, eval_every: int = 250, eval_task: str | None = None,
+                 eval_episodes: int = 0, checkpoint: str | Path | None = None, plot: LiveLossPlot | None = None,
+                 progress: bool = True) -> PolicyHistory:
+    """The course's one loop for training a policy on demonstrations, on the policy's device.
+
+    Every ``eval_every`` steps: the validation loss on held-out demonstration episodes, and, if
+    ``eval_episodes`` > 0, the success rate over that many seeded episodes of ``eval_task`` on the arm;
+    with ``checkpoint``, the policy is saved there each time. Seeded: the same arguments give the same
+    weights on the same machine."""
+    from vlacourse.notebook import seed_everything
+    from vlacourse.sim.evaluate import evaluate
+
+    seed_everything(seed)
+    train_episodes, validation_episodes = split_episodes(dataset.num_episodes)
+    batches = ChunkBatches(dataset, policy.config, batch_size, seed, train_episodes, policy.device)
+    validation = ChunkBatches(dataset, policy.config, 256, seed + 1, validation_episodes, policy.device)
+    validation_batch = validation()  # the same frames every time, so the curve compares like with like
+    history = PolicyHistory()
+
+    def evaluate_policy() -> float:
+        loss = policy(validation_batch)[0].item()
+        if eval_episodes:
+            result = evaluate(policy, eval_task, episodes=eval_episodes, seed=seed, progress=False)
+            history.success_steps.append(history.steps[-1])
+            history.success_rates.append(result.success_rate)
+        if checkpoint is not None:
+            policy.save(checkpoint)
+        return loss
+
+    return train(policy, batches, steps, lr=lr, evaluate=evaluate_policy, eval_every=eval_every, plot=plot,
+                 progress=progress, warmup_steps=warmup_steps, cosine=True, history=history,
+                 compute_loss=lambda model, batch: model(batch)[0])
+
+
+def actions_per_second(policy: Policy, observation: dict[str, Any], chunks: int = 20) -> dict[str, float]:
+    """Inference speed on one observation: milliseconds per chunk, and actions per second when every
+    action of a chunk is executed (``n_action_steps`` of them) before the next chunk is predicted."""
+    policy.predict_action_chunk(observation)  # warm up (first calls allocate)
+    start = time.perf_counter()
+    for _ in range(chunks):
+        policy.predict_action_chunk(observation)
+    ms = (time.perf_counter() - start) / chunks * 1000
+    return {"ms_per_chunk": ms, "actions_per_second": policy.config.n_action_steps / ms * 1000}
+
+
+def warn_unseen_words(instruction: str, known: set[str]) -> None:
+    """The documented fallback for words the policy never read in training: it still acts (byte-level BPE
+    encodes any text) but says so, because its action is then a guess."""
+    unseen = sorted(set(instruction.lower().split()) - known)
+    if unseen:
+        warnings.warn(f"the policy never saw the word(s) {unseen} in its training instructions: it will act, but "
+                      f"on a guess. Use the words of the course's tasks (vlacourse.sim.tasks.TEMPLATES).",
+                      stacklevel=3)
+
