@@ -11,9 +11,9 @@ transformer, trained with the same next-token loss:
     state (9 numbers) --linear--> 1 token ------+         each action token is predicted from all before it
 
 The GPT's embedding table (tied to its output layer) grows by 256 rows, one per bin; the new rows are
-drawn around the mean of the text embeddings, with their spread. Decoding is greedy and constrained to the bin tokens, so the model
-cannot emit text where an action belongs. A chunk of H = 10 actions (0.2 s at 50 Hz) is 40 tokens:
-one forward pass each, which is what makes this kind of VLA slow (notebook 04 measures it).
+drawn around the mean of the text embeddings, with their spread. Decoding is greedy and constrained to
+the bin tokens, so the model cannot emit text where an action belongs. A chunk of H = 10 actions (0.2 s
+at 50 Hz) is 40 tokens: one forward pass each, which is what makes this kind of VLA slow.
 
 Where ours differs, and why:
 - RT-2 and OpenVLA predict one action per step, from one image, without the robot's state. We predict a
