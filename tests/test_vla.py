@@ -136,3 +136,11 @@ def test_actions_per_second_counts_executed_actions(policy, observation):
     speed = actions_per_second(policy, observation, chunks=2)
     assert speed["ms_per_chunk"] > 0
     assert speed["actions_per_second"] == pytest.approx(5 / speed["ms_per_chunk"] * 1000)
+
+
+def test_instructions_sit_at_the_same_positions_in_training_and_at_inference(policy, dataset):
+    shortest = min(policy.instructions, key=len)
+    alone = policy.instruction_ids([shortest])
+    batch = policy.instruction_ids(list(dataset.tasks))
+    assert alone.shape[1] == batch.shape[1] == policy.instruction_width
+    assert policy.tokenizer.decode(alone[0].tolist()).strip() == f"instruction: {shortest}"

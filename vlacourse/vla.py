@@ -67,8 +67,8 @@ CHECKPOINT = "course_vla_binning.safetensors"
 
 
 def grow_vocabulary(gpt: GPT, extra: int) -> GPT:
-    """A copy of ``gpt`` with ``extra`` new tokens at the end of its vocabulary; new rows start at the mean
-    of the old ones (so their first logits are average, not random)."""
+    """A copy of ``gpt`` with ``extra`` new tokens at the end of its vocabulary; the new rows are drawn with
+    the old rows' mean and spread per feature (so they start as ordinary, distinct tokens)."""
     config = GPTConfig(**{**gpt.config.__dict__, "vocab_size": gpt.config.vocab_size + extra})
     grown = GPT(config)
     state = gpt.state_dict()
@@ -94,6 +94,9 @@ class BinningVLA(Policy):
         self.instructions = sorted(set(instructions))  # what it was trained on: used to warn on unseen words
         self.known_words = {w for text in self.instructions for w in text.lower().split()}
         self._encoded: dict[str, list[int]] = {}  # instruction -> token ids, each encoded once
+        # Every instruction is padded to the longest one seen in training, so that the state and action
+        # tokens sit at the same positions in training and at inference.
+        self.instruction_width = max(len(self._encode(text)) for text in self.instructions)
 
     @property
     def action_tokenizer(self) -> BinningTokenizer:
@@ -101,14 +104,16 @@ class BinningVLA(Policy):
         return BinningTokenizer(self.action_q01.cpu().numpy(), self.action_q99.cpu().numpy(), NUM_BINS)
 
     # Pre-processing.
+    def _encode(self, text: str) -> list[int]:
+        if text not in self._encoded:
+            self._encoded[text] = self.tokenizer.encode(f"instruction: {text}")
+        return self._encoded[text]
+
     def instruction_ids(self, instructions: list[str]) -> torch.Tensor:
-        """(B, T) token ids, padded on the left with the first token of " " so all rows end together
-        (the state token and the actions then sit at the same positions in every row)."""
-        for text in instructions:
-            if text not in self._encoded:
-                self._encoded[text] = self.tokenizer.encode(f"instruction: {text}")
-        encoded = [self._encoded[text] for text in instructions]
-        width = max(map(len, encoded))
+        """(B, T) token ids, padded on the left with the token of " " to ``instruction_width`` (or to the
+        longest given, if longer): all rows end together, at the same position as in training."""
+        encoded = [self._encode(text) for text in instructions]
+        width = max(self.instruction_width, *map(len, encoded))
         pad = self.tokenizer.encode(" ")[0]
         return torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=self.device)
 
