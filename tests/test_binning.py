@@ -60,8 +60,3 @@ def test_a_constant_dimension_decodes_to_its_value():
     with pytest.raises(ValueError, match="high >= low"):
         BinningTokenizer(np.array([1.0]), np.array([0.0]))
 
-
-def test_state_dict_round_trip(tokenizer):
-    tok, actions = tokenizer
-    again = BinningTokenizer.from_state_dict(tok.state_dict())
-    np.testing.assert_array_equal(again.encode(actions), tok.encode(actions))

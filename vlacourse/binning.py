@@ -70,13 +70,6 @@ class BinningTokenizer:
                              "the model produced a token that is not an action bin (constrain decoding to bins)")
         return (self.low + (bins + 0.5) * self.bin_width).astype(np.float32)
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {"low": self.low, "high": self.high, "num_bins": np.array(self.num_bins)}
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, np.ndarray]) -> BinningTokenizer:
-        return cls(np.asarray(state["low"]), np.asarray(state["high"]), int(state["num_bins"]))
-
     def _check(self, actions: np.ndarray) -> np.ndarray:
         actions = np.asarray(actions, np.float64)
         if actions.shape[-1:] != (self.action_dim,):

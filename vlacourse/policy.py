@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 from vlacourse.training import History, LiveLossPlot, train
 
@@ -121,14 +121,11 @@ class Policy(nn.Module):
         return {}
 
     def save(self, path: str | Path, metrics: dict | None = None) -> None:
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        tied = [k for k in tensors if k.endswith("lm_head.weight")]  # shares memory with wte: stored once
-        for k in tied:
-            del tensors[k]
+        """Weights and buffers; tied weights (an LM head sharing its embedding) are stored once."""
         metadata = {"class": f"{type(self).__module__}:{type(self).__qualname__}",
                     "config": json.dumps(asdict(self.config)), "metrics": json.dumps(metrics or {}),
                     **self.extra_metadata()}
-        save_file(tensors, str(path), metadata=metadata)
+        save_model(self, str(path), metadata=metadata)
 
     @staticmethod
     def load(path: str | Path, device: str | torch.device = "cpu") -> Policy:
@@ -140,9 +137,10 @@ class Policy(nn.Module):
         module, name = metadata["class"].split(":")
         cls = getattr(importlib.import_module(module), name)
         policy = cls.from_metadata(cls.config_class(**json.loads(metadata["config"])), metadata)
-        missing = policy.load_state_dict(load_file(str(path)), strict=False).missing_keys
-        if [k for k in missing if not k.endswith("lm_head.weight")]:
-            raise ValueError(f"{path} lacks weights {missing}: it was saved by another version of {cls.__name__}")
+        missing, unexpected = load_model(policy, str(path), strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{path} does not fit {cls.__name__} (missing {missing}, unexpected {unexpected}): "
+                             "it was saved by another version of the course")
         policy.metrics = json.loads(metadata["metrics"])
         return policy.to(device).eval()
 

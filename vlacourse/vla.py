@@ -270,9 +270,10 @@ def main(argv: list[str] | None = None) -> None:
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet)
     seed_everything(recipe.seed)  # the new layer's initial weights
     policy = build_vla(dataset, recipe.chunk_size)
+    train_start = time.perf_counter()
     history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
                            eval_every=recipe.steps // 10, progress=not args.quiet)
-    train_seconds = time.perf_counter() - start
+    train_seconds = time.perf_counter() - train_start
     metrics = {"train_seconds": train_seconds, "losses": history.losses[:50:5] + history.losses[-1:],
                "validation_losses": history.eval_losses} | evaluate_vla(policy, recipe, progress=not args.quiet)
     policy.save(args.out, metrics)
