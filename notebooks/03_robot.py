@@ -177,6 +177,8 @@ for task in TASKS:
 # dataset on disk (`~/.cache/vlacourse`), so the next notebook loads it in a second. Each action
 # recorded is the expert's *label*; with noise switched on, the robot executes a perturbed action but
 # the label stays clean, which teaches a policy how to come back to the path (DART, Laskey et al. 2017).
+# `observation.environment_state` holds the simulator's true positions of the blocks and zones (LeRobot's
+# name for object state): a vision policy never reads it, but it can learn to predict it (notebook 04).
 
 # %%
 import time
@@ -190,7 +192,7 @@ collect_seconds = time.perf_counter() - tic
 print(f"{dataset.num_episodes} episodes, {len(dataset)} frames ({len(dataset) / dataset.fps / 60:.1f} minutes "
       f"of robot time) in {collect_seconds:.1f} s{' (from the cache)' if was_cached else ''}")
 for key, (shape, dtype) in dataset.features.items():
-    print(f"  {key:<26} {shape!s:<12} {dtype}")
+    print(f"  {key:<30} {shape!s:<12} {dtype}")
 
 # %% [markdown]
 # Move through the episodes and frames: both cameras, the four action dimensions over time, and the

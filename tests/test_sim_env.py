@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from vlacourse.sim.env import ACTION_NAMES, MAX_STEP, STATE_NAMES, TabletopEnv
+from vlacourse.sim.env import ACTION_NAMES, ENVIRONMENT_STATE_NAMES, MAX_STEP, STATE_NAMES, TabletopEnv
+from vlacourse.sim.tasks import COLORS, ZONES
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,16 @@ def test_observation_matches_its_space(env):
     assert isinstance(observation["task"], str) and info["subtask"].startswith("pick up the")
     assert env.action_space.shape == (len(ACTION_NAMES),)
     assert (env.action_space.low == -1).all() and (env.action_space.high == 1).all()
+
+
+def test_environment_state_is_the_objects_true_positions(env):
+    observation, _ = env.reset(seed=3)
+    positions = dict(zip(ENVIRONMENT_STATE_NAMES, observation["observation.environment_state"], strict=True))
+    for color in COLORS:
+        block = env.arm.block_position(color)
+        np.testing.assert_allclose([positions[f"{color}_{a}"] for a in "xyz"], block, atol=1e-6)
+    for zone in ZONES:
+        np.testing.assert_allclose([positions[f"{zone}_{a}"] for a in "xy"], env.arm.zone_position(zone)[:2], atol=1e-6)
 
 
 def test_image_size_and_cameras_are_configurable():

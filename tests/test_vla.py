@@ -4,9 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from vlacourse.policy import ChunkBatches, Policy, PolicyConfig, actions_per_second, train_policy
+from vlacourse.policy import (
+    ENVIRONMENT_STATE_DIM,
+    ChunkBatches,
+    Policy,
+    PolicyConfig,
+    actions_per_second,
+    object_offsets,
+    train_policy,
+)
 from vlacourse.sim.dataset import collect
-from vlacourse.sim.env import TabletopEnv
+from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
 from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
 
 
@@ -55,6 +63,7 @@ def test_growing_the_vocabulary_keeps_the_text_logits():
 def test_forward_gives_a_loss_near_uniform_over_bins_and_learns_one_batch(dataset):
     torch.manual_seed(0)
     policy = build_vla(dataset, chunk_size=5)
+    policy.config.locate_weight = 0.0  # the action tokens alone (the localisation loss is tested below)
     batch = ChunkBatches(dataset, policy.config, batch_size=8, seed=0)()
     loss, parts = policy(batch)
     assert parts["token_accuracy"] < 0.2 and loss.item() > np.log(256) * 0.5
@@ -65,6 +74,33 @@ def test_forward_gives_a_loss_near_uniform_over_bins_and_learns_one_batch(datase
         loss.backward()
         optimizer.step()
     assert parts["token_accuracy"] > 0.6, f"90 steps on one batch should memorise it, got {parts}"
+
+
+def test_object_offsets_are_the_objects_seen_from_the_gripper():
+    env = TabletopEnv("stack")
+    observation = env.reset(seed=4)[0]
+    offsets = object_offsets(torch.from_numpy(observation["observation.environment_state"])[None],
+                             torch.from_numpy(observation["observation.state"])[None])[0].numpy()
+    gripper = env.arm.gripper_position()
+    assert offsets.shape == (ENVIRONMENT_STATE_DIM,) == (len(ENVIRONMENT_STATE_NAMES),)
+    np.testing.assert_allclose(offsets[3:6] * 0.1, env.arm.block_position("green") - gripper, atol=1e-5)
+    np.testing.assert_allclose(offsets[14:16] * 0.1, env.arm.zone_position("black")[:2] - gripper[:2], atol=1e-5)
+
+
+def test_the_localisation_loss_is_added_with_its_weight_and_trains_the_locator(dataset):
+    torch.manual_seed(0)
+    policy = build_vla(dataset, chunk_size=5)
+    batch = ChunkBatches(dataset, policy.config, batch_size=8, seed=0)()
+    loss, parts = policy(batch)
+    assert loss.item() > parts["action_loss"] and 1 < parts["locate_cm"] < 100
+    loss.backward()
+    assert policy.locator.weight.grad.abs().sum() > 0
+    policy.zero_grad()
+    policy.config.locate_weight = 0.0
+    loss, parts = policy(batch)
+    assert loss.item() == pytest.approx(parts["action_loss"]) and "locate_cm" not in parts
+    loss.backward()
+    assert policy.locator.weight.grad is None or policy.locator.weight.grad.abs().sum() == 0
 
 
 def test_predicted_chunks_are_bin_centres_inside_the_bounds(policy, observation):

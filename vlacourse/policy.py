@@ -36,6 +36,8 @@ from safetensors.torch import load_model, save_model
 from vlacourse.training import History, LiveLossPlot, train
 
 STATE_KEY, ACTION_KEY, TASK_KEY = "observation.state", "action", "task"
+ENVIRONMENT_STATE_KEY = "observation.environment_state"  # labels for auxiliary losses, never an input
+ENVIRONMENT_STATE_DIM = 16  # x, y, z of four blocks, x, y of two zones (vlacourse.sim.env)
 
 
 @dataclass
@@ -46,12 +48,33 @@ class PolicyConfig:
     image_size: int = 64  # pixels per side of each camera image
     state_dim: int = 9  # observation.state: gripper x, y, z, opening, 5 joint angles
     action_dim: int = 4  # dx, dy, dz, gripper
+    locate_weight: float = 1.0  # weight of the auxiliary loss that locates the objects (0 turns it off)
 
     def __post_init__(self):
         self.cameras = tuple(self.cameras)  # JSON gives lists back
         if not 1 <= self.n_action_steps <= self.chunk_size:
             raise ValueError(f"n_action_steps must be between 1 and chunk_size={self.chunk_size}, "
                              f"got {self.n_action_steps}")
+
+
+OFFSET_UNIT = 0.1  # metres: object offsets are learned in units of 10 cm, so that they are about 1
+
+
+def object_offsets(environment_state: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """(B, 16): where each object is from the gripper, in units of ``OFFSET_UNIT``: x, y, z of the four
+    blocks, then x, y of the two zones. The target of the auxiliary localisation loss: what a policy must
+    know to move to a block, and what behaviour cloning alone teaches slowly (see ``vlacourse.vla``)."""
+    gripper = state[:, :3]  # (B, 3)
+    blocks = environment_state[:, :12].view(-1, 4, 3) - gripper[:, None]  # (B, 4, 3)
+    zones = environment_state[:, 12:].view(-1, 2, 2) - gripper[:, None, :2]  # (B, 2, 2)
+    return torch.cat([blocks.flatten(1), zones.flatten(1)], dim=1) / OFFSET_UNIT
+
+
+def locate_loss(predicted: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, float]:
+    """L1 between predicted and true object offsets, and the median error of the blocks' x, y in cm."""
+    error = predicted - object_offsets(batch[ENVIRONMENT_STATE_KEY], batch[STATE_KEY])  # (B, 16)
+    block_cm = error[:, :12].detach().view(-1, 4, 3)[..., :2].norm(dim=-1) * OFFSET_UNIT * 100  # (B, 4)
+    return error.abs().mean(), block_cm.median().item()
 
 
 def check_observation(observation: dict[str, Any], config: PolicyConfig) -> None:
@@ -172,6 +195,8 @@ class ChunkBatches:
         self.state = torch.from_numpy(arrays[STATE_KEY])
         self.actions = torch.from_numpy(arrays[ACTION_KEY])
         self.task_index = arrays["task_index"]
+        # The objects' true positions, for policies that learn to locate them as an auxiliary task.
+        self.environment_state = torch.from_numpy(arrays[ENVIRONMENT_STATE_KEY])
 
     def batch_at(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
         H = self.config.chunk_size
@@ -181,7 +206,7 @@ class ChunkBatches:
         index = torch.from_numpy(frames)
         batch = {f"observation.images.{c}": images[index] for c, images in self.images.items()}
         batch |= {STATE_KEY: self.state[index], ACTION_KEY: self.actions[torch.from_numpy(wanted)],  # (B, H, D)
-                  "action_is_pad": torch.from_numpy(is_pad)}
+                  "action_is_pad": torch.from_numpy(is_pad), ENVIRONMENT_STATE_KEY: self.environment_state[index]}
         batch = {k: v.to(self.device) for k, v in batch.items()}
         batch[TASK_KEY] = [self.dataset.tasks[i] for i in self.task_index[frames]]  # the instructions, as text
         return batch

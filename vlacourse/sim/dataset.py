@@ -4,6 +4,7 @@ Each frame has the fields of a LeRobotDataset, so the names are the ones a learn
 
     observation.images.scene  (H, W, 3) uint8     observation.images.wrist  (H, W, 3) uint8
     observation.state         (9,) float32        action                    (4,) float32
+    observation.environment_state (16,) float32   the objects' positions: labels, never a policy input
     episode_index, frame_index, index             timestamp (s, frame_index / fps)
     task_index -> task (the instruction)          subtask_index -> subtask (the next step in words)
     next.done, next.reward
@@ -30,7 +31,7 @@ from vlacourse.sim.arm import CONTROL_HZ
 from vlacourse.sim.env import CAMERAS, TabletopEnv
 from vlacourse.sim.expert import ScriptedExpert
 
-DATASET_VERSION = 1  # bump when the simulator, expert or format changes: old caches are then ignored
+DATASET_VERSION = 2  # bump when the simulator, expert or format changes: old caches are then ignored
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ SUITES = {
                      noise=0.1, recovery_fraction=0.2),
 }
 IMAGE_KEYS = tuple(f"observation.images.{c}" for c in CAMERAS)
-ARRAY_KEYS = (*IMAGE_KEYS, "observation.state", "action", "episode_index", "frame_index", "index", "timestamp",
-              "task_index", "subtask_index", "next.done", "next.reward")
+ARRAY_KEYS = (*IMAGE_KEYS, "observation.state", "observation.environment_state", "action", "episode_index",
+              "frame_index", "index", "timestamp", "task_index", "subtask_index", "next.done", "next.reward")
 
 
 def cache_dir() -> Path:
@@ -79,7 +80,8 @@ class DemoDataset:
         self.episode_success, self.meta = episode_success, meta
         ends = np.flatnonzero(np.diff(arrays["episode_index"])) + 1
         self.episode_data_index = {"from": np.r_[0, ends], "to": np.r_[ends, len(arrays["action"])]}
-        self.stats = {key: _stats(arrays[key]) for key in ("observation.state", "action")}
+        self.stats = {key: _stats(arrays[key])
+                      for key in ("observation.state", "observation.environment_state", "action")}
 
     def __len__(self) -> int:
         return len(self.arrays["action"])
@@ -157,7 +159,7 @@ def collect(suite: str = "pick_place", episodes: int = 100, seed: int = 0, image
         task_index = tasks.setdefault(observation["task"], len(tasks))
         for frame in range(env.max_steps):
             action = expert.select_action(observation)
-            for key in IMAGE_KEYS + ("observation.state",):
+            for key in IMAGE_KEYS + ("observation.state", "observation.environment_state"):
                 columns[key].append(observation[key])
             columns["action"].append(expert.label.astype(np.float32))  # the clean label, not the noisy action
             columns["subtask_index"].append(subtasks.setdefault(info["subtask"], len(subtasks)))

@@ -10,6 +10,10 @@ Observation (a dict whose keys are LeRobot's, so the dataset and the policies us
     "observation.images.scene"  (H, W, 3) uint8, the fixed camera facing the robot
     "observation.images.wrist"  (H, W, 3) uint8, the camera on the gripper
     "observation.state"         (9,) float32: gripper x, y, z (m), gripper opening (m), 5 joint angles (rad)
+    "observation.environment_state"  (16,) float32: the objects' true positions (m), x, y, z of the red,
+                                green, blue and yellow blocks, then x, y of the white and black zones.
+                                A vision policy must not read it; it is there to label and to diagnose
+                                (LeRobot's name for the simulator's object state, as in its PushT data)
     "task"                      the instruction, a string
 
 Reward is 1 on the step the task succeeds, which ends the episode (terminated); an episode that runs
@@ -29,6 +33,7 @@ from vlacourse.sim.tasks import (
     BIN_CENTER,
     COLORS,
     MAX_STEPS,
+    ZONES,
     TaskSpec,
     check_task_name,
     current_subtask,
@@ -42,6 +47,8 @@ REACH_RADIUS = 0.49  # the grasp point is reachable within this distance of the 
 CAMERAS = ("scene", "wrist")
 ACTION_NAMES = ("dx", "dy", "dz", "gripper")
 STATE_NAMES = ("x", "y", "z", "opening", "shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll")
+ENVIRONMENT_STATE_NAMES = (*(f"{c}_{axis}" for c in COLORS for axis in "xyz"),
+                           *(f"{z}_{axis}" for z in ZONES for axis in "xy"))
 
 
 def clip_to_workspace(target: np.ndarray) -> np.ndarray:
@@ -83,6 +90,8 @@ class TabletopEnv(gym.Env):
         self.observation_space = gym.spaces.Dict({
             **{f"observation.images.{c}": image for c in self.cameras},
             "observation.state": gym.spaces.Box(-np.inf, np.inf, (len(STATE_NAMES),), np.float32),
+            "observation.environment_state": gym.spaces.Box(-np.inf, np.inf, (len(ENVIRONMENT_STATE_NAMES),),
+                                                            np.float32),
             "task": gym.spaces.Text(max_length=100, charset="abcdefghijklmnopqrstuvwxyz "),
         })
         self.task_spec: TaskSpec | None = None
@@ -142,10 +151,17 @@ class TabletopEnv(gym.Env):
         return np.concatenate([arm.gripper_position(), [arm.gripper_opening()], arm.joint_positions()]).astype(
             np.float32)
 
+    def environment_state(self) -> np.ndarray:
+        arm = self.arm
+        blocks = [arm.block_position(c) for c in COLORS]
+        zones = [arm.zone_position(z)[:2] for z in ZONES]
+        return np.concatenate(blocks + zones).astype(np.float32)
+
     def _observation(self) -> dict[str, Any]:
         observation = {f"observation.images.{c}": self.policy_camera.render(self.arm.data, c).copy()
                        for c in self.cameras}
         observation["observation.state"] = self.state()
+        observation["observation.environment_state"] = self.environment_state()
         observation["task"] = self.task_spec.instruction
         return observation
 
