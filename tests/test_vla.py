@@ -10,6 +10,7 @@ from vlacourse.policy import (
     Policy,
     PolicyConfig,
     actions_per_second,
+    no_op_frames,
     object_offsets,
     train_policy,
 )
@@ -47,6 +48,19 @@ def test_chunks_follow_the_frame_and_are_padded_at_the_episode_end(dataset):
     assert batch["task"][0] == dataset[0]["task"]
 
 
+def test_no_op_frames_are_still_with_an_unchanged_gripper_and_start_no_chunk(dataset):
+    no_op = no_op_frames(dataset)
+    actions, starts = dataset.arrays["action"], set(dataset.episode_data_index["from"].tolist())
+    for i in range(len(dataset)):  # brute force, frame by frame
+        unchanged = i in starts or actions[i, 3] == actions[i - 1, 3]
+        assert no_op[i] == (bool(np.all(np.abs(actions[i, :3]) < 0.05)) and unchanged), i
+    assert no_op[list(starts)].all()  # the expert starts every episode at rest
+    assert 0 < no_op.mean() < 0.3
+    config = PolicyConfig(chunk_size=5, n_action_steps=5)
+    assert not no_op[ChunkBatches(dataset, config, batch_size=4, seed=0).frames].any()
+    assert len(ChunkBatches(dataset, config, 4, 0, skip_no_ops=False).frames) == len(dataset)
+
+
 def test_growing_the_vocabulary_keeps_the_text_logits():
     from vlacourse.gpt import GPT, GPTConfig
 
@@ -68,12 +82,12 @@ def test_forward_gives_a_loss_near_uniform_over_bins_and_learns_one_batch(datase
     loss, parts = policy(batch)
     assert parts["token_accuracy"] < 0.2 and loss.item() > np.log(256) * 0.5
     optimizer = torch.optim.AdamW(policy.parameters(), lr=3e-3)
-    for _ in range(90):
+    for _ in range(150):
         loss, parts = policy(batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert parts["token_accuracy"] > 0.6, f"90 steps on one batch should memorise it, got {parts}"
+    assert parts["token_accuracy"] > 0.6, f"150 steps on one batch should memorise it, got {parts}"
 
 
 def test_object_offsets_are_the_objects_seen_from_the_gripper():

@@ -173,20 +173,41 @@ class Policy(nn.Module):
         raise NotImplementedError
 
 
+NO_OP_MOTION = 0.05  # an action below this on every axis (0.5 mm per step) does not move the arm
+
+
+def no_op_frames(dataset) -> np.ndarray:
+    """(N,) bool: frames whose action neither moves the arm (``NO_OP_MOTION``) nor changes the gripper
+    command from the frame before (the first frame of an episode counts as unchanged).
+
+    OpenVLA removes such "no-op" transitions from its LIBERO fine-tuning data (Kim et al. 2024, appendix E).
+    Here they are the first frames of every move: the expert's minimum-jerk paths start at rest, so the
+    arm at rest is labelled "do not move". A policy that learns that label stands still and sees the same
+    frame again: measured on reach, the binning VLA then never leaves its start (see ``vlacourse.vla``)."""
+    actions = dataset.arrays[ACTION_KEY]  # (N, 4)
+    previous_gripper = np.r_[actions[:1, 3], actions[:-1, 3]]  # (N,)
+    previous_gripper[dataset.episode_data_index["from"]] = actions[dataset.episode_data_index["from"], 3]
+    still = np.abs(actions[:, :3]).max(axis=1) < NO_OP_MOTION
+    return still & (actions[:, 3] == previous_gripper)
+
+
 class ChunkBatches:
     """Random batches of frames from a ``DemoDataset``, each with the action chunk that follows it.
 
     A frame near the end of its episode has fewer than H actions left: the chunk is padded with the
     last action and ``action_is_pad`` marks the padding, so the loss can skip it (as LeRobot does).
+    With ``skip_no_ops`` no chunk starts at a no-op frame (``no_op_frames``); chunks still run through them.
     """
 
     def __init__(self, dataset, config: PolicyConfig, batch_size: int, seed: int, episodes=None,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", skip_no_ops: bool = True):
         self.dataset, self.config, self.batch_size, self.device = dataset, config, batch_size, device
         self.rng = np.random.default_rng(seed)
         episodes = range(dataset.num_episodes) if episodes is None else episodes
         starts, stops = dataset.episode_data_index["from"], dataset.episode_data_index["to"]
         self.frames = np.concatenate([np.arange(starts[e], stops[e]) for e in episodes])
+        if skip_no_ops:
+            self.frames = self.frames[~no_op_frames(dataset)[self.frames]]
         self.episode_end = np.zeros(len(dataset), np.int64)
         for start, stop in zip(starts, stops, strict=True):
             self.episode_end[start:stop] = stop

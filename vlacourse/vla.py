@@ -42,6 +42,12 @@ evaluation episodes per point unless stated):
   without Gaussian-smoothed bin targets or bins whose embeddings start in order: it barely moves, because
   greedy decoding picks the zero-motion bin whenever the model is unsure. On its own training frames its
   first action correlates with the expert's at only 0.6 (dx, dy) and 0.3 (dz).
+- Why it barely moved: the expert's minimum-jerk moves start at rest, so the first frames of every
+  move are labelled "do not move" (the first 4 of a 39-frame reach); a policy that learns that label at
+  rest sees the same frame again and never starts. ``ChunkBatches`` now skips such no-op frames as chunk
+  starts, as OpenVLA drops no-op transitions from LIBERO (``policy.no_op_frames``). Then the binning VLA
+  on reach moves like the expert (mean |action| 0.19, 0.23, 0.24 on training frames, the expert's 0.16,
+  0.22, 0.26) and comes down to the table, but 11-15 cm from the named block: what is left is *where*.
 - The whole short suite, regression head with the localisation loss, 3000 steps: 0% on every task, the
   blocks located to 5.5 cm (median, held-out frames). At this compute behaviour cloning from 64x64
   pixels is far from enough, whatever the action head: see the issue's notes for what to try next.
