@@ -38,10 +38,11 @@ evaluation episodes per point unless stated):
   to 1.0 nats per token, yet the policy succeeds in none of 50 episodes of any short task. The greedy
   bins of the first action are no better on dx than always answering zero motion, the most common bin.
 - Reach alone (400 demonstrations, 1500 steps): with the localisation loss, a regression head on the same
-  backbone reaches the block in 60% of episodes (20% without it); the binning VLA in 0-10%, with or
-  without Gaussian-smoothed bin targets or bins whose embeddings start in order: it barely moves, because
-  greedy decoding picks the zero-motion bin whenever the model is unsure. On its own training frames its
-  first action correlates with the expert's at only 0.6 (dx, dy) and 0.3 (dz).
+  backbone reaches the block in 60% of 10 episodes (20% without it; 30% of 20 episodes after 3000 steps
+  with no-ops skipped, so the gain is noisy); the binning VLA in 0-10%, with or
+  without Gaussian-smoothed bin targets or bins whose embeddings start in order: in 3 of 4 traced
+  episodes it hardly leaves its start. On its own training frames its first action correlates with the
+  expert's at only 0.6 (dx, dy) and 0.3 (dz).
 - Why it barely moved: the expert's minimum-jerk moves start at rest, so the first frames of every
   move are labelled "do not move" (the first 4 of a 39-frame reach); a policy that learns that label at
   rest sees the same frame again and never starts. ``ChunkBatches`` now skips such no-op frames as chunk
