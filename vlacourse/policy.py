@@ -184,9 +184,9 @@ def no_op_frames(dataset) -> np.ndarray:
     Here they are the first frames of every move: the expert's minimum-jerk paths start at rest, so the
     arm at rest is labelled "do not move". A policy that learns that label stands still and sees the same
     frame again: measured on reach, the binning VLA then never leaves its start (see ``vlacourse.vla``)."""
-    actions = dataset.arrays[ACTION_KEY]  # (N, 4)
-    previous_gripper = np.r_[actions[:1, 3], actions[:-1, 3]]  # (N,)
-    previous_gripper[dataset.episode_data_index["from"]] = actions[dataset.episode_data_index["from"], 3]
+    actions, starts = dataset.arrays[ACTION_KEY], dataset.episode_data_index["from"]  # (N, 4), (E,)
+    previous_gripper = np.roll(actions[:, 3], 1)  # (N,)
+    previous_gripper[starts] = actions[starts, 3]
     still = np.abs(actions[:, :3]).max(axis=1) < NO_OP_MOTION
     return still & (actions[:, 3] == previous_gripper)
 

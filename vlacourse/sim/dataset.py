@@ -80,8 +80,7 @@ class DemoDataset:
         self.episode_success, self.meta = episode_success, meta
         ends = np.flatnonzero(np.diff(arrays["episode_index"])) + 1
         self.episode_data_index = {"from": np.r_[0, ends], "to": np.r_[ends, len(arrays["action"])]}
-        self.stats = {key: _stats(arrays[key])
-                      for key in ("observation.state", "observation.environment_state", "action")}
+        self.stats = {key: _stats(arrays[key]) for key in ("observation.state", "action")}
 
     def __len__(self) -> int:
         return len(self.arrays["action"])
