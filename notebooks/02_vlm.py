@@ -130,7 +130,7 @@ plot
 siglip_scratch = SigLIP(vit_config, siglip.text_tower.config).to(course.device)  # same shapes, random weights
 batches = caption_batches(train_scenes, tokenizer, batch_size, seed=0, device=course.device)
 heldout_batches = caption_batches(heldout, tokenizer, batch_size, seed=0, device=course.device)
-train(siglip_scratch, batches, steps=200, lr=5e-4, warmup_steps=100, weight_decay=0.0,
+train(siglip_scratch, batches, steps=200, lr=5e-4, warmup_steps=Recipe.warmup_steps, weight_decay=0.0,
       eval_every=25, evaluate=lambda: siglip_scratch(*heldout_batches())[1], plot=plot)
 scratch_retrieval = caption_retrieval(siglip_scratch, tokenizer, heldout)
 print(f"after 200 steps: image-to-text top-1 {scratch_retrieval:.0%} among 32 held-out scenes (chance 3%)")

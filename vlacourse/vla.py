@@ -63,13 +63,13 @@ evaluation episodes per point unless stated):
   reading coordinates out of the feature maps is what makes it learn *where* fast. The course VLM's own
   ViT (pre-trained, trained on) with a linear map from its 8x8 patch tokens to 16 maps and the same
   spatial softmax: 14, 56, 88, 94% at 750, 1500, 2250, 3000 steps (19 minutes), the fastest of all.
-  Given to the binning VLA as two extra prefix tokens (each camera's 16 keypoints, projected), the same
-  read-out did not rescue it in 1500 steps (10% at 750 and at 1500): the tokens' path through the GPT
-  is the slow part, not only the read-out.
   The binning VLA on the same 2000 reach demonstrations, 4000 steps at batch 32 (34 minutes): 4, 8, 2,
   6% at 1000 to 4000 steps (validation loss 2.7 to 1.7 nats per token). So more demonstrations are
   needed (100 per task is far too few), and even with them this VLA learns *where* far more slowly than
   a network that reads coordinates out of its feature maps.
+  Given to the binning VLA as two extra prefix tokens (each camera's 16 keypoints, projected), the same
+  read-out did not rescue it in 1500 steps (10% at 750 and at 1500): the tokens' path through the GPT
+  is the slow part, not only the read-out.
 """
 
 from __future__ import annotations
