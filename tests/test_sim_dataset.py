@@ -51,6 +51,14 @@ def test_same_seed_same_dataset(reach3):
     assert not np.array_equal(other.arrays["observation.state"][:5], reach3.arrays["observation.state"][:5])
 
 
+def test_workers_record_the_same_dataset():
+    alone = collect("short", episodes=5, seed=2, progress=False)
+    shared = collect("short", episodes=5, seed=2, progress=False, workers=2)
+    assert shared.tasks == alone.tasks and shared.subtasks == alone.subtasks
+    for key, values in alone.arrays.items():
+        assert np.array_equal(values, shared.arrays[key]), key
+
+
 def test_cache_is_written_reloaded_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
     monkeypatch.setenv("VLACOURSE_CACHE", str(tmp_path))
     first = load_or_collect("reach", episodes=2, seed=4, progress=False)
