@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from vlacourse.policy import PolicyConfig
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.evaluate import evaluate, wilson_interval
 from vlacourse.sim.expert import ScriptedExpert
@@ -56,3 +57,36 @@ def test_an_expert_bound_to_another_env_is_refused():
     expert = ScriptedExpert(TabletopEnv("reach", cameras=()))
     with pytest.raises(ValueError, match="bound to another environment.*ScriptedExpert\\(env\\)"):
         evaluate(expert, "reach", episodes=1, env=TabletopEnv("reach", cameras=()))
+
+
+class StepsByIndex:
+    """A course-style policy whose chunks depend on the observation: moves toward +x, then stops."""
+
+    config = PolicyConfig(chunk_size=4, n_action_steps=2)
+
+    def __init__(self):
+        self.batches = []
+
+    def reset(self):
+        pass
+
+    def predict_action_chunk(self, observation):
+        x = observation["observation.state"][0]
+        return np.tile(np.array([1.0 if x < 0.3 else 0.0, 0.0, -1.0, -1.0], np.float32), (4, 1))
+
+    def predict_action_chunks(self, observations):
+        self.batches.append(len(observations))
+        return np.stack([self.predict_action_chunk(o) for o in observations])
+
+    def select_action(self, observation):  # one step of a chunk, as Policy's queue would give it
+        return self.predict_action_chunk(observation)[0]
+
+
+def test_side_by_side_runs_the_same_episodes_in_batches():
+    policy = StepsByIndex()
+    alone = evaluate(policy, "reach", episodes=5, seed=0, progress=False)
+    together = evaluate(policy, "reach", episodes=5, seed=0, progress=False, side_by_side=3)
+    assert (together.successes, together.mean_length) == (alone.successes, alone.mean_length)
+    assert max(policy.batches) == 3 and together.episodes == 5
+    with pytest.raises(TypeError, match="side_by_side=1"):
+        evaluate(DoNothing(), "reach", episodes=2, progress=False, side_by_side=2)

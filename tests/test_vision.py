@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from vlacourse.gpt import GPTConfig
-from vlacourse.vision import SigLIP, ViT, ViTConfig, retrieval_top1, sigmoid_loss
+from vlacourse.vision import KeypointReadout, SigLIP, ViT, ViTConfig, retrieval_top1, sigmoid_loss
 
 
 def test_sigmoid_loss_matches_the_sum_over_pairs():
@@ -61,3 +61,22 @@ def test_siglip_embeddings_are_unit_vectors():
     padded[1, 4:] = 0  # what follows a text's last token does not change its embedding (causal tower)
     with torch.no_grad():
         assert torch.allclose(model.embed_texts(padded, lengths)[1], model.embed_texts(ids, lengths)[1], atol=1e-6)
+
+
+def test_keypoint_readout_is_the_expected_patch_coordinate():
+    torch.manual_seed(0)
+    readout = KeypointReadout(n_embd=8, num_keypoints=3, grid=4)
+    tokens = torch.randn(2, 16, 8)
+    keypoints = readout(tokens).view(2, 3, 2)
+    # Brute force: patch i sits at column i % 4, row i // 4 of a grid spanning [-1, 1].
+    weights = torch.softmax(readout.scores(tokens), dim=1)  # (B, N, K)
+    for b in range(2):
+        for k in range(3):
+            x = sum(weights[b, i, k] * (-1 + 2 * (i % 4) / 3) for i in range(16))
+            y = sum(weights[b, i, k] * (-1 + 2 * (i // 4) / 3) for i in range(16))
+            torch.testing.assert_close(keypoints[b, k], torch.stack([x, y]))
+    # One patch scored far above the rest: the keypoint is that patch's centre.
+    peaked = torch.zeros(1, 16, 8)
+    peaked[0, 6] = 1.0
+    readout.scores.weight.data.fill_(100.0)
+    torch.testing.assert_close(readout(peaked).view(3, 2)[0], torch.tensor([-1 + 2 * 2 / 3, -1 + 2 * 1 / 3]))

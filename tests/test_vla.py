@@ -17,6 +17,7 @@ from vlacourse.policy import (
 from vlacourse.sim.dataset import collect
 from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
 from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
+from vlacourse.vlm import load_course_vlm
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +195,25 @@ def test_instructions_sit_at_the_same_positions_in_training_and_at_inference(pol
     batch = policy.instruction_ids(list(dataset.tasks))
     assert alone.shape[1] == batch.shape[1] == policy.instruction_width
     assert policy.tokenizer.decode(alone[0].tolist()).strip() == f"instruction: {shortest}"
+
+
+def test_chunks_of_a_batch_of_observations_match_one_by_one(policy):
+    env = TabletopEnv("pick_place")
+    observations = [env.reset(seed=seed)[0] for seed in range(3)]
+    batched = policy.predict_action_chunks(observations)
+    one_by_one = np.stack([policy.predict_action_chunk(o) for o in observations])
+    assert batched.shape == (3, 5, 4)
+    # Batched float sums may round differently: allow a rare neighbouring bin.
+    assert np.mean(batched == one_by_one) > 0.95
+
+
+def test_keypoint_tokens_sit_before_the_state_and_can_be_turned_off(dataset, observation):
+    _, vlm, tokenizer, _ = load_course_vlm()
+    widths = {}
+    for keypoints in (16, 0):
+        torch.manual_seed(0)
+        config = PolicyConfig(chunk_size=5, n_action_steps=5, keypoints=keypoints)
+        policy = BinningVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks)
+        assert len(policy.keypoint_readouts) == (2 if keypoints else 0)
+        widths[keypoints] = policy.prefix(*policy.observation_tensors([observation])).shape[1]
+    assert widths[16] == widths[0] + 2  # one token per camera

@@ -49,6 +49,7 @@ class PolicyConfig:
     state_dim: int = 9  # observation.state: gripper x, y, z, opening, 5 joint angles
     action_dim: int = 4  # dx, dy, dz, gripper
     locate_weight: float = 1.0  # weight of the auxiliary loss that locates the objects (0 turns it off)
+    keypoints: int = 16  # spatial-softmax keypoints read out of each camera's patch tokens (0: none)
 
     def __post_init__(self):
         self.cameras = tuple(self.cameras)  # JSON gives lists back
@@ -134,6 +135,11 @@ class Policy(nn.Module):
     def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
         """The next ``chunk_size`` actions (H, action_dim) for one observation dict of the env."""
         raise NotImplementedError
+
+    def predict_action_chunks(self, observations: list[dict[str, Any]]) -> np.ndarray:
+        """(B, H, action_dim) for B observations, e.g. of B environments run side by side. Subclasses
+        batch the forward passes; this default predicts one by one."""
+        return np.stack([self.predict_action_chunk(observation) for observation in observations])
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """The training loss on a batch of ``ChunkBatches``, and its parts as plain numbers for logging."""

@@ -121,3 +121,31 @@ def retrieval_top1(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor
     """Share of images whose best-matching text, among all texts given, is their own."""
     return float((image_embeddings @ text_embeddings.T).argmax(dim=1).eq(torch.arange(len(image_embeddings))).float()
                  .mean())
+
+
+class KeypointReadout(nn.Module):
+    """Where things are, as numbers: a spatial softmax over a ViT's patch grid (Levine et al. 2016, sec. 4.1).
+
+    Each of ``num_keypoints`` linear maps scores every patch token; a softmax over the grid turns the scores
+    into a distribution, and its expected (x, y) in [-1, 1] is a keypoint. The read-out is differentiable, so
+    the maps learn to pick out what the loss needs (the named block, the gripper's fingers).
+
+        patch tokens (B, 8*8, C) --linear--> scores (B, 8*8, K) --softmax over the grid--> expected x, y (B, 2K)
+
+    Levine et al. apply it to a CNN's feature maps; ours reads the ViT's patch tokens, a coarser 8x8 grid,
+    whose expected coordinates still fall between patch centres.
+    """
+
+    def __init__(self, n_embd: int, num_keypoints: int, grid: int):
+        super().__init__()
+        self.scores = nn.Linear(n_embd, num_keypoints)
+        self.grid = grid
+        centres = torch.linspace(-1, 1, grid)
+        ys, xs = torch.meshgrid(centres, centres, indexing="ij")  # patch i is row i // grid, column i % grid
+        self.register_buffer("coordinates", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, grid * grid, C) patch tokens -> (B, 2K): x, y of keypoint 0, x, y of keypoint 1, ..."""
+        weights = F.softmax(self.scores(tokens), dim=1)  # (B, N, K): a distribution over the patches per keypoint
+        keypoints = weights.transpose(1, 2) @ self.coordinates  # (B, K, N) @ (N, 2) -> (B, K, 2)
+        return keypoints.flatten(1)  # (B, 2K)

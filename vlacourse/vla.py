@@ -102,7 +102,7 @@ from vlacourse.policy import (
     warn_unseen_words,
 )
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vision import ViTConfig
+from vlacourse.vision import KeypointReadout, ViTConfig
 from vlacourse.vlm import VLM, load_course_vlm
 
 CHECKPOINT = "course_vla_binning.safetensors"
@@ -133,6 +133,12 @@ class BinningVLA(Policy):
         self.vision, self.projector = vlm.vision, vlm.projector
         self.gpt = grow_vocabulary(vlm.gpt, NUM_BINS)
         self.state_projector = nn.Linear(config.state_dim, self.gpt.config.n_embd)
+        # Per camera, K keypoints read out of the ViT's patch grid, projected into one token (see the module).
+        grid = int(self.vision.config.num_patches ** 0.5)
+        self.keypoint_readouts = nn.ModuleList([
+            nn.Sequential(KeypointReadout(self.vision.config.n_embd, config.keypoints, grid),
+                          nn.Linear(2 * config.keypoints, self.gpt.config.n_embd))
+            for _ in config.cameras] if config.keypoints else [])
         # Reads the state token's last hidden state, where the first action token is predicted: training
         # only (the auxiliary localisation loss), never at inference.
         self.locator = nn.Linear(self.gpt.config.n_embd, ENVIRONMENT_STATE_DIM)
@@ -163,9 +169,12 @@ class BinningVLA(Policy):
         return torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=self.device)
 
     def prefix(self, images: list[torch.Tensor], instructions: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """The embeddings the actions are read after: (B, cameras * 64 + T_text + 1, C)."""
-        tokens = [self.projector(self.vision(image)) for image in images]  # each (B, 64, C)
+        """The embeddings the actions are read after: (B, cameras * 65 + T_text + 1, C), with keypoints."""
+        patches = [self.vision(image) for image in images]  # each (B, 64, C_vit)
+        tokens = [self.projector(p) for p in patches]  # each (B, 64, C)
         tokens.append(self.gpt.wte(instructions))  # (B, T_text, C)
+        if self.config.keypoints:
+            tokens += [readout(p)[:, None] for readout, p in zip(self.keypoint_readouts, patches, strict=True)]
         tokens.append(self.state_projector(self.normalize_state(state))[:, None])  # (B, 1, C)
         return torch.cat(tokens, dim=1)
 
@@ -198,16 +207,22 @@ class BinningVLA(Policy):
     # Inference: greedy, constrained to bins, one token at a time with a KV cache.
     @torch.no_grad()
     def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
-        return self.generate_bins(*self.observation_tensors(observation))[0]
+        return self.generate_bins(*self.observation_tensors([observation]))[0]
 
-    def observation_tensors(self, observation: dict[str, Any]):
-        """(images, instruction ids, state) of one observation, as a batch of one on the policy's device."""
-        check_observation(observation, self.config)
-        warn_unseen_words(observation[TASK_KEY], self.known_words)
-        images = [torch.from_numpy(np.ascontiguousarray(observation[f"observation.images.{c}"]))[None].to(self.device)
-                  for c in self.config.cameras]
-        state = torch.as_tensor(observation[STATE_KEY], dtype=torch.float32, device=self.device)[None]
-        return images, self.instruction_ids([observation[TASK_KEY]]), state
+    @torch.no_grad()
+    def predict_action_chunks(self, observations: list[dict[str, Any]]) -> np.ndarray:
+        return self.generate_bins(*self.observation_tensors(observations))
+
+    def observation_tensors(self, observations: list[dict[str, Any]]):
+        """(images, instruction ids, state) of B observations, as a batch on the policy's device."""
+        for observation in observations:
+            check_observation(observation, self.config)
+            warn_unseen_words(observation[TASK_KEY], self.known_words)
+        images = [torch.from_numpy(np.stack([o[f"observation.images.{c}"] for o in observations])).to(self.device)
+                  for c in self.config.cameras]  # each (B, H, W, 3)
+        state = torch.as_tensor(np.stack([o[STATE_KEY] for o in observations]), dtype=torch.float32,
+                                device=self.device)  # (B, state_dim)
+        return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
 
     @torch.no_grad()
     def generate_bins(self, images, instructions, state) -> np.ndarray:
@@ -244,7 +259,7 @@ class BinningVLA(Policy):
 def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int = 10) -> dict[str, float]:
     """Where the time of one chunk goes: the prefix pass, then one pass per action token."""
     speed = actions_per_second(policy, observation, repeats)
-    images, instructions, state = policy.observation_tensors(observation)
+    images, instructions, state = policy.observation_tensors([observation])
     start = time.perf_counter()
     for _ in range(repeats):
         policy.gpt.features(policy.prefix(images, instructions, state), KVCache(policy.gpt.config.n_layer))
