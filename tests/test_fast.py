@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from vlacourse.fast import FASTTokenizer, flatten_frequency_major, unflatten_frequency_major
+from vlacourse.fast import (
+    DCTCompressionWidget,
+    FASTTokenizer,
+    compress,
+    flatten_frequency_major,
+    unflatten_frequency_major,
+)
 
 H, D = 10, 4
 
@@ -74,3 +80,28 @@ def test_save_load_and_bad_input(tokenizer, tmp_path):
         tokenizer.encode(np.zeros((H, D + 1)))
     with pytest.raises(ValueError, match="raise vocab_size or lower scale"):
         FASTTokenizer.fit(smooth_chunks(50), vocab_size=10)
+
+
+def test_keeping_fewer_frequencies_gives_fewer_tokens_and_larger_errors(tokenizer):
+    chunk = smooth_chunks(1, seed=7)[0]
+    every, lowest = compress(tokenizer, chunk), compress(tokenizer, chunk, kept=1)
+    assert len(lowest["tokens"]) <= len(every["tokens"]) and lowest["max_error"] > every["max_error"]
+    np.testing.assert_array_equal(lowest["integers"][1:], 0)
+    assert every["ratio"] == pytest.approx(H * D / len(every["tokens"]))
+    with pytest.raises(ValueError, match="between 1 and the chunk size"):
+        compress(tokenizer, chunk, kept=0)
+
+
+def test_the_widget_redraws_and_refits_when_its_controls_move():
+    from vlacourse.sim.dataset import collect
+
+    widget = DCTCompressionWidget(collect("reach", episodes=3, seed=0, progress=False), fit_chunks=60)
+    redraws = widget.view.redraws
+    widget.view.controls["kept"].value = 2
+    widget.view.controls["scale"].value = 50
+    assert widget.view.redraws == redraws + 2 and set(widget.tokenizers) == {10, 50}
+    chunk = widget.dataset.episode(0)["action"][5:15]
+    finer, coarser = (compress(widget.tokenizer(s), chunk) for s in (50, 2))
+    assert finer["max_error"] < coarser["max_error"]
+    with pytest.raises(ValueError, match="out of range"):
+        widget.view.set(kept=11)
