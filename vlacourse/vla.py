@@ -80,6 +80,12 @@ evaluation episodes per point unless stated):
   second cost, which our chunks of 10 show too: consecutive bins of a 50 Hz chunk nearly repeat, so
   teacher forcing rewards copying the previous token (the chunk's tokens reach 1.5 nats when a chunk of
   one action, OpenVLA's choice, stays at 3.1).
+- The GPT path is slow too. The VLA's backbone (both ViTs, keypoint tokens, the GPT) with an L1 head on
+  the state token's last hidden state instead of bins (a diagnostic subclass), batch 32, lr 1e-3, 2000
+  reach demonstrations: 12% at 1500 and at 3000 steps (23 minutes), where the ViT-keypoint yardstick had
+  reached 56% on as many samples (1500 steps at batch 64). What stands between the keypoints and the
+  actions there: the GPT with 128 image tokens in its prefix, the colour read from words rather than a
+  one-hot, and the auxiliary and regularising losses; which of these costs most is not measured yet.
 - On a GPU (one H200, six variants trained at once, batch 64, lr 1e-3 constant after 100 warmup steps,
   2000 reach demonstrations, about 2900 steps each, 50 episodes): the binning VLA 2%; one action per
   chunk 0%, 8% with keypoint tokens. The short suite (2000 demonstrations, about 1900 steps, 25 episodes
