@@ -218,10 +218,10 @@ class DCTCompressionWidget:
         picked = np.random.default_rng(seed).choice(every, min(fit_chunks, len(every)), replace=False)
         self.fit_chunks = actions[picked[:, None] + np.arange(chunk_size)]  # (N, H, D)
         self.tokenizers: dict[float, FASTTokenizer] = {}
-        shortest = int((stops - starts).min())
+        longest = int((stops - starts).max())  # past a shorter episode's end: its last chunk
         self.view = InteractiveImage(self.draw, {
             "episode": widgets.IntSlider(value=0, min=0, max=dataset.num_episodes - 1, description="episode"),
-            "start": widgets.IntSlider(value=10, min=0, max=shortest - chunk_size, description="frame"),
+            "start": widgets.IntSlider(value=10, min=0, max=longest - chunk_size, description="frame"),
             "dimension": widgets.Dropdown(options=[(n, i) for i, n in enumerate(ACTION_NAMES)], value=0,
                                           description="action"),
             "scale": widgets.SelectionSlider(options=self.SCALES, value=10, description="scale"),

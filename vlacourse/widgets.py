@@ -64,7 +64,9 @@ class InteractiveImage:
         for control in controls.values():
             control.observe(self._on_change, names="value")
         # flex-start: a VBox stretches its children to its width, which would blur the picture.
-        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.image],
+        # Controls wrap onto a second row rather than widen the output past the page.
+        row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        self.widget = widgets.VBox([row, self.image],
                                    layout=widgets.Layout(align_items="flex-start"))
         self.redraw()
 
