@@ -25,13 +25,12 @@ from __future__ import annotations
 import json
 import warnings
 from collections import Counter
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 from scipy.fft import dct, idct
 
-from vlacourse.tokenizer import count_pairs, merge, most_frequent
+from vlacourse.tokenizer import apply_merges, learn_merges
 
 DEFAULT_SCALE = 10.0  # the paper's default: coarser rounding gives fewer tokens and larger errors
 DEFAULT_VOCAB_SIZE = 1024  # the paper's BPE vocabulary (2048 in pi0-FAST's release; ours has less data)
@@ -106,13 +105,7 @@ class FASTTokenizer:
         """(H, D) rounded coefficients -> tokens: flattened, clipped to the fitted alphabet, then merged
         lowest rank first, as ``vlacourse.tokenizer`` merges bytes."""
         flat = np.clip(flatten_frequency_major(integers), self.min_value, self.max_value) - self.min_value
-        ids = tuple(int(i) for i in flat)
-        while len(ids) > 1:
-            pair = min(pairwise(ids), key=lambda p: self.ranks.get(p, float("inf")))
-            if pair not in self.ranks:
-                break
-            ids = merge(ids, pair, self.ranks[pair])
-        return list(ids)
+        return list(apply_merges(tuple(int(i) for i in flat), self.ranks))
 
     def decode(self, tokens) -> np.ndarray:
         """FAST tokens -> a chunk (H, D). A sequence that is not a whole chunk (a model's mistake) decodes to
@@ -147,14 +140,7 @@ class FASTTokenizer:
             raise ValueError(f"vocab_size {vocab_size} is smaller than the {highest - lowest + 1} integers the "
                              f"coefficients take: raise vocab_size or lower scale (now {scale})")
         words = Counter(tuple(int(i) for i in row - lowest) for row in integers)
-        merges = []
-        for new_id in range(highest - lowest + 1, vocab_size):
-            counts = count_pairs(words)
-            if not counts:  # every chunk is a single token: nothing left to merge
-                break
-            pair = most_frequent(counts)
-            merges.append(pair)
-            words = Counter({merge(ids, pair, new_id): n for ids, n in words.items()})
+        merges = learn_merges(words, highest - lowest + 1, vocab_size)
         return cls(low, high, chunks.shape[1], scale, lowest, highest, merges)
 
     def save(self, path: str | Path) -> None:

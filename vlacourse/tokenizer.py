@@ -50,6 +50,30 @@ def most_frequent(counts: Counter) -> tuple[int, int]:
     return max(counts, key=lambda pair: (counts[pair], -pair[0], -pair[1]))
 
 
+def learn_merges(words: Counter, first_id: int, vocab_size: int) -> list[tuple[int, int]]:
+    """BPE training: merge the most frequent adjacent pair of ``words`` (id tuples with their counts) into
+    ids ``first_id``, ``first_id + 1``, ... until ``vocab_size`` ids exist or nothing is left to merge."""
+    merges = []
+    for new_id in range(first_id, vocab_size):
+        counts = count_pairs(words)
+        if not counts:  # every word is a single token: nothing left to merge
+            break
+        pair = most_frequent(counts)
+        merges.append(pair)
+        words = Counter({merge(ids, pair, new_id): n for ids, n in words.items()})
+    return merges
+
+
+def apply_merges(ids: tuple[int, ...], ranks: dict[tuple[int, int], int]) -> tuple[int, ...]:
+    """BPE encoding: repeatedly merge the pair learned first (lowest new id), until no learned pair is left."""
+    while len(ids) > 1:
+        pair = min(pairwise(ids), key=lambda p: ranks.get(p, float("inf")))
+        if pair not in ranks:
+            break
+        ids = merge(ids, pair, ranks[pair])
+    return ids
+
+
 class BPETokenizer:
     def __init__(self, merges: list[tuple[int, int]] | None = None):
         self.merges = [tuple(pair) for pair in (merges or [])]  # merges[i] made id 256 + i
@@ -68,25 +92,11 @@ class BPETokenizer:
         if vocab_size < 256:
             raise ValueError(f"vocab_size must be at least 256 (one id per byte), got {vocab_size}")
         words = Counter(tuple(w.encode("utf-8")) for w in re.findall(SPLIT_PATTERN, text))
-        merges = []
-        for new_id in range(256, vocab_size):
-            counts = count_pairs(words)
-            if not counts:  # every word is a single token: nothing left to merge
-                break
-            pair = most_frequent(counts)
-            merges.append(pair)
-            words = Counter({merge(ids, pair, new_id): n for ids, n in words.items()})
-        return cls(merges)
+        return cls(learn_merges(words, 256, vocab_size))
 
     def _encode_word(self, word: str) -> list[int]:
         if word not in self._cache:
-            ids = tuple(word.encode("utf-8"))
-            while len(ids) > 1:
-                pair = min(pairwise(ids), key=lambda p: self.ranks.get(p, float("inf")))
-                if pair not in self.ranks:
-                    break
-                ids = merge(ids, pair, self.ranks[pair])
-            self._cache[word] = list(ids)
+            self._cache[word] = list(apply_merges(tuple(word.encode("utf-8")), self.ranks))
         return self._cache[word]
 
     def encode(self, text: str) -> list[int]:
