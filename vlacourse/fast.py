@@ -82,10 +82,14 @@ class FASTTokenizer:
     def unnormalize(self, normalized: np.ndarray) -> np.ndarray:
         return (normalized + 1) / 2 * (self.high - self.low) + self.low
 
+    def scaled_coefficients(self, chunks: np.ndarray) -> np.ndarray:
+        """(..., H, D) chunks -> (..., H, D) DCT coefficients along time, times the scale, before rounding."""
+        chunks = self._check(chunks)
+        return dct(self.normalize(chunks), type=2, norm="ortho", axis=-2) * self.scale
+
     def coefficients(self, chunks: np.ndarray) -> np.ndarray:
         """(..., H, D) chunks -> (..., H, D) rounded, scaled DCT coefficients, as integers."""
-        chunks = self._check(chunks)
-        return np.rint(dct(self.normalize(chunks), type=2, norm="ortho", axis=-2) * self.scale).astype(np.int64)
+        return np.rint(self.scaled_coefficients(chunks)).astype(np.int64)
 
     def chunk_from_coefficients(self, coefficients: np.ndarray) -> np.ndarray:
         """The inverse: (..., H, D) integers -> (..., H, D) actions."""
@@ -171,8 +175,8 @@ def compress(tokenizer: FASTTokenizer, chunk: np.ndarray, kept: int | None = Non
     kept = tokenizer.chunk_size if kept is None else kept
     if not 1 <= kept <= tokenizer.chunk_size:
         raise ValueError(f"kept must be between 1 and the chunk size {tokenizer.chunk_size}, got {kept}")
-    chunk = tokenizer._check(chunk)
-    scaled = dct(tokenizer.normalize(chunk), type=2, norm="ortho", axis=0) * tokenizer.scale  # (H, D)
+    chunk = np.asarray(chunk, np.float64)
+    scaled = tokenizer.scaled_coefficients(chunk)  # (H, D)
     integers = np.rint(scaled).astype(np.int64)
     integers[kept:] = 0  # the dropped high frequencies
     tokens = tokenizer.encode_integers(integers)

@@ -139,7 +139,6 @@ class KeypointReadout(nn.Module):
     def __init__(self, n_embd: int, num_keypoints: int, grid: int):
         super().__init__()
         self.scores = nn.Linear(n_embd, num_keypoints)
-        self.grid = grid
         centres = torch.linspace(-1, 1, grid)
         ys, xs = torch.meshgrid(centres, centres, indexing="ij")  # patch i is row i // grid, column i % grid
         self.register_buffer("coordinates", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)

@@ -231,7 +231,7 @@ class BinningVLA(Policy):
     # Inference: greedy, constrained to bins, one token at a time with a KV cache.
     @torch.no_grad()
     def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
-        return self.generate_bins(*self.observation_tensors([observation]))[0]
+        return self.predict_action_chunks([observation])[0]
 
     @torch.no_grad()
     def predict_action_chunks(self, observations: list[dict[str, Any]]) -> np.ndarray:
