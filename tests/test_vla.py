@@ -138,6 +138,7 @@ def test_select_action_predicts_once_per_n_action_steps(policy, observation, mon
     policy.reset()
     actions = [policy.select_action(observation) for _ in range(12)]
     assert len(calls) == 3 and all(a.shape == (4,) for a in actions)  # 5 + 5 + 2 of a third chunk
+    assert policy.queued_actions == 3  # the third chunk's last 3 of its 5
     np.testing.assert_array_equal(actions[0], actions[5])  # same observation, same chunk
     policy.reset()
     policy.select_action(observation)

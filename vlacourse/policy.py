@@ -124,6 +124,11 @@ class Policy(nn.Module):
     def reset(self) -> None:
         self._queue.clear()
 
+    @property
+    def queued_actions(self) -> int:
+        """Actions left in the queue: ``select_action`` predicts a new chunk when this is 0."""
+        return len(self._queue)
+
     @torch.no_grad()
     def select_action(self, observation: dict[str, Any]) -> np.ndarray:
         """The next action (action_dim,): from the queue, or from a new chunk when the queue is empty."""

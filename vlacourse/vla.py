@@ -89,7 +89,12 @@ evaluation episodes per point unless stated):
   steps (they help); with the colour also given as a one-hot added to the state token, **34% at 1500**.
   Reading *which* block the words name is the GPT path's slow part. One token per keypoint (its x, y
   projected, plus a learned embedding per keypoint), so that attention could select the named one, did
-  not help: 8% at 1500 steps.
+  not help: 8% at 1500 steps. Neither did handing the instruction to the image side, FiLM-style as in
+  RT-1 (Brohan et al. 2022; the keypoint read-out's patch tokens scaled and shifted by a linear map of
+  the instruction's mean word embedding): 6% at 750 and 1500 steps; nor adding that mean embedding,
+  projected, to the state token: 6% at 750 and 1500. The one-hot and the mean embedding carry the same
+  information for reach (only the colour word differs), so what the one-hot changes is how fast it is
+  learned, not what can be learned; why remains open.
 - On a GPU (one H200, six variants trained at once, batch 64, lr 1e-3 constant after 100 warmup steps,
   2000 reach demonstrations, about 2900 steps each, 50 episodes): the binning VLA 2%; one action per
   chunk 0%, 8% with keypoint tokens. The short suite (2000 demonstrations, about 1900 steps, 25 episodes
