@@ -10,6 +10,7 @@ from vlacourse.policy import (
     Policy,
     PolicyConfig,
     actions_per_second,
+    chunk_error,
     no_op_frames,
     object_offsets,
     train_policy,
@@ -47,6 +48,35 @@ def test_chunks_follow_the_frame_and_are_padded_at_the_episode_end(dataset):
     assert batch["action_is_pad"][1].tolist() == [False, False, False, True, True]
     np.testing.assert_array_equal(batch["action"][1, 3].numpy(), dataset.arrays["action"][last])  # last repeated
     assert batch["task"][0] == dataset[0]["task"]
+
+
+class ReplayPolicy(Policy):
+    """Predicts the given chunks, in order: a stand-in for a trained policy."""
+
+    def __init__(self, config, chunks):
+        super().__init__(config, None)
+        self.chunks, self.seen = chunks, []
+
+    def predict_action_chunks(self, observations):
+        self.seen = observations
+        return self.chunks
+
+
+def test_chunk_error_compares_predicted_and_demonstrated_chunks_without_padding(dataset):
+    config = PolicyConfig(chunk_size=5, n_action_steps=5)
+    last = dataset.episode_data_index["to"][0] - 1
+    batch = ChunkBatches(dataset, config, batch_size=2, seed=0).batch_at(np.array([0, last - 2]))
+    exact = batch["action"].numpy().copy()
+    exact[1, 3:] = 99.0  # the padded actions: never compared
+    replay = ReplayPolicy(config, exact)
+    assert chunk_error(replay, batch) == 0.0
+    assert replay.seen[1]["task"] == batch["task"][1]
+    scene = dataset.arrays["observation.images.scene"]
+    np.testing.assert_array_equal(replay.seen[1]["observation.images.scene"], scene[last - 2])
+    np.testing.assert_array_equal(replay.seen[0]["observation.state"], dataset.arrays["observation.state"][0])
+    zeros = ReplayPolicy(config, np.zeros_like(exact))
+    real = ~batch["action_is_pad"].numpy()
+    assert np.isclose(chunk_error(zeros, batch), np.abs(batch["action"].numpy()).mean(-1)[real].mean())
 
 
 def test_no_op_frames_are_still_with_an_unchanged_gripper_and_start_no_chunk(dataset):
@@ -181,6 +211,7 @@ def test_train_policy_is_seeded_saves_and_measures_the_arm(dataset, tmp_path):
     first, second = histories
     assert first.losses == second.losses and len(first.losses) == 4
     assert first.success_steps == [4] and len(first.success_rates) == 1 and second.success_rates == []
+    assert len(first.chunk_errors) == 1 and first.chunk_errors == second.chunk_errors  # seeded, measured each eval
     assert (tmp_path / "0.st").exists()
 
 

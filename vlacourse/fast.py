@@ -147,17 +147,23 @@ class FASTTokenizer:
         merges = learn_merges(words, highest - lowest + 1, vocab_size)
         return cls(low, high, chunks.shape[1], scale, lowest, highest, merges)
 
+    def to_json(self) -> str:
+        return json.dumps({"low": self.low.tolist(), "high": self.high.tolist(), "chunk_size": self.chunk_size,
+                           "scale": self.scale, "min_value": self.min_value, "max_value": self.max_value,
+                           "merges": self.merges})
+
+    @classmethod
+    def from_json(cls, text: str) -> FASTTokenizer:
+        data = json.loads(text)
+        return cls(data["low"], data["high"], data["chunk_size"], data["scale"], data["min_value"],
+                   data["max_value"], [tuple(pair) for pair in data["merges"]])
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"low": self.low.tolist(), "high": self.high.tolist(),
-                                          "chunk_size": self.chunk_size, "scale": self.scale,
-                                          "min_value": self.min_value, "max_value": self.max_value,
-                                          "merges": self.merges}))
+        Path(path).write_text(self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> FASTTokenizer:
-        data = json.loads(Path(path).read_text())
-        return cls(data["low"], data["high"], data["chunk_size"], data["scale"], data["min_value"],
-                   data["max_value"], [tuple(pair) for pair in data["merges"]])
+        return cls.from_json(Path(path).read_text())
 
     def _check(self, chunks: np.ndarray) -> np.ndarray:
         chunks = np.asarray(chunks, np.float64)

@@ -253,10 +253,28 @@ def split_episodes(num_episodes: int, validation_fraction: float = 0.05) -> tupl
     return list(range(num_episodes - held)), list(range(num_episodes - held, num_episodes))
 
 
+def observations_of(batch: dict[str, Any], config: PolicyConfig) -> list[dict[str, Any]]:
+    """The frames of a training batch as the environment hands them to a policy, one dict per frame."""
+    keys = [f"observation.images.{c}" for c in config.cameras] + [STATE_KEY]
+    arrays = {k: batch[k].cpu().numpy() for k in keys}
+    return [{**{k: arrays[k][i] for k in keys}, TASK_KEY: task} for i, task in enumerate(batch[TASK_KEY])]
+
+
+@torch.no_grad()
+def chunk_error(policy: Policy, batch: dict[str, Any]) -> float:
+    """Mean absolute difference between the chunks the policy predicts for a batch's frames and the
+    demonstrated chunks, over the real (unpadded) actions, in action units: comparable across action
+    heads (bins, FAST tokens, flow), where their losses are not."""
+    predicted = torch.as_tensor(policy.predict_action_chunks(observations_of(batch, policy.config)))  # (B, H, D)
+    error = (predicted - batch[ACTION_KEY].cpu()).abs().mean(-1)  # (B, H)
+    return error[~batch["action_is_pad"].cpu()].mean().item()
+
+
 @dataclass
 class PolicyHistory(History):
     success_steps: list[int] = field(default_factory=list)  # steps at which the policy was run on the arm
     success_rates: list[float] = field(default_factory=list)  # its success rate there
+    chunk_errors: list[float] = field(default_factory=list)  # ``chunk_error`` on validation frames, each eval
 
 
 def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: float = 3e-4, seed: int = 0,
@@ -265,7 +283,8 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
                  progress: bool = True) -> PolicyHistory:
     """The course's one loop for training a policy on demonstrations, on the policy's device.
 
-    Every ``eval_every`` steps: the validation loss on held-out demonstration episodes, and, if
+    Every ``eval_every`` steps: the validation loss on held-out demonstration episodes, the error of the
+    chunks predicted for 64 of their frames (``chunk_error``), and, if
     ``eval_episodes`` > 0, the success rate over that many seeded episodes of ``eval_task`` on the arm;
     with ``checkpoint``, the policy is saved there each time. Seeded: the same arguments give the same
     weights on the same machine."""
@@ -277,10 +296,12 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
     batches = ChunkBatches(dataset, policy.config, batch_size, seed, train_episodes, policy.device)
     validation = ChunkBatches(dataset, policy.config, 256, seed + 1, validation_episodes, policy.device)
     validation_batch = validation()  # the same frames every time, so the curve compares like with like
+    predicted_frames = {k: v[:64] for k, v in validation_batch.items()}  # predicting chunks costs more
     history = PolicyHistory()
 
     def evaluate_policy() -> float:
         loss = policy(validation_batch)[0].item()
+        history.chunk_errors.append(chunk_error(policy, predicted_frames))
         if eval_episodes:
             result = evaluate(policy, eval_task, episodes=eval_episodes, seed=seed, progress=False)
             history.success_steps.append(history.steps[-1])

@@ -160,7 +160,7 @@ class BinningVLA(Policy):
         self.tokenizer = tokenizer
         self.text_vocab = vlm.gpt.config.vocab_size  # bin b is token text_vocab + b
         self.vision, self.projector = vlm.vision, vlm.projector
-        self.gpt = grow_vocabulary(vlm.gpt, NUM_BINS)
+        self.gpt = grow_vocabulary(vlm.gpt, self.action_vocab_size)
         self.state_projector = nn.Linear(config.state_dim, self.gpt.config.n_embd)
         # Per camera, K keypoints read out of the ViT's patch grid, projected into one token (see the module).
         grid = int(self.vision.config.num_patches ** 0.5)
@@ -177,6 +177,12 @@ class BinningVLA(Policy):
         # Every instruction is padded to the longest one seen in training, so that the state and action
         # tokens sit at the same positions in training and at inference.
         self.instruction_width = max(len(self._encode(text)) for text in self.instructions)
+        self.decoding_steps = 0  # forward passes the last predicted chunk took
+
+    @property
+    def action_vocab_size(self) -> int:
+        """Tokens added to the VLM's vocabulary: one per bin (action token i is text token text_vocab + i)."""
+        return NUM_BINS
 
     @property
     def action_tokenizer(self) -> BinningTokenizer:
@@ -211,36 +217,44 @@ class BinningVLA(Policy):
         return [batch[f"observation.images.{c}"] for c in self.config.cameras]
 
     # Training: next-token loss on the action tokens only.
+    def action_token_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens, targets), each (B, L): the chunk's action tokens (0-based) and the same with the padded
+        actions' tokens set to -100, which the loss skips. Bins: L = H * D, a0 dims, then a1 dims, ..."""
+        bins = torch.from_numpy(self.action_tokenizer.encode(batch["action"].cpu().numpy())).to(self.device)
+        B, H, D = bins.shape
+        tokens = bins.view(B, H * D)  # (B, H*D)
+        return tokens, tokens.masked_fill(batch["action_is_pad"].repeat_interleave(D, dim=1), -100)
+
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         instructions = self.instruction_ids(batch[TASK_KEY])
         prefix = self.prefix(self.images_of(batch), instructions, batch[STATE_KEY])  # (B, P, C)
-        bins = torch.from_numpy(self.action_tokenizer.encode(batch["action"].cpu().numpy())).to(self.device)
-        B, H, D = bins.shape
-        tokens = (bins + self.text_vocab).view(B, H * D)  # (B, H*D): a0 dims, then a1 dims, ...
-        targets = tokens.masked_fill(batch["action_is_pad"].repeat_interleave(D, dim=1), -100)
+        tokens, targets = self.action_token_targets(batch)  # (B, L) each
+        B, L = tokens.shape
+        ids = tokens + self.text_vocab
         # The last prefix position predicts the first action token; action token i predicts token i + 1.
-        x = torch.cat([prefix, self.gpt.wte(tokens[:, :-1])], dim=1)  # (B, P + H*D - 1, C)
-        hidden = self.gpt.features(x)[:, prefix.shape[1] - 1:]  # (B, H*D, C): from the state token on
-        logits = self.gpt.lm_head(hidden)  # (B, H*D, vocab)
-        loss = F.cross_entropy(logits.reshape(B * H * D, -1), targets.reshape(-1), ignore_index=-100)
+        x = torch.cat([prefix, self.gpt.wte(ids[:, :-1])], dim=1)  # (B, P + L - 1, C)
+        hidden = self.gpt.features(x)[:, prefix.shape[1] - 1:]  # (B, L, C): from the state token on
+        logits = self.gpt.lm_head(hidden)  # (B, L, vocab)
+        targets = torch.where(targets >= 0, targets + self.text_vocab, targets)  # ids in the whole vocabulary
+        loss = F.cross_entropy(logits.reshape(B * L, -1), targets.reshape(-1), ignore_index=-100)
         with torch.no_grad():
             predicted = logits[..., self.text_vocab:].argmax(-1)
             real = targets != -100
-            accuracy = (predicted == tokens - self.text_vocab)[real].float().mean().item()
+            accuracy = (predicted == tokens)[real].float().mean().item()
         parts = {"action_loss": loss.item(), "token_accuracy": accuracy}
         if self.config.locate_weight > 0:
             locate, parts["locate_cm"] = locate_loss(self.locator(hidden[:, 0]), batch)
             loss = loss + self.config.locate_weight * locate
         return loss, parts
 
-    # Inference: greedy, constrained to bins, one token at a time with a KV cache.
+    # Inference: greedy, constrained to the action tokens, one token at a time with a KV cache.
     @torch.no_grad()
     def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
         return self.predict_action_chunks([observation])[0]
 
     @torch.no_grad()
     def predict_action_chunks(self, observations: list[dict[str, Any]]) -> np.ndarray:
-        return self.generate_bins(*self.observation_tensors(observations))
+        return self.generate(*self.observation_tensors(observations))
 
     def observation_tensors(self, observations: list[dict[str, Any]]):
         """(images, instruction ids, state) of B observations, as a batch on the policy's device."""
@@ -254,34 +268,45 @@ class BinningVLA(Policy):
         return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
 
     @torch.no_grad()
-    def generate_bins(self, images, instructions, state) -> np.ndarray:
-        """(B, H, D) actions: one pass over the prefix, then H * D greedy decoding steps, each a forward
-        pass of one token (the last one's is skipped: nothing reads it)."""
-        H, D = self.config.chunk_size, self.config.action_dim
+    def greedy_action_tokens(self, images, instructions, state, max_tokens: int,
+                             stop: int | None = None) -> torch.Tensor:
+        """(B, n) action tokens (0-based), n <= max_tokens: one pass over the prefix, then one pass per token,
+        until ``max_tokens`` or every row has written ``stop``. ``decoding_steps`` keeps n, the forward passes
+        this chunk took (the last token's pass is skipped: nothing reads it)."""
         cache = KVCache(self.gpt.config.n_layer)
         hidden = self.gpt.features(self.prefix(images, instructions, state), cache)[:, -1:]  # (B, 1, C)
-        bins = []
-        for i in range(H * D):
-            logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab:]  # (B, num_bins): bins only
+        tokens, stopped = [], torch.zeros(len(state), dtype=torch.bool, device=self.device)
+        for i in range(max_tokens):
+            logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab:]  # (B, action_vocab): action tokens only
             token = logits.argmax(-1, keepdim=True)  # (B, 1)
-            bins.append(token)
-            if i < H * D - 1:  # the last token is not read by anything
-                hidden = self.gpt.features(self.gpt.wte(token + self.text_vocab), cache)
-        bins = torch.cat(bins, dim=1).view(-1, H, D).cpu().numpy()  # (B, H, D)
-        return self.action_tokenizer.decode(bins)
+            tokens.append(token)
+            if stop is not None:
+                stopped |= token[:, 0] == stop
+            if i == max_tokens - 1 or stopped.all():
+                break
+            hidden = self.gpt.features(self.gpt.wte(token + self.text_vocab), cache)
+        self.decoding_steps = len(tokens)
+        return torch.cat(tokens, dim=1)  # (B, n)
+
+    def generate(self, images, instructions, state) -> np.ndarray:
+        """(B, H, D) actions: H * D greedy bins, decoded to their centres."""
+        H, D = self.config.chunk_size, self.config.action_dim
+        bins = self.greedy_action_tokens(images, instructions, state, H * D)  # (B, H*D)
+        return self.action_tokenizer.decode(bins.view(-1, H, D).cpu().numpy())
 
     # Saving: the text tokenizer and the instructions go into the file's metadata.
     def extra_metadata(self) -> dict[str, str]:
         return {"merges": json.dumps(self.tokenizer.merges), "instructions": json.dumps(self.instructions),
-                "vit": json.dumps(self.vision.config.__dict__), "gpt": json.dumps(self.gpt.config.__dict__)}
+                "vit": json.dumps(self.vision.config.__dict__), "gpt": json.dumps(self.gpt.config.__dict__),
+                "text_vocab": str(self.text_vocab)}
 
     @classmethod
-    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str]) -> BinningVLA:
-        gpt = GPTConfig(**json.loads(metadata["gpt"]))
-        gpt.vocab_size -= NUM_BINS
+    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str], **extra) -> BinningVLA:
+        """``extra``: what a subclass's constructor takes beyond the VLM (FAST's tokenizer)."""
+        gpt = GPTConfig(**{**json.loads(metadata["gpt"]), "vocab_size": int(metadata["text_vocab"])})
         vlm = VLM(ViTConfig(**json.loads(metadata["vit"])), gpt)
         tokenizer = BPETokenizer([tuple(m) for m in json.loads(metadata["merges"])])
-        return cls(config, None, vlm, tokenizer, json.loads(metadata["instructions"]))
+        return cls(config, None, vlm, tokenizer, json.loads(metadata["instructions"]), **extra)
 
 
 @torch.no_grad()
@@ -293,9 +318,9 @@ def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int 
     for _ in range(repeats):
         policy.gpt.features(policy.prefix(images, instructions, state), KVCache(policy.gpt.config.n_layer))
     ms_prefix = (time.perf_counter() - start) / repeats * 1000
-    tokens = policy.config.chunk_size * policy.config.action_dim
-    return {"tokens_per_chunk": tokens, "forward_passes_per_chunk": tokens,  # the prefix pass + tokens - 1
-            "ms_prefix": ms_prefix, "ms_per_token": (speed["ms_per_chunk"] - ms_prefix) / (tokens - 1), **speed}
+    passes = policy.decoding_steps  # the prefix pass + one per token but the last
+    return {"tokens_per_chunk": passes, "forward_passes_per_chunk": passes, "ms_prefix": ms_prefix,
+            "ms_per_token": (speed["ms_per_chunk"] - ms_prefix) / max(passes - 1, 1), **speed}
 
 
 def load_course_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> BinningVLA:
