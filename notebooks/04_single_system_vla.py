@@ -127,6 +127,8 @@ print(f"after 12 steps {policy.queued_actions} actions are left in the queue")
 # The loss is the VLM's own next-token cross-entropy, on the 40 action tokens of each chunk only. The
 # course's one training loop (`train_policy`: seeded, a live loss curve, validation on held-out
 # demonstrations) runs here for about a minute and a half; a token at random would cost ln 256 = 5.5 nats.
+# It also records how far the chunks the policy writes for held-out frames are from the demonstrated
+# ones (`chunk_error`): unlike the loss, that number compares any two action heads (notebooks 05, 06).
 
 # %%
 from vlacourse.policy import train_policy
@@ -140,6 +142,8 @@ history = train_policy(policy, dataset, steps=240, batch_size=16, lr=1e-3, seed=
                        eval_every=40, plot=plot)
 first_validation, last_validation = history.eval_losses[0], history.eval_losses[-1]
 print(f"validation loss {first_validation:.2f} -> {last_validation:.2f} nats per action token")
+print("error of the predicted chunks on held-out frames (action units):",
+      ", ".join(f"{e:.3f}" for e in history.chunk_errors))
 
 # %% [markdown]
 # ## On the arm

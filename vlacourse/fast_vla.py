@@ -25,12 +25,19 @@ Where ours differs, and why:
 
 from __future__ import annotations
 
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from vlacourse.compression import demonstration_chunks
 from vlacourse.fast import FASTTokenizer
-from vlacourse.policy import PolicyConfig
+from vlacourse.policy import Policy, PolicyConfig
 from vlacourse.tokenizer import BPETokenizer
 from vlacourse.vla import BinningVLA
 from vlacourse.vlm import VLM, load_course_vlm
@@ -93,51 +100,93 @@ def build_fast_vla(dataset, chunk_size: int = 10, scale: float = 10.0, vocab_siz
     return FASTVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks, fast).to(device)
 
 
-def compare_with_binning(dataset, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
-                         task: str = "pick_place", episodes: int = 20, progress: bool = True) -> dict:
-    """The binning VLA and the FAST VLA trained alike (same data, batches, steps, seed) and measured alike:
-    the error of their predicted chunks on validation frames during training (``chunk_error``: their
-    losses count different tokens and cannot be compared), forward passes per chunk, actions per second
-    on one observation, and success on ``episodes`` seeded episodes of ``task``."""
+CHECKPOINT = "course_vla_fast.safetensors"
+
+
+@dataclass
+class FASTRecipe:
+    """Everything that decides the shipped FAST VLA, and the comparison with binning (notebook 05)."""
+
+    seed: int = 0  # seeds the training and the evaluation
+    suite: str = "pick_place"  # notebook 03's demonstrations
+    episodes: int = 100
+    steps: int = 1500  # training steps (about 15 minutes on two CPU cores)
+    batch_size: int = 32
+    lr: float = 1e-3  # peak learning rate, after a warmup, with cosine decay
+    eval_episodes: int = 20  # seeded episodes on the arm
+
+
+def train_and_measure(build, dataset, recipe: FASTRecipe, progress: bool = True):
+    """(policy, metrics): a VLA from ``build`` trained by the recipe, then measured: its validation curves,
+    the error of its predicted chunks (``chunk_error``: the losses of bins and FAST count different tokens
+    and cannot be compared), forward passes per chunk over held-out frames, actions per second on one
+    observation, and success on ``eval_episodes`` seeded episodes."""
     from vlacourse.notebook import seed_everything
     from vlacourse.policy import actions_per_second, train_policy
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
-    from vlacourse.vla import build_vla
 
-    observation = TabletopEnv(task).reset(seed=seed)[0]
-    results = {}
-    for name, build in (("binning", build_vla), ("FAST", build_fast_vla)):
-        seed_everything(seed)
-        policy = build(dataset, chunk_size=10)
-        history = train_policy(policy, dataset, steps, batch_size, lr, seed, eval_every=max(1, steps // 10),
-                               progress=progress)
-        speed = actions_per_second(policy, observation)
-        result = evaluate(policy, task, episodes=episodes, seed=seed, progress=progress,
-                          side_by_side=min(episodes, 10))
-        results[name] = {"eval_steps": history.eval_steps, "validation_loss": history.eval_losses,
-                         "chunk_error": history.chunk_errors, "forward_passes_per_chunk": policy.decoding_steps,
-                         **speed, "success": result.success_rate}
-    return results
+    seed_everything(recipe.seed)
+    policy = build(dataset, chunk_size=10)
+    start = time.perf_counter()
+    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
+                           eval_every=max(1, recipe.steps // 10), progress=progress)
+    train_seconds = time.perf_counter() - start
+    passes = forward_passes_per_chunk(policy, dataset, recipe.seed)
+    speed = actions_per_second(policy, TabletopEnv(recipe.suite).reset(seed=recipe.seed)[0])
+    result = evaluate(policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed, progress=progress,
+                      side_by_side=min(recipe.eval_episodes, 10))
+    return policy, {"train_seconds": train_seconds, "eval_steps": history.eval_steps,
+                    "validation_loss": history.eval_losses, "chunk_error": history.chunk_errors,
+                    "forward_passes_per_chunk": passes, **speed, "success": result.success_rate}
+
+
+def forward_passes_per_chunk(policy: BinningVLA, dataset, seed: int = 0, frames: int = 32) -> float:
+    """Mean forward passes a chunk takes, over ``frames`` frames of the held-out demonstrations, one at a time."""
+    from vlacourse.policy import ChunkBatches, observations_of, split_episodes
+
+    held_out = ChunkBatches(dataset, policy.config, frames, seed, split_episodes(dataset.num_episodes)[1])()
+    passes = []
+    for observation in observations_of(held_out, policy.config):
+        policy.predict_action_chunk(observation)
+        passes.append(policy.decoding_steps)
+    return float(np.mean(passes))
+
+
+def load_course_fast_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FASTVLA:
+    """The shipped FAST VLA (made by ``python -m vlacourse.fast_vla train``), or the one at ``path``;
+    ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
+    if path is None:
+        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
+            return Policy.load(shipped, device)
+    return Policy.load(path, device)
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.fast_vla", description="the FAST VLA against binning")
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.fast_vla", description="the FAST VLA (notebook 05)")
     commands = parser.add_subparsers(dest="command", required=True)
-    compare = commands.add_parser("compare", help="train both VLAs alike on notebook 03's demonstrations")
-    compare.add_argument("--steps", type=int, default=1500)
-    compare.add_argument("--episodes", type=int, default=20, help="evaluation episodes on the arm")
+    make = commands.add_parser("train", help="train the FAST VLA by FASTRecipe and write its checkpoint")
+    make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
+    commands.add_parser("compare", help="train the binning VLA by the same recipe and measure both alike")
+    for command in commands.choices.values():
+        command.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from vlacourse.notebook import configure_mujoco_gl
 
     configure_mujoco_gl()  # before anything imports MuJoCo
     from vlacourse.sim.dataset import load_or_collect
+    from vlacourse.vla import build_vla
 
-    dataset = load_or_collect("pick_place", 100, 0)
-    print(json.dumps(compare_with_binning(dataset, args.steps, episodes=args.episodes), indent=1))
+    recipe = FASTRecipe()
+    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet)
+    if args.command == "train":
+        policy, metrics = train_and_measure(build_fast_vla, dataset, recipe, progress=not args.quiet)
+        policy.save(args.out, metrics)
+        print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+    else:
+        metrics = {name: train_and_measure(build, dataset, recipe, progress=not args.quiet)[1]
+                   for name, build in (("binning", build_vla), ("FAST", build_fast_vla))}
+    print(json.dumps(metrics, indent=1))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import time
 import warnings
 from collections import deque
@@ -156,7 +157,10 @@ class Policy(nn.Module):
 
     def save(self, path: str | Path, metrics: dict | None = None) -> None:
         """Weights and buffers; tied weights (an LM head sharing its embedding) are stored once."""
-        metadata = {"class": f"{type(self).__module__}:{type(self).__qualname__}",
+        module = type(self).__module__
+        if module == "__main__":  # made by `python -m vlacourse.x`: store the name that `load` can import
+            module = sys.modules["__main__"].__spec__.name
+        metadata = {"class": f"{module}:{type(self).__qualname__}",
                     "config": json.dumps(asdict(self.config)), "metrics": json.dumps(metrics or {}),
                     **self.extra_metadata()}
         save_model(self, str(path), metadata=metadata)
