@@ -8,25 +8,13 @@ import torch
 
 from vlacourse.fast_vla import FASTVLA, build_fast_vla
 from vlacourse.policy import ChunkBatches, Policy, PolicyConfig
-from vlacourse.sim.dataset import collect
-from vlacourse.sim.env import TabletopEnv
 from vlacourse.vla import decoding_cost
-
-
-@pytest.fixture(scope="module")
-def dataset():
-    return collect("short", episodes=8, seed=3, progress=False)
 
 
 @pytest.fixture(scope="module")
 def policy(dataset):
     torch.manual_seed(0)
     return build_fast_vla(dataset, chunk_size=5, vocab_size=256).eval()
-
-
-@pytest.fixture(scope="module")
-def observation():
-    return TabletopEnv("pick_place").reset(seed=1)[0]
 
 
 def test_targets_are_each_chunks_fast_tokens_then_the_end_token(policy, dataset):

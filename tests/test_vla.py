@@ -15,27 +15,15 @@ from vlacourse.policy import (
     object_offsets,
     train_policy,
 )
-from vlacourse.sim.dataset import collect
 from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
 from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
 from vlacourse.vlm import load_course_vlm
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return collect("short", episodes=8, seed=3, progress=False)
-
-
-@pytest.fixture(scope="module")
 def policy(dataset):
     torch.manual_seed(0)
     return build_vla(dataset, chunk_size=5).eval()
-
-
-@pytest.fixture(scope="module")
-def observation():
-    env = TabletopEnv("pick_place")
-    return env.reset(seed=1)[0]
 
 
 def test_chunks_follow_the_frame_and_are_padded_at_the_episode_end(dataset):
