@@ -21,6 +21,15 @@ Where ours differs, and why:
   zero actions with a warning, as the released tokenizer does: the arm stops instead of crashing.
 - Chunks that run past an episode's end repeat its last action (``ChunkBatches``); FAST encodes the whole
   chunk, padding included, since a chunk with holes has no DCT: the target there is to hold still.
+
+What we measured (``FASTRecipe``: notebook 03's 100 pick-and-place demonstrations, 1500 steps at batch 32,
+two CPU cores; ``python -m vlacourse.fast_vla compare`` trains the binning VLA the same way): the error
+of the predicted chunks on held-out frames falls to 0.119, 0.084 and 0.054 at 300, 600 and 1500 steps
+(binning: 0.163, 0.134, 0.083), so FAST reaches binning's final error in 600 steps; a chunk takes 4.1
+forward passes on average over held-out frames (binning 40), 18 ms and 551 actions per second at an
+episode's start (binning 55 ms, 181); on the arm both succeed in 0 of 20 episodes. Many of the FAST
+VLA's chunks are one coefficient short or long and decode to zeros: the released tokenizer's rule,
+kept here, though padding or cutting the highest frequencies would lose little (they come last).
 """
 
 from __future__ import annotations
