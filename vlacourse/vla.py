@@ -151,8 +151,11 @@ def grow_vocabulary(gpt: GPT, extra: int) -> GPT:
     return grown
 
 
-class BinningVLA(Policy):
-    """The course VLM + 256 action-bin tokens, trained end to end on demonstrations (see the module)."""
+class VLMPolicy(Policy):
+    """What every VLA of the course built on the course VLM shares: the prefix the actions are read after
+    (both cameras' patch tokens, the instruction, a keypoint token per camera, the state), its
+    pre-processing, saving and loading. A subclass decides how actions come out of it: the tokens it adds to
+    the vocabulary (``action_vocab_size``), ``forward`` (the training loss) and ``generate``."""
 
     def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
                  instructions: list[str]):
@@ -181,13 +184,8 @@ class BinningVLA(Policy):
 
     @property
     def action_vocab_size(self) -> int:
-        """Tokens added to the VLM's vocabulary: one per bin (action token i is text token text_vocab + i)."""
-        return NUM_BINS
-
-    @property
-    def action_tokenizer(self) -> BinningTokenizer:
-        """Bins over the 1st-99th percentiles of the training actions (stored with the weights)."""
-        return BinningTokenizer(self.action_q01.cpu().numpy(), self.action_q99.cpu().numpy(), NUM_BINS)
+        """Tokens added to the VLM's vocabulary for actions (action token i is text token text_vocab + i)."""
+        return 0
 
     # Pre-processing.
     def _encode(self, text: str) -> list[int]:
@@ -203,18 +201,77 @@ class BinningVLA(Policy):
         pad = self.tokenizer.encode(" ")[0]
         return torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=self.device)
 
-    def prefix(self, images: list[torch.Tensor], instructions: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """The embeddings the actions are read after: (B, cameras * 65 + T_text + 1, C), with keypoints."""
+    def prefix(self, images: list[torch.Tensor], instructions: torch.Tensor,
+               state: torch.Tensor | None) -> torch.Tensor:
+        """The embeddings the actions are read after: (B, cameras * 65 + T_text + 1, C), with keypoints; the
+        state's token last, unless ``state`` is None (a policy that reads the state elsewhere)."""
         patches = [self.vision(image) for image in images]  # each (B, 64, C_vit)
         tokens = [self.projector(p) for p in patches]  # each (B, 64, C)
         tokens.append(self.gpt.wte(instructions))  # (B, T_text, C)
         if self.config.keypoints:
             tokens += [readout(p)[:, None] for readout, p in zip(self.keypoint_readouts, patches, strict=True)]
-        tokens.append(self.state_projector(self.normalize_state(state))[:, None])  # (B, 1, C)
+        if state is not None:
+            tokens.append(self.state_token(state))  # (B, 1, C)
         return torch.cat(tokens, dim=1)
+
+    def state_token(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, state_dim) -> (B, 1, C): the normalised state, projected to one token (as pi0 does)."""
+        return self.state_projector(self.normalize_state(state))[:, None]
 
     def images_of(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return [batch[f"observation.images.{c}"] for c in self.config.cameras]
+
+    # Inference: one batch of observations in, one chunk per observation out.
+    @torch.no_grad()
+    def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
+        return self.predict_action_chunks([observation])[0]
+
+    @torch.no_grad()
+    def predict_action_chunks(self, observations: list[dict[str, Any]]) -> np.ndarray:
+        return self.generate(*self.observation_tensors(observations))
+
+    def observation_tensors(self, observations: list[dict[str, Any]]):
+        """(images, instruction ids, state) of B observations, as a batch on the policy's device."""
+        for observation in observations:
+            check_observation(observation, self.config)
+            warn_unseen_words(observation[TASK_KEY], self.known_words)
+        images = [torch.from_numpy(np.stack([o[f"observation.images.{c}"] for o in observations])).to(self.device)
+                  for c in self.config.cameras]  # each (B, H, W, 3)
+        state = torch.as_tensor(np.stack([o[STATE_KEY] for o in observations]), dtype=torch.float32,
+                                device=self.device)  # (B, state_dim)
+        return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
+
+    def generate(self, images, instructions, state) -> np.ndarray:
+        """(B, H, D) actions for a batch of observation tensors."""
+        raise NotImplementedError
+
+    # Saving: the text tokenizer and the instructions go into the file's metadata.
+    def extra_metadata(self) -> dict[str, str]:
+        return {"merges": json.dumps(self.tokenizer.merges), "instructions": json.dumps(self.instructions),
+                "vit": json.dumps(self.vision.config.__dict__), "gpt": json.dumps(self.gpt.config.__dict__),
+                "text_vocab": str(self.text_vocab)}
+
+    @classmethod
+    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str], **extra) -> VLMPolicy:
+        """``extra``: what a subclass's constructor takes beyond the VLM (FAST's tokenizer)."""
+        gpt = GPTConfig(**{**json.loads(metadata["gpt"]), "vocab_size": int(metadata["text_vocab"])})
+        vlm = VLM(ViTConfig(**json.loads(metadata["vit"])), gpt)
+        tokenizer = BPETokenizer([tuple(m) for m in json.loads(metadata["merges"])])
+        return cls(config, None, vlm, tokenizer, json.loads(metadata["instructions"]), **extra)
+
+
+class BinningVLA(VLMPolicy):
+    """The course VLM + 256 action-bin tokens, trained end to end on demonstrations (see the module)."""
+
+    @property
+    def action_vocab_size(self) -> int:
+        """One token per bin (bin b is text token text_vocab + b)."""
+        return NUM_BINS
+
+    @property
+    def action_tokenizer(self) -> BinningTokenizer:
+        """Bins over the 1st-99th percentiles of the training actions (stored with the weights)."""
+        return BinningTokenizer(self.action_q01.cpu().numpy(), self.action_q99.cpu().numpy(), NUM_BINS)
 
     # Training: next-token loss on the action tokens only.
     def action_token_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,25 +306,6 @@ class BinningVLA(Policy):
 
     # Inference: greedy, constrained to the action tokens, one token at a time with a KV cache.
     @torch.no_grad()
-    def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
-        return self.predict_action_chunks([observation])[0]
-
-    @torch.no_grad()
-    def predict_action_chunks(self, observations: list[dict[str, Any]]) -> np.ndarray:
-        return self.generate(*self.observation_tensors(observations))
-
-    def observation_tensors(self, observations: list[dict[str, Any]]):
-        """(images, instruction ids, state) of B observations, as a batch on the policy's device."""
-        for observation in observations:
-            check_observation(observation, self.config)
-            warn_unseen_words(observation[TASK_KEY], self.known_words)
-        images = [torch.from_numpy(np.stack([o[f"observation.images.{c}"] for o in observations])).to(self.device)
-                  for c in self.config.cameras]  # each (B, H, W, 3)
-        state = torch.as_tensor(np.stack([o[STATE_KEY] for o in observations]), dtype=torch.float32,
-                                device=self.device)  # (B, state_dim)
-        return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
-
-    @torch.no_grad()
     def greedy_action_tokens(self, images, instructions, state, max_tokens: int,
                              stop: int | None = None) -> torch.Tensor:
         """(B, n) action tokens (0-based), n <= max_tokens: one pass over the prefix, then one pass per token,
@@ -293,20 +331,6 @@ class BinningVLA(Policy):
         H, D = self.config.chunk_size, self.config.action_dim
         bins = self.greedy_action_tokens(images, instructions, state, H * D)  # (B, H*D)
         return self.action_tokenizer.decode(bins.view(-1, H, D).cpu().numpy())
-
-    # Saving: the text tokenizer and the instructions go into the file's metadata.
-    def extra_metadata(self) -> dict[str, str]:
-        return {"merges": json.dumps(self.tokenizer.merges), "instructions": json.dumps(self.instructions),
-                "vit": json.dumps(self.vision.config.__dict__), "gpt": json.dumps(self.gpt.config.__dict__),
-                "text_vocab": str(self.text_vocab)}
-
-    @classmethod
-    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str], **extra) -> BinningVLA:
-        """``extra``: what a subclass's constructor takes beyond the VLM (FAST's tokenizer)."""
-        gpt = GPTConfig(**{**json.loads(metadata["gpt"]), "vocab_size": int(metadata["text_vocab"])})
-        vlm = VLM(ViTConfig(**json.loads(metadata["vit"])), gpt)
-        tokenizer = BPETokenizer([tuple(m) for m in json.loads(metadata["merges"])])
-        return cls(config, None, vlm, tokenizer, json.loads(metadata["instructions"]), **extra)
 
 
 @torch.no_grad()

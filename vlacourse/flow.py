@@ -1,0 +1,185 @@
+"""A flow-matching action expert on the course VLM (pi0, Black et al. 2024, sections III-IV; the openpi code).
+
+Token-by-token actions are slow (notebooks 04, 05). pi0 adds an *action expert*: a second, smaller set of
+transformer weights that reads the VLM's keys and values and turns Gaussian noise into a whole chunk of
+continuous actions in a few integration steps:
+
+    prefix: scene, wrist patches + instruction + keypoints --VLM (GPT)--> keys, values per layer (once per chunk)
+                                                                               |  read at every layer
+    suffix: [state] [a_0 + time] ... [a_(H-1) + time] --action expert blocks---+--> velocity (H, D)
+
+    attention mask (rows: queries, columns: keys)     prefix  state  actions
+                                            prefix      causal  -      -        the prefix never reads the suffix
+                                            state         x     x      -
+                                            actions       x     x      x        actions read each other both ways
+
+Flow matching (Lipman et al. 2023; pi0's convention): with actions A (normalised to [-1, 1]) and noise
+e ~ N(0, I), the point at time t is x_t = t * e + (1 - t) * A, and the expert learns the velocity that
+carries it, u = e - A, by mean squared error. t is drawn from Beta(1.5, 1), scaled to [0.001, 1], which
+puts more training at the noisy end (t near 1). To act, start at x_1 = e and take ``num_steps`` Euler
+steps, x_(t - 1/N) = x_t - (1/N) * v(x_t, t), down to t = 0. The prefix's keys and values do not depend
+on x or t, so they are computed once per chunk and cached across the steps.
+
+Where ours differs, and why:
+- pi0's expert has its own width (1024 for Gemma's 2048); ours has the VLM's width (128), so that its
+  queries and the VLM's keys have the same head size without a projection; its weights are separate.
+- pi0 embeds the time with a sine-cosine code mixed into each action token by an MLP; so do we. pi0's
+  positions are RoPE; ours are learned embeddings for the H + 1 suffix tokens.
+- The auxiliary localisation loss of the binning VLA (``vlacourse.vla``) reads the expert's state token.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from vlacourse.gpt import MLP, GPTConfig, KVCache, SelfAttention
+from vlacourse.policy import STATE_KEY, TASK_KEY, PolicyConfig, locate_loss
+from vlacourse.tokenizer import BPETokenizer
+from vlacourse.vla import VLMPolicy
+from vlacourse.vlm import VLM, load_course_vlm
+
+
+@dataclass
+class FlowConfig(PolicyConfig):
+    num_steps: int = 10  # Euler steps from noise to actions at inference (pi0: 10)
+    beta_alpha: float = 1.5  # t ~ Beta(alpha, 1): more training at the noisy end (pi0: 1.5)
+
+
+def sample_time(batch_size: int, alpha: float, generator: torch.Generator | None = None,
+                device: str | torch.device = "cpu") -> torch.Tensor:
+    """(B,) flow times in [0.001, 1]: 0.999 * Beta(alpha, 1) + 0.001, as openpi draws them. Beta(alpha, 1)
+    is u ** (1 / alpha) for u uniform on [0, 1] (inverse transform of its CDF t ** alpha)."""
+    u = torch.rand(batch_size, generator=generator, device=device)
+    return 0.999 * u ** (1 / alpha) + 0.001
+
+
+def time_code(t: torch.Tensor, width: int, min_period: float = 4e-3, max_period: float = 4.0) -> torch.Tensor:
+    """(B,) times -> (B, width) sines and cosines over periods from ``min_period`` to ``max_period`` (pi0)."""
+    fraction = torch.linspace(0, 1, width // 2, device=t.device)
+    period = min_period * (max_period / min_period) ** fraction  # (width / 2,)
+    angle = 2 * math.pi * t[:, None] / period  # (B, width / 2)
+    return torch.cat([angle.sin(), angle.cos()], dim=1)
+
+
+def suffix_mask(prefix_length: int, chunk_size: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(1 + H, P + 1 + H) booleans, True where a suffix query may read a key: every query reads the whole
+    prefix and the state; only the action tokens read the action tokens."""
+    mask = torch.ones(1 + chunk_size, prefix_length + 1 + chunk_size, dtype=torch.bool, device=device)
+    mask[0, prefix_length + 1:] = False  # the state token does not read the noisy actions
+    return mask
+
+
+class ExpertBlock(nn.Module):
+    """A GPT block whose attention also reads the prefix's cached keys and values (never writing them)."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1, self.attn = nn.LayerNorm(config.n_embd, bias=config.bias), SelfAttention(config, causal=False)
+        self.ln_2, self.mlp = nn.LayerNorm(config.n_embd, bias=config.bias), MLP(config)
+        self.n_head = config.n_head
+
+    def forward(self, x: torch.Tensor, prefix_keys: torch.Tensor, prefix_values: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        k, v = torch.cat([prefix_keys, k], dim=2), torch.cat([prefix_values, v], dim=2)  # (B, nh, P + T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp(self.ln_2(x))
+
+
+class FlowVLA(VLMPolicy):
+    """The course VLM as the prefix, and a pi0-style action expert that integrates noise into a chunk."""
+
+    config_class = FlowConfig
+
+    def __init__(self, config: FlowConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer, instructions: list[str]):
+        super().__init__(config, stats, vlm, tokenizer, instructions)
+        gpt = self.gpt.config
+        C, H, D = gpt.n_embd, config.chunk_size, config.action_dim
+        self.action_in = nn.Linear(D, C)
+        self.action_time_mlp = nn.Sequential(nn.Linear(2 * C, C), nn.SiLU(), nn.Linear(C, C))  # pi0's mixing of t
+        self.suffix_positions = nn.Parameter(torch.randn(1, 1 + H, C) * 0.02)  # state, then a_0 .. a_(H-1)
+        self.expert = nn.ModuleList([ExpertBlock(gpt) for _ in range(gpt.n_layer)])
+        self.expert_ln = nn.LayerNorm(C, bias=gpt.bias)
+        self.action_out = nn.Linear(C, D)
+
+    # Actions are learned normalised, their 1st and 99th percentiles at -1 and +1 (as FAST's bounds).
+    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        return 2 * (actions - self.action_q01) / (self.action_q99 - self.action_q01 + 1e-8) - 1
+
+    def unnormalize_actions(self, normalized: torch.Tensor) -> torch.Tensor:
+        return (normalized + 1) / 2 * (self.action_q99 - self.action_q01) + self.action_q01
+
+    def prefix_cache(self, images, instructions) -> KVCache:
+        """One pass of the VLM over the prefix: its keys and values at every layer, (B, nh, P, hs) each."""
+        cache = KVCache(self.gpt.config.n_layer)
+        self.gpt.features(self.prefix(images, instructions, None), cache)
+        return cache
+
+    def expert_hidden(self, cache: KVCache, state: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + H, C): the expert's final hidden states for the state and the noisy chunk x_t at times t."""
+        C = self.gpt.config.n_embd
+        actions = self.action_time_mlp(torch.cat([self.action_in(x_t),  # (B, H, C)
+                                                  time_code(t, C)[:, None].expand(-1, x_t.shape[1], -1)], dim=2))
+        x = torch.cat([self.state_token(state), actions], dim=1) + self.suffix_positions  # (B, 1 + H, C)
+        mask = suffix_mask(cache.length, self.config.chunk_size, x.device)
+        for layer, block in enumerate(self.expert):
+            x = block(x, cache.keys[layer], cache.values[layer], mask)
+        return self.expert_ln(x)
+
+    def velocity(self, cache: KVCache, state: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.action_out(self.expert_hidden(cache, state, x_t, t)[:, 1:])  # (B, H, D)
+
+    # Training: flow matching on the normalised chunk.
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        cache = self.prefix_cache(self.images_of(batch), self.instruction_ids(batch[TASK_KEY]))
+        actions = self.normalize_actions(batch["action"])  # (B, H, D)
+        noise = torch.randn_like(actions)
+        t = sample_time(len(actions), self.config.beta_alpha, device=self.device)  # (B,)
+        x_t = t[:, None, None] * noise + (1 - t[:, None, None]) * actions
+        hidden = self.expert_hidden(cache, batch[STATE_KEY], x_t, t)
+        error = (self.action_out(hidden[:, 1:]) - (noise - actions)).pow(2).mean(-1)  # (B, H)
+        loss = error[~batch["action_is_pad"]].mean()
+        parts = {"flow_loss": loss.item()}
+        if self.config.locate_weight > 0:
+            locate, parts["locate_cm"] = locate_loss(self.locator(hidden[:, 0]), batch)
+            loss = loss + self.config.locate_weight * locate
+        return loss, parts
+
+    # Inference: Euler from noise (t = 1) to actions (t = 0), the prefix computed once.
+    @torch.no_grad()
+    def generate(self, images, instructions, state, noise: torch.Tensor | None = None,
+                 recompute_prefix: bool = False) -> np.ndarray:
+        """(B, H, D) actions. ``noise`` fixes the starting point; ``recompute_prefix`` runs the VLM again at
+        every step (the slow way, for the test that the cache changes nothing)."""
+        H, D, N = self.config.chunk_size, self.config.action_dim, self.config.num_steps
+        x = torch.randn(len(state), H, D, device=self.device) if noise is None else noise.to(self.device)
+        cache = self.prefix_cache(images, instructions)
+        for step in range(N):
+            t = torch.full((len(x),), 1 - step / N, device=self.device)
+            if recompute_prefix:
+                cache = self.prefix_cache(images, instructions)
+            x = x - self.velocity(cache, state, x, t) / N  # (B, H, D): one Euler step of size 1/N toward t = 0
+        self.decoding_steps = 1 + N  # the prefix pass, then one expert pass per step
+        return self.unnormalize_actions(x).cpu().numpy()
+
+    def predict_with_noise(self, observation: dict[str, Any], noise: torch.Tensor, **kwargs) -> np.ndarray:
+        """One chunk from a given starting noise (1, H, D): the same noise gives the same chunk."""
+        return self.generate(*self.observation_tensors([observation]), noise=noise, **kwargs)[0]
+
+
+def build_flow_vla(dataset, chunk_size: int = 10, num_steps: int = 10,
+                   device: str | torch.device = "cpu") -> FlowVLA:
+    """A fresh flow-matching VLA on the course VLM, with the dataset's statistics and instructions."""
+    _, vlm, tokenizer, _ = load_course_vlm()
+    config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, num_steps=num_steps)
+    return FlowVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks).to(device)
