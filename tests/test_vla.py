@@ -16,7 +16,7 @@ from vlacourse.policy import (
     train_policy,
 )
 from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
-from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
+from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary, load_course_vla
 from vlacourse.vlm import load_course_vlm
 
 
@@ -237,3 +237,8 @@ def test_keypoint_tokens_sit_before_the_state_and_can_be_turned_off(dataset, obs
         assert len(policy.keypoint_readouts) == (2 if keypoints else 0)
         widths[keypoints] = policy.prefix(*policy.observation_tensors([observation])).shape[1]
     assert widths[16] == widths[0] + 2  # one token per camera
+
+
+def test_a_checkpoint_the_course_does_not_ship_names_the_command_that_makes_it():
+    with pytest.raises(FileNotFoundError, match="python -m vlacourse.vla train --out course_vla_binning"):
+        load_course_vla()

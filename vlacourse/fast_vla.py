@@ -38,7 +38,6 @@ import argparse
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ import torch
 
 from vlacourse.compression import demonstration_chunks
 from vlacourse.fast import FASTTokenizer
-from vlacourse.policy import Policy, PolicyConfig
+from vlacourse.policy import PolicyConfig, load_policy
 from vlacourse.tokenizer import BPETokenizer
 from vlacourse.vla import BinningVLA
 from vlacourse.vlm import VLM, load_course_vlm
@@ -165,10 +164,7 @@ def forward_passes_per_chunk(policy: BinningVLA, dataset, seed: int = 0, frames:
 def load_course_fast_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FASTVLA:
     """The shipped FAST VLA (made by ``python -m vlacourse.fast_vla train``), or the one at ``path``;
     ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
-    if path is None:
-        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
-            return Policy.load(shipped, device)
-    return Policy.load(path, device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.fast_vla train", device)
 
 
 def main(argv: list[str] | None = None) -> None:

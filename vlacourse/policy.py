@@ -26,6 +26,7 @@ import time
 import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,18 @@ class ChunkBatches:
 
     def __call__(self) -> dict[str, torch.Tensor]:
         return self.batch_at(self.rng.choice(self.frames, self.batch_size))
+
+
+def load_policy(path: str | Path | None, shipped: str, command: str, device: str | torch.device = "cpu") -> Policy:
+    """The policy saved at ``path``; without one, the file ``shipped`` in the package's data, which
+    ``command`` makes (a clear error if this version of the course does not ship it)."""
+    if path is not None:
+        return Policy.load(path, device)
+    with resources.as_file(resources.files("vlacourse") / "data" / shipped) as file:
+        if not file.exists():
+            raise FileNotFoundError(f"this version of the course ships no {shipped} yet: make one with "
+                                    f"`{command} --out {shipped}` and pass its path")
+        return Policy.load(file, device)
 
 
 def split_episodes(num_episodes: int, validation_fraction: float = 0.05) -> tuple[list[int], list[int]]:

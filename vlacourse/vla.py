@@ -107,7 +107,6 @@ import argparse
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +125,7 @@ from vlacourse.policy import (
     PolicyConfig,
     actions_per_second,
     check_observation,
+    load_policy,
     locate_loss,
     train_policy,
     warn_unseen_words,
@@ -350,13 +350,7 @@ def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int 
 def load_course_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> BinningVLA:
     """The shipped binning VLA (made by ``python -m vlacourse.vla train``), or the one at ``path``;
     ``.metrics`` holds its success rates measured when it was made."""
-    if path is None:
-        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
-            if not shipped.exists():
-                raise FileNotFoundError(f"this version of the course ships no {CHECKPOINT} yet: make one with "
-                                        f"`python -m vlacourse.vla train --out {CHECKPOINT}` and pass its path")
-            return Policy.load(shipped, device)
-    return Policy.load(path, device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.vla train", device)
 
 
 @dataclass
