@@ -310,10 +310,10 @@ print("error of the predicted chunks on held-out frames:",
 # measured here:
 
 # %%
-from vlacourse.fast_vla import forward_passes_per_chunk, load_course_fast_vla
+from vlacourse.fast_vla import load_course_fast_vla
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.show import plot_gripper_path, record, video
-from vlacourse.vla import build_vla, decoding_cost
+from vlacourse.vla import build_vla, decoding_cost, forward_passes_per_chunk
 
 shipped = load_course_fast_vla(device=course.device)
 env = TabletopEnv("pick_place")

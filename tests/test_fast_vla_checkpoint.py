@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from vlacourse.fast_vla import FASTVLA, FASTRecipe, forward_passes_per_chunk, load_course_fast_vla
+from vlacourse.fast_vla import FASTVLA, load_course_fast_vla
 from vlacourse.sim.dataset import load_or_collect
+from vlacourse.vla import HeadRecipe, forward_passes_per_chunk
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
 TOLERANCE = {"forward_passes_per_chunk": 1.5, "chunk_error": 0.01}
@@ -23,7 +24,7 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def dataset():
-    recipe = FASTRecipe()
+    recipe = HeadRecipe()
     return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False)
 
 
@@ -35,7 +36,7 @@ def test_shipped_metrics_meet_the_notebooks_claims(shipped):
 
 
 def test_shipped_weights_measure_what_their_metadata_says(shipped, dataset):
-    passes = forward_passes_per_chunk(shipped, dataset, FASTRecipe().seed)
+    passes = forward_passes_per_chunk(shipped, dataset, HeadRecipe().seed)
     assert passes == pytest.approx(shipped.metrics["forward_passes_per_chunk"], abs=0.5)
 
 

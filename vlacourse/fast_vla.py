@@ -22,7 +22,7 @@ Where ours differs, and why:
 - Chunks that run past an episode's end repeat its last action (``ChunkBatches``); FAST encodes the whole
   chunk, padding included, since a chunk with holes has no DCT: the target there is to hold still.
 
-What we measured (``FASTRecipe``: notebook 03's 100 pick-and-place demonstrations, 1500 steps at batch 32,
+What we measured (``vla.HeadRecipe``: notebook 03's 100 pick-and-place demonstrations, 1500 steps at batch 32,
 two CPU cores; ``python -m vlacourse.fast_vla compare`` trains the binning VLA the same way): the error
 of the predicted chunks on held-out frames falls to 0.119, 0.084 and 0.054 at 300, 600 and 1500 steps
 (binning: 0.163, 0.134, 0.083), so FAST reaches binning's final error in 600 steps; a chunk takes 4.1
@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +45,7 @@ from vlacourse.compression import demonstration_chunks
 from vlacourse.fast import FASTTokenizer
 from vlacourse.policy import PolicyConfig, load_policy
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import BinningVLA
+from vlacourse.vla import BinningVLA, HeadRecipe, train_and_measure
 from vlacourse.vlm import VLM, load_course_vlm
 
 
@@ -111,56 +109,6 @@ def build_fast_vla(dataset, chunk_size: int = 10, scale: float = 10.0, vocab_siz
 CHECKPOINT = "course_vla_fast.safetensors"
 
 
-@dataclass
-class FASTRecipe:
-    """Everything that decides the shipped FAST VLA, and the comparison with binning (notebook 05)."""
-
-    seed: int = 0  # seeds the training and the evaluation
-    suite: str = "pick_place"  # notebook 03's demonstrations
-    episodes: int = 100
-    steps: int = 1500  # training steps (about 15 minutes on two CPU cores)
-    batch_size: int = 32
-    lr: float = 1e-3  # peak learning rate, after a warmup, with cosine decay
-    eval_episodes: int = 20  # seeded episodes on the arm
-
-
-def train_and_measure(build, dataset, recipe: FASTRecipe, progress: bool = True):
-    """(policy, metrics): a VLA from ``build`` trained by the recipe, then measured: its validation curves,
-    the error of its predicted chunks (``chunk_error``: the losses of bins and FAST count different tokens
-    and cannot be compared), forward passes per chunk over held-out frames, actions per second on one
-    observation, and success on ``eval_episodes`` seeded episodes."""
-    from vlacourse.notebook import seed_everything
-    from vlacourse.policy import actions_per_second, train_policy
-    from vlacourse.sim.env import TabletopEnv
-    from vlacourse.sim.evaluate import evaluate
-
-    seed_everything(recipe.seed)
-    policy = build(dataset, chunk_size=10)
-    start = time.perf_counter()
-    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
-                           eval_every=max(1, recipe.steps // 10), progress=progress)
-    train_seconds = time.perf_counter() - start
-    passes = forward_passes_per_chunk(policy, dataset, recipe.seed)
-    speed = actions_per_second(policy, TabletopEnv(recipe.suite).reset(seed=recipe.seed)[0])
-    result = evaluate(policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed, progress=progress,
-                      side_by_side=min(recipe.eval_episodes, 10))
-    return policy, {"train_seconds": train_seconds, "eval_steps": history.eval_steps,
-                    "validation_loss": history.eval_losses, "chunk_error": history.chunk_errors,
-                    "forward_passes_per_chunk": passes, **speed, "success": result.success_rate}
-
-
-def forward_passes_per_chunk(policy: BinningVLA, dataset, seed: int = 0, frames: int = 32) -> float:
-    """Mean forward passes a chunk takes, over ``frames`` frames of the held-out demonstrations, one at a time."""
-    from vlacourse.policy import ChunkBatches, observations_of, split_episodes
-
-    held_out = ChunkBatches(dataset, policy.config, frames, seed, split_episodes(dataset.num_episodes)[1])()
-    passes = []
-    for observation in observations_of(held_out, policy.config):
-        policy.predict_action_chunk(observation)
-        passes.append(policy.decoding_steps)
-    return float(np.mean(passes))
-
-
 def load_course_fast_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FASTVLA:
     """The shipped FAST VLA (made by ``python -m vlacourse.fast_vla train``), or the one at ``path``;
     ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
@@ -170,7 +118,7 @@ def load_course_fast_vla(path: str | Path | None = None, device: str | torch.dev
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vlacourse.fast_vla", description="the FAST VLA (notebook 05)")
     commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train the FAST VLA by FASTRecipe and write its checkpoint")
+    make = commands.add_parser("train", help="train the FAST VLA by vla.HeadRecipe and write its checkpoint")
     make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
     commands.add_parser("compare", help="train the binning VLA by the same recipe and measure both alike")
     for command in commands.choices.values():
@@ -182,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     from vlacourse.sim.dataset import load_or_collect
     from vlacourse.vla import build_vla
 
-    recipe = FASTRecipe()
+    recipe = HeadRecipe()
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet)
     if args.command == "train":
         policy, metrics = train_and_measure(build_fast_vla, dataset, recipe, progress=not args.quiet)

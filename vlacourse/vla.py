@@ -121,12 +121,15 @@ from vlacourse.policy import (
     ENVIRONMENT_STATE_DIM,
     STATE_KEY,
     TASK_KEY,
+    ChunkBatches,
     Policy,
     PolicyConfig,
     actions_per_second,
     check_observation,
     load_policy,
     locate_loss,
+    observations_of,
+    split_episodes,
     train_policy,
     warn_unseen_words,
 )
@@ -387,6 +390,54 @@ def evaluate_vla(policy: Policy, recipe: VLARecipe, progress: bool = True) -> di
             metrics[f"{task}/{split}"] = result.success_rate
             metrics[f"{task}/{split}/actions_per_second"] = result.policy_hz
     return metrics
+
+
+@dataclass
+class HeadRecipe:
+    """One recipe for every action head compared on the course VLM (notebooks 05, 06): the FAST and flow
+    VLAs are shipped trained by it, and ``python -m vlacourse.fast_vla compare`` trains the binning VLA by it."""
+
+    seed: int = 0  # seeds the training and the evaluation
+    suite: str = "pick_place"  # notebook 03's demonstrations
+    episodes: int = 100
+    steps: int = 1500  # training steps (about 15 minutes on two CPU cores)
+    batch_size: int = 32
+    lr: float = 1e-3  # peak learning rate, after a warmup, with cosine decay
+    eval_episodes: int = 20  # seeded episodes on the arm
+
+
+def train_and_measure(build, dataset, recipe: HeadRecipe, progress: bool = True):
+    """(policy, metrics): a VLA from ``build`` trained by the recipe, then measured: its validation curves,
+    the error of its predicted chunks (``chunk_error``: the losses of bins, FAST tokens and flow matching
+    measure different things and cannot be compared), forward passes per chunk over held-out frames, actions
+    per second on one observation, and success on ``eval_episodes`` seeded episodes."""
+    from vlacourse.notebook import seed_everything
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluate
+
+    seed_everything(recipe.seed)
+    policy = build(dataset, chunk_size=10)
+    start = time.perf_counter()
+    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
+                           eval_every=max(1, recipe.steps // 10), progress=progress)
+    train_seconds = time.perf_counter() - start
+    passes = forward_passes_per_chunk(policy, dataset, recipe.seed)
+    speed = actions_per_second(policy, TabletopEnv(recipe.suite).reset(seed=recipe.seed)[0])
+    result = evaluate(policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed, progress=progress,
+                      side_by_side=min(recipe.eval_episodes, 10))
+    return policy, {"train_seconds": train_seconds, "eval_steps": history.eval_steps,
+                    "validation_loss": history.eval_losses, "chunk_error": history.chunk_errors,
+                    "forward_passes_per_chunk": passes, **speed, "success": result.success_rate}
+
+
+def forward_passes_per_chunk(policy: VLMPolicy, dataset, seed: int = 0, frames: int = 32) -> float:
+    """Mean forward passes a chunk takes, over ``frames`` frames of the held-out demonstrations, one at a time."""
+    held_out = ChunkBatches(dataset, policy.config, frames, seed, split_episodes(dataset.num_episodes)[1])()
+    passes = []
+    for observation in observations_of(held_out, policy.config):
+        policy.predict_action_chunk(observation)
+        passes.append(policy.decoding_steps)
+    return float(np.mean(passes))
 
 
 def main(argv: list[str] | None = None) -> None:
