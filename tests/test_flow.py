@@ -52,11 +52,20 @@ def test_the_state_token_never_sees_the_noisy_actions(policy, dataset):
 
 
 def test_the_cached_prefix_gives_the_actions_of_recomputing_it_every_step(policy, observation):
-    noise = torch.randn(1, 5, 4, generator=torch.Generator().manual_seed(1))
-    cached = policy.predict_with_noise(observation, noise)
-    recomputed = policy.predict_with_noise(observation, noise, recompute_prefix=True)
-    np.testing.assert_allclose(cached, recomputed, atol=1e-5)
+    noise = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(1))
+    cached = policy.denoising_path(observation, noise)
+    recomputed = policy.denoising_path(observation, noise, recompute_prefix=True)
+    assert cached.shape == (1 + 4, 3, 5, 4)
+    np.testing.assert_allclose(cached, recomputed, atol=1e-5)  # every step, not only the last
     assert policy.decoding_steps == 1 + 4
+
+
+def test_the_path_starts_at_the_noise_and_each_noise_is_its_own_sample(policy, observation):
+    noise = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(2))
+    path = policy.denoising_path(observation, noise)
+    np.testing.assert_allclose(path[0], policy.unnormalize_actions(noise).numpy(), atol=1e-6)
+    alone = policy.denoising_path(observation, noise[1:2])  # batching the noises changes nothing
+    np.testing.assert_allclose(path[:, 1], alone[:, 0], atol=1e-5)
 
 
 def test_euler_with_the_exact_velocity_lands_on_the_target(policy, observation, monkeypatch):
@@ -64,7 +73,7 @@ def test_euler_with_the_exact_velocity_lands_on_the_target(policy, observation, 
     # 1/N from t = 1 stay on that straight line and reach A at t = 0 exactly.
     target = torch.rand(1, 5, 4) * 2 - 1  # normalised actions
     monkeypatch.setattr(policy, "velocity", lambda cache, state, x, t: (x - target) / t[:, None, None])
-    chunk = policy.predict_with_noise(observation, torch.randn(1, 5, 4))
+    chunk = policy.denoising_path(observation, torch.randn(1, 5, 4))[-1, 0]
     np.testing.assert_allclose(chunk, policy.unnormalize_actions(target)[0].numpy(), atol=1e-5)
 
 
@@ -91,5 +100,4 @@ def test_save_and_load_give_the_same_chunk_from_the_same_noise(policy, observati
     loaded = Policy.load(path)
     assert isinstance(loaded, FlowVLA) and loaded.config.num_steps == 4
     noise = torch.randn(1, 5, 4)
-    np.testing.assert_array_equal(loaded.predict_with_noise(observation, noise),
-                                  policy.predict_with_noise(observation, noise))
+    np.testing.assert_array_equal(loaded.denoising_path(observation, noise), policy.denoising_path(observation, noise))

@@ -30,8 +30,11 @@ Where ours differs, and why:
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,9 +43,20 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from vlacourse.gpt import MLP, GPTConfig, KVCache, SelfAttention
-from vlacourse.policy import STATE_KEY, TASK_KEY, PolicyConfig, locate_loss
+from vlacourse.policy import (
+    STATE_KEY,
+    TASK_KEY,
+    ChunkBatches,
+    PolicyConfig,
+    actions_per_second,
+    chunk_error,
+    load_policy,
+    locate_loss,
+    observations_of,
+    split_episodes,
+)
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import VLMPolicy
+from vlacourse.vla import HeadRecipe, VLMPolicy, train_and_measure
 from vlacourse.vlm import VLM, load_course_vlm
 
 
@@ -157,24 +171,36 @@ class FlowVLA(VLMPolicy):
 
     # Inference: Euler from noise (t = 1) to actions (t = 0), the prefix computed once.
     @torch.no_grad()
-    def generate(self, images, instructions, state, noise: torch.Tensor | None = None,
-                 recompute_prefix: bool = False) -> np.ndarray:
-        """(B, H, D) actions. ``noise`` fixes the starting point; ``recompute_prefix`` runs the VLM again at
-        every step (the slow way, for the test that the cache changes nothing)."""
+    def denoise(self, images, instructions, state, noise: torch.Tensor | None = None,
+                recompute_prefix: bool = False) -> list[torch.Tensor]:
+        """The Euler path from noise to a chunk: ``num_steps`` + 1 normalised chunks (B, H, D), the noise x_1
+        first, x_0 last. ``noise`` fixes the start; ``recompute_prefix`` runs the VLM again at every step
+        (the slow way, for the test that the cache changes nothing)."""
         H, D, N = self.config.chunk_size, self.config.action_dim, self.config.num_steps
         x = torch.randn(len(state), H, D, device=self.device) if noise is None else noise.to(self.device)
         cache = self.prefix_cache(images, instructions)
+        path = [x]
         for step in range(N):
             t = torch.full((len(x),), 1 - step / N, device=self.device)
             if recompute_prefix:
                 cache = self.prefix_cache(images, instructions)
             x = x - self.velocity(cache, state, x, t) / N  # (B, H, D): one Euler step of size 1/N toward t = 0
+            path.append(x)
         self.decoding_steps = 1 + N  # the prefix pass, then one expert pass per step
-        return self.unnormalize_actions(x).cpu().numpy()
+        return path
 
-    def predict_with_noise(self, observation: dict[str, Any], noise: torch.Tensor, **kwargs) -> np.ndarray:
-        """One chunk from a given starting noise (1, H, D): the same noise gives the same chunk."""
-        return self.generate(*self.observation_tensors([observation]), noise=noise, **kwargs)[0]
+    def generate(self, images, instructions, state) -> np.ndarray:
+        """(B, H, D) actions: the end of the Euler path, in action units."""
+        return self.unnormalize_actions(self.denoise(images, instructions, state)[-1]).cpu().numpy()
+
+    def denoising_path(self, observation: dict[str, Any], noise: torch.Tensor, **kwargs) -> np.ndarray:
+        """(num_steps + 1, S, H, D): for S starting noises (S, H, D) and one observation, every Euler step's
+        chunk in action units; the last is what the policy would execute. The same noise gives the same path."""
+        images, instructions, state = self.observation_tensors([observation])
+        S = len(noise)
+        images = [image.expand(S, *image.shape[1:]) for image in images]  # one observation, S noises
+        path = self.denoise(images, instructions.expand(S, -1), state.expand(S, -1), noise, **kwargs)
+        return np.stack([self.unnormalize_actions(x).cpu().numpy() for x in path])
 
 
 def build_flow_vla(dataset, chunk_size: int = 10, num_steps: int = 10,
@@ -183,3 +209,54 @@ def build_flow_vla(dataset, chunk_size: int = 10, num_steps: int = 10,
     _, vlm, tokenizer, _ = load_course_vlm()
     config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, num_steps=num_steps)
     return FlowVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks).to(device)
+
+
+CHECKPOINT = "course_vla_flow.safetensors"
+
+
+def load_course_flow_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FlowVLA:
+    """The shipped flow VLA (made by ``python -m vlacourse.flow train``), or the one at ``path``;
+    ``.metrics`` holds what ``vla.train_and_measure`` measured when it was made."""
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.flow train", device)
+
+
+@torch.no_grad()
+def sweep_num_steps(policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frames: int = 64,
+                    seed: int = 0) -> dict[int, dict[str, float]]:
+    """Quality and cost against the number of Euler steps, the one knob pi0 exposes at inference: for each
+    N, the chunk error on ``frames`` held-out frames (the same noise for every N) and the time per chunk on
+    one observation. The trained weights stay the same; only ``config.num_steps`` changes."""
+    held_out = ChunkBatches(dataset, policy.config, frames, seed, split_episodes(dataset.num_episodes)[1])()
+    observation = observations_of(held_out, policy.config)[0]
+    trained_steps, results = policy.config, {}
+    for n in num_steps:
+        policy.config = replace(trained_steps, num_steps=n)
+        torch.manual_seed(seed)  # the same starting noise for every N
+        results[n] = {"chunk_error": chunk_error(policy, held_out), **actions_per_second(policy, observation, 10)}
+    policy.config = trained_steps
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.flow", description="the flow-matching VLA (notebook 06)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("train", help="train the flow VLA by vla.HeadRecipe and write its checkpoint")
+    make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
+    make.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    from vlacourse.notebook import configure_mujoco_gl
+
+    configure_mujoco_gl()  # before anything imports MuJoCo
+    from vlacourse.sim.dataset import load_or_collect
+
+    recipe = HeadRecipe()
+    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet)
+    policy, metrics = train_and_measure(build_flow_vla, dataset, recipe, progress=not args.quiet)
+    metrics["num_steps"] = {str(n): result for n, result in sweep_num_steps(policy, dataset).items()}
+    policy.save(args.out, metrics)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+    print(json.dumps(metrics, indent=1))
+
+
+if __name__ == "__main__":
+    main()
