@@ -22,7 +22,7 @@ help:
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
-	@echo "make bench    print the simulator's and the binning VLA's speed (python -m vlacourse.bench sim, vla)"
+	@echo "make bench    print the simulator's and the VLAs' speed (python -m vlacourse.bench sim, vla, flow)"
 	@echo "make assets   redraw the figures in assets/ from the package"
 
 $(PY):
@@ -75,6 +75,7 @@ student: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m vlacourse.bench sim
 	$(PY) -m vlacourse.bench vla
+	$(PY) -m vlacourse.bench flow
 
 assets: $(VENV)/.installed
 	MPLBACKEND=agg $(PY) -c 'from vlacourse.course import draw_course_map; \

@@ -66,3 +66,34 @@ def test_dataset_browser_redraws_when_its_sliders_move():
     assert browser.view.redraws == 3
     with pytest.raises(ValueError, match=r"episode=2 is out of range: choose a value in \[0, 1\]"):
         browser.view.set(episode=2)
+
+
+def test_commanded_offsets_sum_the_actions_in_centimetres():
+    from vlacourse.sim.env import MAX_STEP
+    from vlacourse.sim.show import commanded_offsets
+
+    actions = np.zeros((5, 4))
+    actions[:, 0] = 1.0  # full speed along x: MAX_STEP metres a step
+    offsets = commanded_offsets(actions)
+    assert offsets.shape == (6, 3) and offsets[0].tolist() == [0, 0, 0]
+    np.testing.assert_allclose(offsets[:, 0], np.arange(6) * MAX_STEP * 100)
+
+
+def test_the_denoising_figure_has_a_frame_per_euler_step_and_fixed_axes():
+    from vlacourse.sim.show import plot_denoising
+
+    rng = np.random.default_rng(0)
+    path = rng.normal(size=(4, 3, 10, 4))  # 3 Euler steps of 3 samples
+    fig = plot_denoising(path, demonstrated=rng.normal(size=(10, 4)))
+    assert len(fig.frames) == 4 and len(fig.layout.sliders[0].steps) == 4
+    assert len(fig.data) == 3 * 3 + 3  # three panels per sample, then the demonstration's three
+    assert all(len(frame.data) == 9 for frame in fig.frames), "frames must leave the demonstration alone"
+    np.testing.assert_allclose(fig.frames[-1].data[0].y, np.concatenate([[0], np.cumsum(path[-1, 0, :, 0])]))
+    assert fig.layout.xaxis.range[0] > fig.layout.xaxis.range[1], "y grows to the left, as the scene camera shows it"
+
+
+def test_the_flow_benchmark_prints_speed_against_50_hz():
+    out = subprocess.run([sys.executable, "-m", "vlacourse.bench", "flow", "--episodes", "1"], capture_output=True,
+                         text=True, check=True).stdout
+    for expected in ("50 Hz needs a chunk every 200 ms", "1 CPU thread(s), 10 Euler steps", "reach", "pick_place"):
+        assert expected in out, out

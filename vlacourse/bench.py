@@ -1,9 +1,11 @@
-"""Benchmarks that print numbers: ``python -m vlacourse.bench sim [--episodes N]`` and ``... vla``.
+"""Benchmarks that print numbers: ``python -m vlacourse.bench sim [--episodes N]``, ``... vla`` and ``... flow``.
 
 sim: physics steps per second, milliseconds per 64x64 policy frame, expert episodes per second
 (with and without rendering the policy's cameras), and the expert's success rate per task.
 vla: the binning VLA's inference cost (prefix pass, per-token pass, milliseconds per chunk,
 actions per second) on one CPU thread and on all of them, and its speed in a closed loop on the arm.
+flow: the shipped flow VLA's milliseconds per chunk and actions per second on one CPU thread and on all
+of them, per number of integration steps, against the 50 Hz the arm needs; its closed loop on the arm.
 """
 
 from __future__ import annotations
@@ -64,6 +66,42 @@ def bench_vla(episodes: int, checkpoint: str | None) -> None:
         print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
 
 
+CONTROL_HZ = 50  # the arm's control rate: a chunk of H actions must be ready every H / 50 s
+
+
+def bench_flow(episodes: int, checkpoint: str | None) -> None:
+    """The shipped flow VLA (or ``checkpoint``) timed with 1 to 20 Euler steps, executing whole chunks."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from dataclasses import replace
+
+    import torch
+
+    from vlacourse.flow import load_course_flow_vla
+    from vlacourse.policy import actions_per_second
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluate
+
+    policy = load_course_flow_vla(checkpoint)
+    trained = policy.config
+    observation, _ = TabletopEnv("pick_place").reset(seed=0)
+    threads = torch.get_num_threads()
+    budget_ms = 1000 * trained.n_action_steps / CONTROL_HZ
+    print(f"flow VLA, chunks of {trained.chunk_size}, {trained.n_action_steps} executed: {CONTROL_HZ} Hz needs a "
+          f"chunk every {budget_ms:.0f} ms")
+    for n in sorted({1, threads}):
+        torch.set_num_threads(n)
+        for steps in (1, 5, 10, 20):
+            policy.config = replace(trained, num_steps=steps)
+            speed = actions_per_second(policy, observation, chunks=30)
+            verdict = "keeps up" if speed["actions_per_second"] >= CONTROL_HZ else "too slow"
+            print(f"  {n} CPU thread(s), {steps:2d} Euler steps: {speed['ms_per_chunk']:6.1f} ms per chunk, "
+                  f"{speed['actions_per_second']:6.0f} actions/s ({verdict} at {CONTROL_HZ} Hz)")
+    policy.config = trained
+    torch.set_num_threads(threads)
+    for task in ("reach", "pick_place"):
+        print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vlacourse.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,11 +110,16 @@ def main(argv: list[str] | None = None) -> None:
     vla = commands.add_parser("vla", help="the binning VLA's inference cost and closed-loop speed")
     vla.add_argument("--episodes", type=int, default=5, help="episodes per task in the closed loop")
     vla.add_argument("--checkpoint", help="a trained VLA's safetensors file (default: an untrained one)")
+    flow = commands.add_parser("flow", help="the flow VLA's inference cost per number of steps, and closed loop")
+    flow.add_argument("--episodes", type=int, default=5, help="episodes per task in the closed loop")
+    flow.add_argument("--checkpoint", help="a flow VLA's safetensors file (default: the shipped one)")
     args = parser.parse_args(argv)
     if args.command == "sim":
         bench_sim(args.episodes)
-    else:
+    elif args.command == "vla":
         bench_vla(args.episodes, args.checkpoint)
+    else:
+        bench_flow(args.episodes, args.checkpoint)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+import plotly.graph_objects as go
 from IPython.display import HTML
 from PIL import Image
+from plotly.subplots import make_subplots
 
-from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
+from vlacourse.sim.env import ACTION_NAMES, MAX_STEP, TabletopEnv
 from vlacourse.sim.evaluate import check_policy
 from vlacourse.sim.tasks import BIN_CENTER, BIN_INNER_HALF, COLORS
 from vlacourse.widgets import InteractiveImage, new_figure
@@ -88,6 +90,58 @@ def plot_gripper_path(rollout: Rollout, env: TabletopEnv | None = None):
     side.plot(time_s, path[:, 2], color="0.3")
     side.set(xlabel="time (s)" if env else "step", ylabel="height of the grasp point (m)", title=rollout.instruction)
     fig.tight_layout()
+    return fig
+
+
+def commanded_offsets(actions: np.ndarray) -> np.ndarray:
+    """(..., H, D) actions -> (..., H + 1, 3): where the chunk commands the gripper, in cm from where it starts
+    (each action moves the target by up to ``MAX_STEP``). The arm follows its target closely, not exactly."""
+    steps = np.cumsum(actions[..., :3] * MAX_STEP * 100, axis=-2)  # (..., H, 3)
+    return np.concatenate([np.zeros_like(steps[..., :1, :]), steps], axis=-2)
+
+
+def plot_denoising(path: np.ndarray, demonstrated: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """A plotly figure with a slider over the Euler steps of a flow policy (``FlowVLA.denoising_path``): for
+    each starting noise, the gripper path its chunk commands, seen from above and in height, and the gripper
+    command; the demonstrated chunk dashed. ``path``: (N + 1, S, H, D) in action units, noise first."""
+    steps, samples = path.shape[:2]
+    offsets = commanded_offsets(path)  # (N + 1, S, H + 1, 3)
+    sample_style = dict(line=dict(color="royalblue"), opacity=0.55, legendgroup="samples", name="from noise")
+
+    def panels(xyz: np.ndarray, gripper: np.ndarray, style: dict, legend: bool) -> list[go.Scatter]:
+        """One chunk's three lines: from above (y to the left, as the scene camera sees it), height, gripper."""
+        return [go.Scatter(x=xyz[:, 1], y=xyz[:, 0], mode="lines+markers", marker=dict(size=3),
+                           showlegend=legend, **style),
+                go.Scatter(y=xyz[:, 2], mode="lines", showlegend=False, **style),
+                go.Scatter(y=gripper, mode="lines", showlegend=False, **style)]
+
+    def step_traces(k: int) -> list[go.Scatter]:
+        return [line for s in range(samples) for line in
+                panels(offsets[k, s], path[k, s, :, 3], sample_style, legend=s == 0)]
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("commanded path, from above", "height", "gripper"),
+                        column_widths=[0.4, 0.3, 0.3])
+    for i, trace in enumerate(step_traces(0)):
+        fig.add_trace(trace, row=1, col=1 + i % 3)
+    if demonstrated is not None:  # added after the samples: the frames replace the first 3 * S traces only
+        demo_style = dict(line=dict(color="black", dash="dash"), legendgroup="demo", name="demonstrated")
+        for i, trace in enumerate(panels(commanded_offsets(demonstrated), demonstrated[:, 3], demo_style, True)):
+            fig.add_trace(trace, row=1, col=1 + i)
+    fig.frames = [go.Frame(data=step_traces(k), name=str(k), traces=list(range(3 * samples))) for k in range(steps)]
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    fig.update_layout(title=title, height=380, margin=dict(t=70, b=90), sliders=[dict(
+        active=0, currentvalue=dict(prefix="Euler step "), pad=dict(t=40),
+        steps=[dict(label=f"{k}: t = {1 - k / (steps - 1):.1f}", method="animate", args=[[str(k)], jump])
+               for k in range(steps)])])
+    # Fixed axes, spanning every step's chunks, so that the slider moves the lines and not the scale.
+    dx, dy, dz = 1.1 * np.abs(offsets).max(axis=(0, 1, 2))  # (3,): the largest offset on each axis
+    grip = 1.1 * np.abs(path[..., 3]).max()
+    fig.update_xaxes(range=[dy, -dy], title_text="dy (cm)", row=1, col=1)
+    fig.update_yaxes(range=[-dx, dx], title_text="dx (cm)", row=1, col=1)
+    fig.update_yaxes(range=[-dz, dz], title_text="dz (cm)", row=1, col=2)
+    fig.update_yaxes(range=[-grip, grip], title_text="command", row=1, col=3)
+    fig.update_xaxes(title_text="chunk step", row=1, col=2)
+    fig.update_xaxes(title_text="chunk step", row=1, col=3)
     return fig
 
 
