@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from vlacourse.gpt import MLP, GPTConfig, KVCache, SelfAttention
+from vlacourse.gpt import Block, GPTConfig, KVCache
 from vlacourse.policy import (
     STATE_KEY,
     TASK_KEY,
@@ -90,23 +90,17 @@ def suffix_mask(prefix_length: int, chunk_size: int, device: str | torch.device 
     return mask
 
 
-class ExpertBlock(nn.Module):
+class ExpertBlock(Block):
     """A GPT block whose attention also reads the prefix's cached keys and values (never writing them)."""
 
     def __init__(self, config: GPTConfig):
-        super().__init__()
-        self.ln_1, self.attn = nn.LayerNorm(config.n_embd, bias=config.bias), SelfAttention(config, causal=False)
-        self.ln_2, self.mlp = nn.LayerNorm(config.n_embd, bias=config.bias), MLP(config)
-        self.n_head = config.n_head
+        super().__init__(config, causal=False)
 
     def forward(self, x: torch.Tensor, prefix_keys: torch.Tensor, prefix_values: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        q, k, v = self.attn.heads(self.ln_1(x))  # (B, nh, T, hs) each, T = 1 + H
         k, v = torch.cat([prefix_keys, k], dim=2), torch.cat([prefix_values, v], dim=2)  # (B, nh, P + T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + self.attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        x = x + self.attn.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
         return x + self.mlp(self.ln_2(x))
 
 

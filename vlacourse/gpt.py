@@ -58,10 +58,20 @@ class SelfAttention(nn.Module):
         self.n_head, self.dropout, self.causal = config.n_head, config.dropout, causal
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, T, C) -> queries, keys, values, each split into heads: (B, nh, T, hs)."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def merge(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, nh, T, hs) attention outputs -> (B, T, C): heads side by side again, then the output projection."""
+        B, _, T, _ = y.shape
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, -1)))
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        T = x.shape[1]
+        q, k, v = self.heads(x)  # (B, nh, T, hs) each
         past = 0
         if cache is not None:
             if cache.keys[layer] is not None:
@@ -75,8 +85,7 @@ class SelfAttention(nn.Module):
             mask, causal = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past), False
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side again
-        return self.resid_dropout(self.c_proj(y))
+        return self.merge(y)
 
 
 class MLP(nn.Module):
