@@ -27,3 +27,30 @@ def observation():
     from vlacourse.sim.env import TabletopEnv
 
     return TabletopEnv("pick_place").reset(seed=1)[0]
+
+
+@pytest.fixture(scope="session")
+def head_recipe_dataset():
+    """The demonstrations the shipped FAST and flow VLAs were trained on (``vla.HeadRecipe``)."""
+    from vlacourse.sim.dataset import load_or_collect
+    from vlacourse.vla import HeadRecipe
+
+    recipe = HeadRecipe()
+    return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False)
+
+
+def retrain_and_compare(module: str, load, shipped, tolerance: dict[str, float], tmp_path):
+    """Run ``python -m <module> train`` into ``tmp_path``, load its output with ``load`` and check each named
+    metric (the last value of a curve) against the shipped file's within ``tolerance``: float arithmetic may
+    differ a little from the machine that made the shipped file. Returns the retrained policy."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "retrained.safetensors"
+    subprocess.run([sys.executable, "-m", module, "train", "--out", str(out), "--quiet"], check=True)
+    made = load(out)
+    for name, allowed in tolerance.items():
+        now, then = made.metrics[name], shipped.metrics[name]
+        now, then = (now[-1], then[-1]) if isinstance(now, list) else (now, then)
+        assert abs(now - then) <= allowed, f"{name}: {now:.3f} now, {then:.3f} shipped"
+    return made
