@@ -101,3 +101,16 @@ def test_save_and_load_give_the_same_chunk_from_the_same_noise(policy, observati
     assert isinstance(loaded, FlowVLA) and loaded.config.num_steps == 4
     noise = torch.randn(1, 5, 4)
     np.testing.assert_array_equal(loaded.denoising_path(observation, noise), policy.denoising_path(observation, noise))
+
+
+def test_bad_settings_and_noise_say_what_to_pass(policy, observation):
+    from vlacourse.flow import FlowConfig
+
+    with pytest.raises(ValueError, match="num_steps must be at least 1"):
+        FlowConfig(num_steps=0)
+    with pytest.raises(ValueError, match="beta_alpha must be positive"):
+        FlowConfig(beta_alpha=0)
+    with pytest.raises(ValueError, match=r"noise must have the shape of the chunks, \(2, 5, 4\)"):
+        policy.denoising_path(observation, torch.randn(2, 10, 4))
+    with pytest.raises(ValueError, match=r"noise must be \(S, chunk_size, action_dim\)"):
+        policy.denoising_path(observation, torch.randn(5, 4))

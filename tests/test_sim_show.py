@@ -90,6 +90,8 @@ def test_the_denoising_figure_has_a_frame_per_euler_step_and_fixed_axes():
     assert all(len(frame.data) == 9 for frame in fig.frames), "frames must leave the demonstration alone"
     np.testing.assert_allclose(fig.frames[-1].data[0].y, np.concatenate([[0], np.cumsum(path[-1, 0, :, 0])]))
     assert fig.layout.xaxis.range[0] > fig.layout.xaxis.range[1], "y grows to the left, as the scene camera shows it"
+    with pytest.raises(ValueError, match="as FlowVLA.denoising_path returns it"):
+        plot_denoising(path[0])
 
 
 def test_the_flow_benchmark_prints_speed_against_50_hz():

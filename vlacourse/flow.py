@@ -78,6 +78,13 @@ class FlowConfig(PolicyConfig):
     num_steps: int = 10  # Euler steps from noise to actions at inference (pi0: 10)
     beta_alpha: float = 1.5  # t ~ Beta(alpha, 1): more training at the noisy end (pi0: 1.5)
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.num_steps < 1:
+            raise ValueError(f"num_steps must be at least 1 Euler step from noise to actions, got {self.num_steps}")
+        if self.beta_alpha <= 0:
+            raise ValueError(f"beta_alpha must be positive (pi0 uses 1.5), got {self.beta_alpha}")
+
 
 def sample_time(batch_size: int, alpha: float, generator: torch.Generator | None = None,
                 device: str | torch.device = "cpu") -> torch.Tensor:
@@ -184,6 +191,9 @@ class FlowVLA(VLMPolicy):
         first, x_0 last. ``noise`` fixes the start; ``recompute_prefix`` runs the VLM again at every step
         (the slow way, for the test that the cache changes nothing)."""
         H, D, N = self.config.chunk_size, self.config.action_dim, self.config.num_steps
+        if noise is not None and tuple(noise.shape) != (len(state), H, D):
+            raise ValueError(f"noise must have the shape of the chunks, ({len(state)}, {H}, {D}): one (chunk_size, "
+                             f"action_dim) draw per observation, got {tuple(noise.shape)}")
         x = torch.randn(len(state), H, D, device=self.device) if noise is None else noise.to(self.device)
         cache = self.prefix_cache(images, instructions)
         path = [x]
@@ -203,6 +213,9 @@ class FlowVLA(VLMPolicy):
     def denoising_path(self, observation: dict[str, Any], noise: torch.Tensor, **kwargs) -> np.ndarray:
         """(num_steps + 1, S, H, D): for S starting noises (S, H, D) and one observation, every Euler step's
         chunk in action units; the last is what the policy would execute. The same noise gives the same path."""
+        if noise.ndim != 3:
+            raise ValueError(f"noise must be (S, chunk_size, action_dim), S starting points for one observation, "
+                             f"got shape {tuple(noise.shape)}")
         images, instructions, state = self.observation_tensors([observation])
         S = len(noise)
         images = [image.expand(S, *image.shape[1:]) for image in images]  # one observation, S noises

@@ -104,6 +104,9 @@ def plot_denoising(path: np.ndarray, demonstrated: np.ndarray | None = None, tit
     """A plotly figure with a slider over the Euler steps of a flow policy (``FlowVLA.denoising_path``): for
     each starting noise, the gripper path its chunk commands, seen from above and in height, and the gripper
     command; the demonstrated chunk dashed. ``path``: (N + 1, S, H, D) in action units, noise first."""
+    if path.ndim != 4:
+        raise ValueError(f"path must be (Euler steps + 1, samples, chunk_size, action_dim), as "
+                         f"FlowVLA.denoising_path returns it, got shape {path.shape}")
     steps, samples = path.shape[:2]
     offsets = commanded_offsets(path)  # (N + 1, S, H + 1, 3)
     sample_style = dict(line=dict(color="royalblue"), opacity=0.55, legendgroup="samples", name="from noise")
