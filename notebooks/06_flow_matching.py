@@ -328,12 +328,10 @@ for n in steps:
 # 200 ms. On one CPU thread (`python -m vlacourse.bench flow` prints the same for 1 to 20 steps):
 
 # %%
-threads = torch.get_num_threads()
-torch.set_num_threads(1)
-try:
+from vlacourse.policy import torch_threads
+
+with torch_threads(1):
     one_core = actions_per_second(shipped, observation)
-finally:
-    torch.set_num_threads(threads)
 print(f"one CPU thread, 10 Euler steps: {one_core['ms_per_chunk']:.1f} ms per chunk, "
       f"{one_core['actions_per_second']:.0f} actions per second (the arm needs 50)")
 
@@ -393,7 +391,7 @@ sampler_check = check("euler_sample", euler_sample)
 # With one Euler step the sampler returns x_1 - v(x_1, 1): the expert's guess of the chunk from noise
 # alone. Trained with the squared error, what is the best such guess when the demonstrations could go
 # two ways (around an obstacle to the left or to the right)? Draw the eight chunks of the denoising
-# figure with `num_steps=1` (set `shipped.config.num_steps`, then `denoising_path`) and compare with 10.
+# figure with one step (`with shipped.sampling_steps(1):` around `denoising_path`) and compare with 10.
 #
 # ## What this notebook claims
 #

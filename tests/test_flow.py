@@ -114,3 +114,25 @@ def test_bad_settings_and_noise_say_what_to_pass(policy, observation):
         policy.denoising_path(observation, torch.randn(2, 10, 4))
     with pytest.raises(ValueError, match=r"noise must be \(S, chunk_size, action_dim\)"):
         policy.denoising_path(observation, torch.randn(5, 4))
+
+
+def test_sampling_steps_changes_the_steps_inside_the_block_only(policy, observation):
+    noise = torch.randn(1, 5, 4)
+    with policy.sampling_steps(2):
+        assert policy.denoising_path(observation, noise).shape[0] == 1 + 2
+    assert policy.config.num_steps == 4 and policy.denoising_path(observation, noise).shape[0] == 1 + 4
+    with pytest.raises(ValueError, match="num_steps must be at least 1"):
+        with policy.sampling_steps(0):
+            pass
+    assert policy.config.num_steps == 4
+
+
+def test_torch_threads_sets_the_threads_inside_the_block_and_restores_them():
+    from vlacourse.policy import torch_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

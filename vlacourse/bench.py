@@ -49,6 +49,7 @@ def bench_vla(episodes: int, checkpoint: str | None) -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
 
+    from vlacourse.policy import torch_threads
     from vlacourse.sim.dataset import collect
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
@@ -56,12 +57,10 @@ def bench_vla(episodes: int, checkpoint: str | None) -> None:
 
     policy = load_course_vla(checkpoint) if checkpoint else build_vla(collect("short", 16, progress=False)).eval()
     observation, _ = TabletopEnv("pick_place").reset(seed=0)
-    threads = torch.get_num_threads()
-    for n in sorted({1, threads}):
-        torch.set_num_threads(n)
-        cost = decoding_cost(policy, observation, repeats=50)
+    for n in sorted({1, torch.get_num_threads()}):
+        with torch_threads(n):
+            cost = decoding_cost(policy, observation, repeats=50)
         print(f"binning VLA on {n} CPU thread(s): " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()))
-    torch.set_num_threads(threads)
     for task in ("reach", "pick_place"):
         print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
 
@@ -73,32 +72,25 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
     """The shipped flow VLA (or ``checkpoint``) timed with 1 to 20 Euler steps, executing whole chunks, then
     run on ``task`` (the shipped one learned pick-and-place only)."""
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from dataclasses import replace
-
     import torch
 
     from vlacourse.flow import load_course_flow_vla
-    from vlacourse.policy import actions_per_second
+    from vlacourse.policy import actions_per_second, torch_threads
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
 
     policy = load_course_flow_vla(checkpoint)
-    trained = policy.config
     observation, _ = TabletopEnv("pick_place").reset(seed=0)
-    threads = torch.get_num_threads()
-    budget_ms = 1000 * trained.n_action_steps / CONTROL_HZ
-    print(f"flow VLA, chunks of {trained.chunk_size}, {trained.n_action_steps} executed: {CONTROL_HZ} Hz needs a "
-          f"chunk every {budget_ms:.0f} ms")
-    for n in sorted({1, threads}):
-        torch.set_num_threads(n)
+    chunk, executed = policy.config.chunk_size, policy.config.n_action_steps
+    print(f"flow VLA, chunks of {chunk}, {executed} executed: {CONTROL_HZ} Hz needs a chunk every "
+          f"{1000 * executed / CONTROL_HZ:.0f} ms")
+    for n in sorted({1, torch.get_num_threads()}):
         for steps in (1, 5, 10, 20):
-            policy.config = replace(trained, num_steps=steps)
-            speed = actions_per_second(policy, observation, chunks=30)
+            with torch_threads(n), policy.sampling_steps(steps):
+                speed = actions_per_second(policy, observation, chunks=30)
             verdict = "keeps up" if speed["actions_per_second"] >= CONTROL_HZ else "too slow"
             print(f"  {n} CPU thread(s), {steps:2d} Euler steps: {speed['ms_per_chunk']:6.1f} ms per chunk, "
                   f"{speed['actions_per_second']:6.0f} actions/s ({verdict} at {CONTROL_HZ} Hz)")
-    policy.config = trained
-    torch.set_num_threads(threads)
     print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
 
 

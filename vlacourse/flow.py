@@ -48,6 +48,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -186,6 +188,17 @@ class FlowVLA(VLMPolicy):
         return loss, parts
 
     # Inference: Euler from noise (t = 1) to actions (t = 0), the prefix computed once.
+    @contextmanager
+    def sampling_steps(self, num_steps: int) -> Iterator[FlowVLA]:
+        """Sample with ``num_steps`` Euler steps inside the block, then go back to the configured number: the
+        trained weights serve any number of steps (pi0 picks 10)."""
+        configured = self.config
+        self.config = replace(configured, num_steps=num_steps)  # checked like any FlowConfig
+        try:
+            yield self
+        finally:
+            self.config = configured
+
     @torch.no_grad()
     def denoise(self, images, instructions, state, noise: torch.Tensor | None = None,
                 recompute_prefix: bool = False) -> list[torch.Tensor]:
@@ -250,12 +263,11 @@ def sweep_num_steps(policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frame
     one observation. The trained weights stay the same; only ``config.num_steps`` changes."""
     held_out = ChunkBatches(dataset, policy.config, frames, seed, split_episodes(dataset.num_episodes)[1])()
     observation = observations_of(held_out, policy.config)[0]
-    trained_steps, results = policy.config, {}
+    results = {}
     for n in num_steps:
-        policy.config = replace(trained_steps, num_steps=n)
-        torch.manual_seed(seed)  # the same starting noise for every N
-        results[n] = {"chunk_error": chunk_error(policy, held_out), **actions_per_second(policy, observation, 10)}
-    policy.config = trained_steps
+        with policy.sampling_steps(n):
+            torch.manual_seed(seed)  # the same starting noise for every N
+            results[n] = {"chunk_error": chunk_error(policy, held_out), **actions_per_second(policy, observation, 10)}
     return results
 
 

@@ -25,6 +25,8 @@ import sys
 import time
 import warnings
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -330,6 +332,17 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
     return train(policy, batches, steps, lr=lr, evaluate=evaluate_policy, eval_every=eval_every, plot=plot,
                  progress=progress, warmup_steps=warmup_steps, cosine=True, history=history,
                  compute_loss=lambda model, batch: model(batch)[0])
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block on ``n`` CPU threads (one, as a robot's small computer might give a policy), then go back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def actions_per_second(policy: Policy, observation: dict[str, Any], chunks: int = 20) -> dict[str, float]:
