@@ -49,6 +49,20 @@ from vlacourse.vla import BinningVLA, HeadRecipe, train_and_measure
 from vlacourse.vlm import VLM, load_course_vlm
 
 
+def fast_token_targets(fast: FASTTokenizer, chunks: torch.Tensor,
+                       device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens, targets), each (B, L), for chunks (B, H, D): each chunk's FAST tokens and the end token
+    (``fast.vocab_size``), padded to the longest with end tokens that the loss skips (-100 in ``targets``)."""
+    end = fast.vocab_size
+    sequences = [fast.encode(chunk) + [end] for chunk in chunks.cpu().numpy()]
+    longest = max(map(len, sequences))
+    tokens = torch.full((len(sequences), longest), end, dtype=torch.long)
+    targets = torch.full_like(tokens, -100)
+    for row, sequence in enumerate(sequences):
+        tokens[row, :len(sequence)] = targets[row, :len(sequence)] = torch.tensor(sequence)
+    return tokens.to(device), targets.to(device)
+
+
 class FASTVLA(BinningVLA):
     """The binning VLA with FAST tokens and an end token as its action vocabulary (see the module)."""
 
@@ -62,22 +76,14 @@ class FASTVLA(BinningVLA):
 
     @property
     def end_token(self) -> int:
-        return self.fast.vocab_size  # right after the FAST tokens
+        return self.fast.vocab_size  # right after the FAST tokens (as ``fast_token_targets`` writes it)
 
     @property
     def action_vocab_size(self) -> int:
         return self.fast.vocab_size + 1
 
     def action_token_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(tokens, targets), each (B, L): each chunk's FAST tokens and the end token, padded to the longest
-        with end tokens that the loss skips (-100 in ``targets``)."""
-        sequences = [self.fast.encode(chunk) + [self.end_token] for chunk in batch["action"].cpu().numpy()]
-        longest = max(map(len, sequences))
-        tokens = torch.full((len(sequences), longest), self.end_token, dtype=torch.long)
-        targets = torch.full_like(tokens, -100)
-        for row, sequence in enumerate(sequences):
-            tokens[row, :len(sequence)] = targets[row, :len(sequence)] = torch.tensor(sequence)
-        return tokens.to(self.device), targets.to(self.device)
+        return fast_token_targets(self.fast, batch["action"], self.device)
 
     def generate(self, images, instructions, state) -> np.ndarray:
         """(B, H, D) actions: greedy FAST tokens until the end token, each row decoded on its own."""

@@ -173,7 +173,11 @@ class FlowVLA(VLMPolicy):
 
     # Training: flow matching on the normalised chunk.
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        cache = self.prefix_cache(self.images_of(batch), self.instruction_ids(batch[TASK_KEY]))
+        return self.flow_loss(self.prefix_cache(self.images_of(batch), self.instruction_ids(batch[TASK_KEY])), batch)
+
+    def flow_loss(self, cache: KVCache, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The expert's loss (flow matching, plus the localisation loss) reading the prefix's ``cache``: whatever
+        the keys and values there are attached to, this loss's gradient reaches (``vlacourse.insulation``)."""
         actions = self.normalize_actions(batch["action"])  # (B, H, D)
         noise = torch.randn_like(actions)
         t = sample_time(len(actions), self.config.beta_alpha, device=self.device)  # (B,)

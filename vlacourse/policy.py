@@ -25,7 +25,7 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -294,18 +294,22 @@ class PolicyHistory(History):
     success_steps: list[int] = field(default_factory=list)  # steps at which the policy was run on the arm
     success_rates: list[float] = field(default_factory=list)  # its success rate there
     chunk_errors: list[float] = field(default_factory=list)  # ``chunk_error`` on validation frames, each eval
+    measurements: list[dict] = field(default_factory=list)  # what ``measure()`` returned, each eval
 
 
 def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: float = 3e-4, seed: int = 0,
                  warmup_steps: int = 100, eval_every: int = 250, eval_task: str | None = None,
                  eval_episodes: int = 0, checkpoint: str | Path | None = None, plot: LiveLossPlot | None = None,
-                 progress: bool = True) -> PolicyHistory:
+                 progress: bool = True, co_training: Callable[[], Any] | None = None,
+                 measure: Callable[[], dict] | None = None) -> PolicyHistory:
     """The course's one loop for training a policy on demonstrations, on the policy's device.
 
     Every ``eval_every`` steps: the validation loss on held-out demonstration episodes, the error of the
     chunks predicted for 64 of their frames (``chunk_error``), and, if
     ``eval_episodes`` > 0, the success rate over that many seeded episodes of ``eval_task`` on the arm;
-    with ``checkpoint``, the policy is saved there each time. Seeded: the same arguments give the same
+    with ``checkpoint``, the policy is saved there each time; with ``measure``, what it returns (kept in
+    ``history.measurements``). ``co_training()`` gives data of another kind for every training batch, as
+    ``batch["co_training"]`` (notebook 07's captions and questions). Seeded: the same arguments give the same
     weights on the same machine."""
     from vlacourse.notebook import seed_everything
     from vlacourse.sim.evaluate import evaluate
@@ -327,9 +331,14 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
             history.success_rates.append(result.success_rate)
         if checkpoint is not None:
             policy.save(checkpoint)
+        if measure is not None:
+            history.measurements.append(measure())
         return loss
 
-    return train(policy, batches, steps, lr=lr, evaluate=evaluate_policy, eval_every=eval_every, plot=plot,
+    def next_batch() -> dict[str, Any]:
+        return batches() if co_training is None else {**batches(), "co_training": co_training()}
+
+    return train(policy, next_batch, steps, lr=lr, evaluate=evaluate_policy, eval_every=eval_every, plot=plot,
                  progress=progress, warmup_steps=warmup_steps, cosine=True, history=history,
                  compute_loss=lambda model, batch: model(batch)[0])
 
