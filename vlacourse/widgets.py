@@ -116,7 +116,10 @@ class _hold:
 
 def check_control_value(control: widgets.ValueWidget, name: str, value: Any) -> None:
     """Raise ValueError naming the allowed values: sliders would clamp silently, dropdowns would fail late."""
-    if hasattr(control, "min") and hasattr(control, "max"):
+    if isinstance(control, widgets.Checkbox):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} is a checkbox: give True or False, got {value!r}")
+    elif hasattr(control, "min") and hasattr(control, "max"):
         if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
             raise ValueError(f"{name} must be a number in [{control.min}, {control.max}], got {value!r}")
         if not control.min <= value <= control.max:
