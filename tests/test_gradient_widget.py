@@ -1,0 +1,61 @@
+"""The gradient-blocking widget, driven without a browser: its controls set by ``.value`` and by ``set``."""
+
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.patches import FancyBboxPatch
+
+from vlacourse.gradient_widget import ZERO, draw_gradient_flow, gradient_flow_widget, run_name
+from vlacourse.insulation import RUNS, load_recorded_runs
+
+
+@pytest.fixture(scope="module")
+def recording():
+    return load_recorded_runs()
+
+
+def box_colours(fig) -> dict[str, tuple]:
+    """Each part's box colour in the drawing, by the part's name (the first line of its label)."""
+    network = fig.axes[0]
+    boxes = [p for p in network.patches if isinstance(p, FancyBboxPatch)]
+    labels = [t.get_text().split("\n")[0] for t in network.texts if "\n" in t.get_text()]
+    return dict(zip(labels, (b.get_facecolor() for b in boxes), strict=True))
+
+
+def test_the_two_switches_name_the_four_runs():
+    assert {run_name(**switches) for switches in RUNS.values()} == set(RUNS)
+
+
+def test_the_stop_gradient_greys_out_every_vlm_part_for_the_flow_loss(recording):
+    insulated = box_colours(draw_gradient_flow(recording, True, True, "flow", 0))
+    joint = box_colours(draw_gradient_flow(recording, False, True, "flow", 0))
+    for part in ("vision encoder", "projector", "VLM layer 1", "VLM layer 4"):
+        assert insulated[part] == to_rgba(ZERO) and joint[part] != to_rgba(ZERO), part
+    assert insulated["expert layer 1"] != to_rgba(ZERO)
+
+
+def test_moving_a_control_redraws_the_picture(recording):
+    view = gradient_flow_widget(recording)
+    first, redraws = view.image.value, view.redraws
+    view.controls["stop_gradient"].value = False
+    assert view.redraws == redraws + 1 and view.image.value != first
+    steps = recording["runs"]["insulated"]["measure_steps"]
+    view.set(loss="fast", step=steps[-1], vlm_losses=True)
+    assert view.values == {"stop_gradient": False, "vlm_losses": True, "loss": "fast", "step": steps[-1]}
+    assert view.redraws == redraws + 2, "several controls set at once redraw once"
+
+
+def test_values_the_widget_cannot_take_are_refused_with_the_choices(recording):
+    view = gradient_flow_widget(recording)
+    with pytest.raises(ValueError, match="choose one of"):
+        view.set(step=25)  # not a measured step
+    with pytest.raises(ValueError, match="choose one of"):
+        view.set(loss="l2")
+    with pytest.raises(ValueError, match="True or False"):
+        view.set(stop_gradient="yes")
+    assert view.values["stop_gradient"] is True and view.values["step"] == 0, "a refused value changes nothing"
+
+
+def test_a_loss_the_run_does_not_train_with_is_said_so(recording):
+    fig = draw_gradient_flow(recording, False, False, "fast", 0)
+    assert "does not train with" in fig.axes[0].get_title()
+    assert all(colour == to_rgba(ZERO) for colour in box_colours(fig).values())
