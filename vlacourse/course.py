@@ -56,7 +56,8 @@ NOTEBOOKS = (
              "a pi0-style expert on the VLM's features, action chunks, 10 Euler steps, the 50 Hz loop",
              "VLA"),
     Notebook(7, "knowledge_insulation", "Knowledge insulation",
-             "stop-gradient into the VLM; the gradient-blocking widget; forgetting with and without it",
+             "the forgetting pi0's recipe causes, measured; a stop-gradient, FAST tokens and the VLM's own data; "
+             "the gradient-blocking widget",
              "VLA"),
     Notebook(8, "real_time_chunking", "Real-time chunking",
              "naive switching, temporal ensembling, RTC inpainting under delay; the chunk-overlap widget",
