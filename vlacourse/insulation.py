@@ -11,13 +11,13 @@ the model and changes what trains what:
         FAST tokens of the chunk           captions, questions (notebook 02)
         next-token loss ^                  next-token loss ^
                         |                                  |
-    images, words --> VLM: vision encoder, projector, GPT layers 1..4 ---------------------------------+
-                           | keys, values of every layer (the prefix only, never the FAST tokens)      |
-                           x stop-gradient: the expert reads them, its loss never writes back          |
-                           v                                                                           |
-    state, noisy chunk, t --> action expert layers 1..4 --> velocity --> flow-matching loss            |
-                                                                                                       |
-    at inference: the prefix pass, then the expert's Euler steps (``FlowVLA.generate``); no FAST tokens -+
+    images, words --> VLM: vision encoder, projector, GPT layers 1..4
+                           | keys, values of every layer (the prefix only, never the FAST tokens)
+                           x stop-gradient: the expert reads them, its loss never writes back
+                           v
+    state, noisy chunk, t --> action expert layers 1..4 --> velocity --> flow-matching loss
+
+    at inference: the prefix pass, then the expert's Euler steps (``FlowVLA.generate``); no FAST token is written
 
 The VLM trains with next-token losses only, as it was pre-trained: on the chunk's FAST tokens (which
 teach its features what matters for actions) and on its own vision-language data (which keep what it
@@ -225,8 +225,8 @@ def gradient_norms(policy: InsulatedVLA, batch: dict[str, Any]) -> dict[str, dic
     parts = {name: [p for p in part if p.requires_grad] for name, part in policy.parts().items()}
     with torch.enable_grad():
         losses, read = policy.losses(batch)
-        crossing = {f"keys, values {i + 1}": [k, v] for i, (k, v) in enumerate(zip(read.keys, read.values,
-                                                                                    strict=True))}
+        pairs = zip(read.keys, read.values, strict=True)
+        crossing = {f"keys, values {i + 1}": [k, v] for i, (k, v) in enumerate(pairs)}
         targets = {**parts, **crossing}
         norms = {}
         for name, loss in losses.items():
@@ -267,27 +267,28 @@ def co_train(recipe: InsulationRecipe, run: str, dataset, scenes, heldout, steps
     seed_everything(recipe.seed)
     policy = build_insulated_vla(dataset, run)
     tokenizer, device = policy.tokenizer, policy.device
-    vqa = qa_batches(scenes, tokenizer, recipe.vqa_batch_size, seed=recipe.seed + 1, device=device)
-    probe = {**ChunkBatches(dataset, policy.config, recipe.batch_size, recipe.seed + 2,
+    vqa_batches = qa_batches(scenes, tokenizer, recipe.vqa_batch_size, seed=recipe.seed + 1, device=device)
+    # One fixed batch (robot frames, captions and questions) that every measurement of the gradients reads.
+    gradient_batch = {**ChunkBatches(dataset, policy.config, recipe.batch_size, recipe.seed + 2,
                             split_episodes(dataset.num_episodes)[0], device)(),
              "co_training": qa_batches(scenes, tokenizer, recipe.vqa_batch_size, recipe.seed + 3, device)()}
 
     def measure() -> dict:
         return {"vqa_accuracy": question_accuracy(text_vlm(policy), tokenizer, heldout)[0],
-                "gradient_norms": gradient_norms(policy, probe)}
+                "gradient_norms": gradient_norms(policy, gradient_batch)}
 
     before = measure()  # step 0: the course VLM as it was, the expert as initialised
     start = time.perf_counter()
     history = train_policy(policy, dataset, steps, recipe.batch_size, recipe.lr, recipe.seed,
                            eval_every=recipe.eval_every, progress=progress,
-                           co_training=vqa if policy.config.vlm_losses else None, measure=measure)
+                           co_training=vqa_batches if policy.config.vlm_losses else None, measure=measure)
     seconds = time.perf_counter() - start
     measured = [before] + history.measurements
     record = {"run": run, **RUNS[run], "seconds": seconds, "steps": steps,
               "eval_steps": history.eval_steps, "chunk_error": history.chunk_errors,
               "measure_steps": [0] + history.eval_steps, "vqa_accuracy": [m["vqa_accuracy"] for m in measured],
               "gradient_norms": [m["gradient_norms"] for m in measured],
-              "seconds_per_step": seconds_per_step(policy, probe)}
+              "seconds_per_step": seconds_per_step(policy, gradient_batch)}
     if recipe.eval_episodes:
         record["success"] = evaluate(policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed,
                                      progress=progress).success_rate
