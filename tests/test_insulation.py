@@ -46,9 +46,9 @@ def batch(dataset, policies, scenes):
 
 
 def vlm_and_expert_parameters(policy: InsulatedVLA):
-    parts = policy.parts()
-    vlm = [p for name in policy.vlm_parts() for p in parts[name]]
-    expert = [p for name, part in parts.items() if name not in policy.vlm_parts() for p in part]
+    parts, vlm_parts = policy.parts(), policy.vlm_parts()
+    vlm = [p for name in vlm_parts for p in parts[name]]
+    expert = [p for name, part in parts.items() if name not in vlm_parts for p in part]
     return vlm, expert
 
 

@@ -28,7 +28,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from vlacourse.insulation import RUNS, load_recorded_runs
+from vlacourse.insulation import load_recorded_runs, run_name
 from vlacourse.widgets import InteractiveImage, new_figure
 
 LOSS_NAMES = {"flow": "flow matching", "fast": "FAST tokens", "vqa": "VQA"}
@@ -43,12 +43,6 @@ LAYOUT = {"vision encoder": (1.3, 0.6), "projector": (1.3, 1.6), "token embeddin
           "expert output": (7.5, 6.6)}
 LOSS_AT = {"fast": (1.5, 7.9), "vqa": (3.5, 7.9), "flow": (7.5, 7.9)}
 BOX_W, BOX_H = 2.6, 0.62
-
-
-def run_name(stop_gradient: bool, vlm_losses: bool) -> str:
-    """The recorded run with these two switches."""
-    return next(name for name, switches in RUNS.items()
-                if switches == {"stop_gradient": stop_gradient, "vlm_losses": vlm_losses})
 
 
 def colour_of(norm: float):

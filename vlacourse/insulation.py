@@ -83,6 +83,12 @@ RUNS = {"naive": {"stop_gradient": False, "vlm_losses": False},  # the runs of n
         "insulated": {"stop_gradient": True, "vlm_losses": True}}
 
 
+def run_name(stop_gradient: bool, vlm_losses: bool) -> str:
+    """The run of ``RUNS`` with these two switches."""
+    return next(name for name, switches in RUNS.items()
+                if switches == {"stop_gradient": stop_gradient, "vlm_losses": vlm_losses})
+
+
 @dataclass
 class InsulationConfig(FlowConfig):
     stop_gradient: bool = True  # the expert reads the VLM's keys and values through a stop-gradient
@@ -108,8 +114,9 @@ class InsulatedVLA(FlowVLA):
         # The state as the VLM reads it before the FAST tokens; the expert keeps its own (``state_projector``).
         self.vlm_state_projector = nn.Linear(config.state_dim, self.gpt.config.n_embd)
         if config.vlm_frozen:
+            parts = self.parts()
             for name in self.vlm_parts():
-                for parameter in self.parts()[name]:
+                for parameter in parts[name]:
                     parameter.requires_grad_(False)
 
     @property
@@ -228,9 +235,9 @@ def gradient_norms(policy: InsulatedVLA, batch: dict[str, Any]) -> dict[str, dic
         pairs = zip(read.keys, read.values, strict=True)
         crossing = {f"keys, values {i + 1}": [k, v] for i, (k, v) in enumerate(pairs)}
         targets = {**parts, **crossing}
+        tensors = [t for group in targets.values() for t in group if t.requires_grad]
         norms = {}
         for name, loss in losses.items():
-            tensors = [t for group in targets.values() for t in group if t.requires_grad]
             gradients = iter(torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True))
             grads = {part: [next(gradients) for t in group if t.requires_grad] for part, group in targets.items()}
             norms[name] = {part: _norm(g) for part, g in grads.items()}

@@ -50,23 +50,21 @@ def _measured_receivers(stop_gradient: bool, vlm_losses: bool) -> dict[str, set[
     trains, the sides ("VLM", "expert") whose parameters receive a nonzero gradient from it."""
     key = (stop_gradient, vlm_losses)
     if key not in _MEASURED:
-        from vlacourse.insulation import RUNS, build_insulated_vla, gradient_norms
+        from vlacourse.insulation import build_insulated_vla, gradient_norms, run_name
         from vlacourse.policy import ChunkBatches
         from vlacourse.scenes import SceneMaker
         from vlacourse.sim.dataset import collect
         from vlacourse.vlm import qa_batches
 
         dataset = collect("pick_place", episodes=2, seed=7, progress=False)
-        run = next(name for name, switches in RUNS.items() if switches == dict(zip(
-            ("stop_gradient", "vlm_losses"), key, strict=True)))
         torch.manual_seed(0)
-        policy = build_insulated_vla(dataset, run, chunk_size=5)
+        policy = build_insulated_vla(dataset, run_name(stop_gradient, vlm_losses), chunk_size=5)
         scenes = SceneMaker(64).make_many(2, seed=7, progress=False)
         batch = {**ChunkBatches(dataset, policy.config, 2, seed=0)(),
                  "co_training": qa_batches(scenes, policy.tokenizer, 2, seed=0)()}
-        sides = {}
+        sides, vlm_parts = {}, policy.vlm_parts()
         for loss, norms in gradient_norms(policy, batch).items():
-            sides[loss] = {"VLM" if part in policy.vlm_parts() else "expert"
+            sides[loss] = {"VLM" if part in vlm_parts else "expert"
                            for part, norm in norms.items() if norm > 0 and not part.startswith("keys")}
         _MEASURED[key] = sides
     return _MEASURED[key]
