@@ -1,0 +1,169 @@
+"""The chunk-overlap widget (notebook 08): the first 40 steps of one episode on the simulated arm, run by the
+shipped flow VLA under the chosen delay d, execution horizon s and strategy (``vlacourse.rtc``).
+
+    [ delay d ] [ horizon s ] [ strategy ]
+    +----------------------------------------------------------------------------+
+    | one switch: the previous chunk (dashed) and the new one (solid) on a time   |
+    | axis; frozen, guided and free regions shaded; RTC's weights above them      |
+    +----------------------------------------------------------------------------+
+    | the executed actions (dx, dy, dz), each switch's jump marked, pauses grey   |
+    +----------------------------------------------------------------------------+
+    | the arm at four moments of the same run                                     |
+    +----------------------------------------------------------------------------+
+
+Each setting's run is computed once (about a second) and kept, so moving back to a setting is instant.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+
+from vlacourse.flow import FlowVLA
+from vlacourse.rtc import (
+    MOTION,
+    STRATEGIES,
+    STRATEGY_NAMES,
+    ExecutionConfig,
+    Trace,
+    boundary_jumps,
+    hard_mask,
+    rms_jerk,
+    run_episode,
+    soft_mask,
+)
+from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
+from vlacourse.sim.evaluate import evaluation_seed
+from vlacourse.widgets import InteractiveImage, new_figure
+
+SEGMENT_STEPS = 40  # control steps shown: 0.8 s, long enough for several switches at any s
+SHOWN_AT = 20  # the switch shown is the first at or after this step
+FRAMES = 4  # pictures of the arm along the segment
+AXIS_COLOURS = ("tab:blue", "tab:orange", "tab:green")  # dx, dy, dz
+REGION_COLOURS = {
+    "frozen": "#9ecae1",
+    "paused": "#cccccc",
+    "guided": "#fdd0a2",
+    "overlap": "#fdd0a2",
+    "free": "#f0f0f0",
+}
+
+
+def shown_switch(trace: Trace) -> int:
+    """The index in ``trace.chunks`` of the chunk whose arrival is drawn: the first switch at or after SHOWN_AT."""
+    later = [i for i, t in enumerate(trace.switches) if t >= SHOWN_AT and i > 0]
+    return later[0] if later else len(trace.chunks) - 1
+
+
+def regions(config: ExecutionConfig, request: int, previous_end: int, chunk_size: int) -> list[tuple[str, int, int]]:
+    """(name, first step, end) of each region of the new chunk, whose inference started at step ``request``."""
+    d, end = config.delay, request + chunk_size
+    if config.strategy == "synchronous":
+        return [("paused", request, request + d), ("free", request + d, end + d)]
+    overlap = "guided" if config.strategy == "rtc" else "overlap"
+    return [("frozen", request, request + d), (overlap, request + d, previous_end), ("free", previous_end, end)]
+
+
+def draw_chunk_overlap(trace: Trace, config: ExecutionConfig, chunk_size: int) -> Figure:
+    """The three panels for one run (see the module's diagram)."""
+    fig = new_figure(10, 8.2)
+    grid = fig.add_gridspec(3, FRAMES, height_ratios=[1.3, 1.1, 1])
+    overlap, executed = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, :])
+    i = shown_switch(trace)
+    (previous_start, previous), (start, chunk) = trace.chunks[i - 1], trace.chunks[i]
+    request = start - config.delay if config.strategy == "synchronous" else start
+    for name, first, end in regions(config, request, previous_start + chunk_size, chunk_size):
+        if end > first:
+            overlap.axvspan(first - 0.5, end - 0.5, color=REGION_COLOURS[name], label=name)
+    for axis, colour in enumerate(AXIS_COLOURS):
+        overlap.plot(previous_start + np.arange(chunk_size), previous[:, axis], "--", color=colour, alpha=0.6)
+        overlap.plot(start + np.arange(chunk_size), chunk[:, axis], "-", color=colour, label=ACTION_NAMES[axis])
+    window = np.arange(previous_start, min(start + chunk_size, trace.steps))
+    overlap.plot(window, trace.actions[window][:, MOTION], "k.", markersize=4)
+    overlap.axvline(trace.switches[i] - 0.5, color="red", linewidth=1)
+    if config.strategy in ("rtc", "hard_mask"):
+        weights = (
+            soft_mask(chunk_size, config.delay, config.horizon)
+            if config.strategy == "rtc"
+            else hard_mask(chunk_size, config.delay)
+        )
+        twin = overlap.twinx()
+        twin.step(start + np.arange(chunk_size), weights, where="mid", color="purple", linewidth=1.5)
+        twin.set(ylim=(0, 1.05), ylabel="guidance weight")
+    overlap.set(
+        xlabel="control step",
+        ylabel="action (dashed: previous chunk)",
+        title=f"the chunk observed at step {request} takes over at step {trace.switches[i]} (red line); dots: executed",
+    )
+    overlap.legend(fontsize=7, ncol=7, loc="lower left")
+
+    steps = np.arange(trace.steps)
+    for step in trace.paused:
+        executed.axvspan(step - 0.5, step + 0.5, color=REGION_COLOURS["paused"], linewidth=0)
+    for axis, colour in enumerate(AXIS_COLOURS):
+        executed.plot(steps, trace.actions[:, axis], color=colour, label=ACTION_NAMES[axis])
+    jumps = boundary_jumps(trace)
+    switches = trace.switches[1 : len(jumps) + 1]
+    for t in trace.switches:
+        executed.axvline(t - 0.5, color="red", linewidth=0.6, linestyle=":")
+    executed.scatter(
+        switches,
+        np.full(len(switches), trace.actions[:, MOTION].max() + 0.1),
+        s=400 * jumps + 5,
+        color="red",
+        zorder=3,
+        label="jump at a switch (size)",
+    )
+    executed.set(
+        xlabel="control step",
+        ylabel="executed action",
+        xlim=(-0.5, SEGMENT_STEPS - 0.5),
+        title=f"{STRATEGY_NAMES[config.strategy]}, d = {config.delay}, s = {config.horizon}: largest jump "
+        f"{jumps.max() if len(jumps) else 0:.2f}, RMS jerk {rms_jerk(trace):.0f} m/s$^3$",
+    )
+    executed.legend(fontsize=7, ncol=4, loc="lower left")
+
+    frame_steps = np.arange(0, SEGMENT_STEPS, SEGMENT_STEPS // FRAMES)
+    for k, (frame, step) in enumerate(zip(trace.frames, frame_steps, strict=False)):
+        ax = fig.add_subplot(grid[2, k])
+        ax.imshow(frame)
+        ax.set(title=f"step {step}", xticks=[], yticks=[])
+    return fig
+
+
+def chunk_overlap_widget(policy: FlowVLA, episode: int = 0) -> InteractiveImage:
+    """Sliders for d and s and a strategy selector over ``draw_chunk_overlap``; s stays in [max(d, 1), H - d]."""
+    H = policy.config.chunk_size
+    env = TabletopEnv("pick_place", cameras=policy.config.cameras, render_size=(180, 240))
+    runs: dict[ExecutionConfig, Trace] = {}
+
+    def draw(delay: int, horizon: int, strategy: str) -> Figure:
+        config = ExecutionConfig(strategy, delay, horizon)
+        if config not in runs:
+            runs[config] = run_episode(
+                policy,
+                config,
+                evaluation_seed(0, episode),
+                env=env,
+                max_steps=SEGMENT_STEPS,
+                frame_every=SEGMENT_STEPS // FRAMES,
+            )
+        return draw_chunk_overlap(runs[config], config, H)
+
+    delay = widgets.IntSlider(value=2, min=0, max=H // 2, description="delay d")
+    horizon = widgets.IntSlider(value=5, min=2, max=H - 2, description="horizon s")
+    strategy = widgets.Dropdown(
+        options=[(STRATEGY_NAMES[s], s) for s in STRATEGIES], value="rtc", description="strategy"
+    )
+
+    def bound_horizon(change) -> None:
+        """Keep d <= s <= H - d; registered before the view's redraw, so that it never draws an invalid pair."""
+        horizon.max = H  # widen first: each bound below moves the value at most once, into the valid range
+        horizon.min = max(change["new"], 1)
+        horizon.max = H - change["new"]
+
+    delay.observe(bound_horizon, names="value")
+    view = InteractiveImage(draw, {"delay": delay, "horizon": horizon, "strategy": strategy})
+    view.runs = runs  # tests read which settings were run
+    return view

@@ -1,0 +1,458 @@
+"""Real-time chunking: act while the next chunk is being computed (Black, Galliker, Levine 2025, arXiv 2506.07339).
+
+A chunking policy that needs d control steps to compute a chunk either pauses for those d steps or keeps
+executing the chunk it has while the next one is computed. The new chunk then arrives d steps late: its
+first d actions are for moments already past, and the rest may disagree with the chunk being executed,
+which makes the arm jump at the switch. RTC (section 4) treats the new chunk as *inpainting*: its first d
+actions are committed (the robot executes them from the previous chunk anyway), so each denoising step is
+guided toward the previous chunk's remaining actions, and the sample fills in a continuation of them.
+
+    time ->        k-s            k          k+d              k-s+H        k+H
+    previous chunk [== executed ==|== still executed ==|-- planned, not executed --]
+    new chunk (observed at k)     [  frozen: weight 1  |  guided: weight decays  | free: weight 0 ]
+                                   inference runs here  ^ the switch
+
+    soft mask (section 4), for chunk index i:           W_i = 1                           i < d
+                                                        W_i = c_i (e^c_i - 1) / (e - 1)  d <= i < H - s,
+                                                              c_i = (H - s - i) / (H - s - d + 1)
+                                                        W_i = 0                           i >= H - s
+
+The guidance (section 4, after Pokle et al.'s PiGDM): at every Euler step, the chunk the expert would
+reach from here in one jump, A_hat = x_t - t v(x_t, t) (pi0's convention: noise at t = 1), is compared
+with the target Y (the previous chunk's remaining actions), and the step is corrected by the vector-
+Jacobian product of the weighted error through A_hat:
+
+    g = ((Y - A_hat) * W)^T dA_hat/dx_t        x_(t - 1/N) = x_t - (1/N) (v(x_t, t) - w(t) g)
+    w(t) = min(beta, (t^2 + (1 - t)^2) / (t (1 - t)))   (the paper's (1 - tau) / (tau r_tau^2), tau = 1 - t)
+
+with beta = 5. Nothing is retrained: RTC changes only how the trained flow expert (``vlacourse.flow``)
+samples. The baselines of the paper's experiments: *synchronous* (pause while thinking), *naive* switching (execute the
+new chunk from index d as it comes), *temporal ensembling* (ACT, Zhao et al. 2023: average
+every chunk's prediction for the current step with weights exp(-m i), i = 0 the oldest, m = 0.01), and
+*hard masking* (the same guidance with W = 1 on the first d actions and 0 after: the frozen prefix alone).
+
+Where ours differs, and why:
+- The paper's delay is real latency on a GPU; ours is a parameter d (control steps), so that runs are
+  deterministic; ``measured_delay`` turns a measured chunk time into d for this machine.
+- ACT queries the policy at every control step; our ensemble queries it every s steps like the other
+  strategies, so that all spend the same inference; with H = 10 and s = 5 it averages two chunks.
+- The paper's chunks are H = 50 (pi0.5) or 8 (its simulated benchmark); the course's flow VLA makes 10.
+
+What we measured (``SweepRecipe``: the shipped flow VLA, the same 8 pick-and-place episodes for each strategy
+and delay, s = 5; ``python -m vlacourse.rtc record``, 15 minutes on two CPU cores): the largest jump at a
+switch, averaged over episodes, is 0.58, 0.55, 0.45, 0.47, 0.47 with RTC at d = 0 ... 4 and 0.82, 0.84, 0.74,
+0.72, 0.76 with naive switching (1.6x at d = 4), 0.42 to 0.45 with temporal ensembling and 0.82 to 0.84 when
+pausing, whose jerk is the largest (354 to 467 m/s^3 at d > 0, naive 275 to 303, RTC 219 to 243). Ensembling
+does well here, against the paper's finding, because our policy is nearly unimodal: its one-jump estimate
+barely depends on x_t (|dA_hat/dx_t| about 0.1 to 0.4), so averaging two chunks is harmless and guidance has
+little to steer. No strategy succeeds in any episode (the shipped policy executing 5 of each 10 actions
+succeeds in 0 of 50, notebook 06): success cannot rank them here. One chunk takes about 2 control steps with
+the plain sampler and 6 with RTC's backward passes on this machine's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from vlacourse.flow import CHECKPOINT, FlowVLA, load_course_flow_vla
+from vlacourse.policy import torch_threads
+
+if __name__ == "__main__":  # `python -m vlacourse.rtc`: MuJoCo fixes its rendering backend when first imported
+    from vlacourse.notebook import configure_mujoco_gl
+
+    configure_mujoco_gl()
+
+from vlacourse.sim.env import MAX_STEP, TabletopEnv  # noqa: E402
+from vlacourse.sim.evaluate import evaluation_seed  # noqa: E402
+from vlacourse.sim.tasks import held  # noqa: E402
+
+STRATEGIES = ("synchronous", "naive", "ensemble", "hard_mask", "rtc")
+STRATEGY_NAMES = {
+    "synchronous": "synchronous (pause)",
+    "naive": "naive switching",
+    "ensemble": "temporal ensembling",
+    "hard_mask": "hard-mask inpainting",
+    "rtc": "RTC (soft mask)",
+}
+CONTROL_PERIOD = 0.02  # seconds per control step: the course's arm runs at 50 Hz
+MOTION = slice(0, 3)  # dx, dy, dz: the gripper command (index 3) is a step by design, not a jump to measure
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    strategy: str = "rtc"  # one of STRATEGIES
+    delay: int = 0  # d: control steps one inference takes; the robot keeps executing meanwhile (but synchronous)
+    horizon: int = 5  # s: control steps between the starts of two inferences
+    beta: float = 5.0  # RTC's clip on the guidance weight (section 4)
+    ensemble_m: float = 0.01  # ACT's temporal ensembling: weight exp(-m i) for the i-th oldest prediction
+
+    def check(self, chunk_size: int) -> None:
+        """The loop needs d <= s (one inference at a time) and s + d <= H (the chunk lasts until the next)."""
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}: choose one of {STRATEGIES}")
+        d, s = self.delay, self.horizon
+        if not isinstance(d, int) or not isinstance(s, int) or d < 0 or s < 1:
+            raise ValueError(f"delay d must be an int >= 0 and horizon s an int >= 1, got d={d!r}, s={s!r}")
+        if d > s or s + d > chunk_size:
+            raise ValueError(
+                f"need d <= s <= H - d with chunk size H = {chunk_size}, got d={d}, s={s}: "
+                f"with this delay choose s in [{max(d, 1)}, {chunk_size - d}]"
+            )
+        if not 0 <= self.beta < math.inf or self.ensemble_m < 0:
+            raise ValueError(f"beta must be finite and >= 0 and ensemble_m >= 0, got {self.beta}, {self.ensemble_m}")
+
+
+def soft_mask(chunk_size: int, delay: int, horizon: int) -> np.ndarray:
+    """(H,) RTC's guidance weights (its soft mask): 1 on the frozen first d, decaying exponentially to 0 at H - s."""
+    i = np.arange(chunk_size)
+    c = (chunk_size - horizon - i) / (chunk_size - horizon - delay + 1)
+    decay = c * np.expm1(c) / (math.e - 1)
+    return np.where(i < delay, 1.0, np.where(i < chunk_size - horizon, decay, 0.0))
+
+
+def hard_mask(chunk_size: int, delay: int) -> np.ndarray:
+    """(H,) the ablation's weights: the frozen first d only."""
+    return (np.arange(chunk_size) < delay).astype(float)
+
+
+def guidance_weight(t: float, beta: float) -> float:
+    """min(beta, (t^2 + (1 - t)^2) / (t (1 - t))) in pi0's time (t = 1 noise): unbounded at both ends, so clipped."""
+    if t <= 0 or t >= 1:
+        return beta
+    return min(beta, (t**2 + (1 - t) ** 2) / (t * (1 - t)))
+
+
+def guided_denoise(
+    policy: FlowVLA,
+    cache,
+    state: torch.Tensor,
+    noise: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    """(B, H, D) normalised chunk: the Euler sampler of ``FlowVLA.denoise``, each step guided toward ``target``
+    (B, H, D, normalised) where ``weights`` (H,) say how much. Zero weights or beta = 0 give the plain sampler."""
+    N = policy.config.num_steps
+    x = noise
+    for step in range(N):
+        t = 1 - step / N
+        time = torch.full((len(x),), t, device=x.device)
+        with torch.enable_grad():
+            x_in = x.detach().requires_grad_(True)
+            v = policy.velocity(cache, state, x_in, time)  # (B, H, D)
+            denoised = x_in - t * v  # the chunk one jump from here would reach
+            error = (target - denoised) * weights[None, :, None]  # (B, H, D)
+            (correction,) = torch.autograd.grad(denoised, x_in, grad_outputs=error.detach())  # the VJP
+        x = (x - (v - guidance_weight(t, beta) * correction) / N).detach()
+    return x
+
+
+@dataclass
+class Trace:
+    """What one episode executed, for the metrics and the widget."""
+
+    actions: np.ndarray  # (T, D) commanded actions, one per control step
+    switches: list[int]  # steps at which a new chunk took over
+    chunks: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (time of its action 0, (H, D))
+    paused: list[int] = field(default_factory=list)  # steps the arm held still, waiting for a chunk
+    success: bool = False
+    grasp_step: int | None = None  # the first step the named block was held: progress short of success
+    closest: float = math.inf  # metres: the nearest the grasp point came to the named block (progress before that)
+    frames: list[np.ndarray] = field(default_factory=list)  # display frames, when asked for
+
+    @property
+    def steps(self) -> int:
+        return len(self.actions)
+
+
+class ChunkPlanner:
+    """Makes one chunk for an observation, given the previous chunk's actions still ahead (or None)."""
+
+    def __init__(self, policy: FlowVLA, config: ExecutionConfig, seed: int):
+        config.check(policy.config.chunk_size)
+        self.policy, self.config = policy, config
+        self.generator = torch.Generator().manual_seed(seed)  # noise on the CPU: the same draws on any device
+
+    @torch.no_grad()
+    def __call__(self, observation: dict, ahead: np.ndarray | None) -> np.ndarray:
+        """(H, D) in action units. ``ahead``: the previous chunk's actions from this observation's step on."""
+        policy, config = self.policy, self.config
+        H, D = policy.config.chunk_size, policy.config.action_dim
+        noise = torch.randn(1, H, D, generator=self.generator).to(policy.device)
+        images, instructions, state = policy.observation_tensors([observation])
+        if ahead is None or config.strategy not in ("rtc", "hard_mask"):
+            chunk = policy.denoise(images, instructions, state, noise)[-1]
+        else:
+            weights = (
+                soft_mask(H, config.delay, config.horizon) if config.strategy == "rtc" else hard_mask(H, config.delay)
+            )
+            padded = np.concatenate([ahead, np.repeat(ahead[-1:], H - len(ahead), axis=0)])  # weight 0 past it
+            target = policy.normalize_actions(torch.as_tensor(padded, dtype=torch.float32, device=policy.device))
+            chunk = guided_denoise(
+                policy,
+                policy.prefix_cache(images, instructions),
+                state,
+                noise,
+                target[None],
+                torch.as_tensor(weights, dtype=torch.float32, device=policy.device),
+                config.beta,
+            )
+        return policy.unnormalize_actions(chunk)[0].cpu().numpy()
+
+
+def ensemble_action(chunks: list[tuple[int, np.ndarray]], t: int, m: float) -> np.ndarray:
+    """ACT's temporal ensemble at step t: every chunk's action for t, weighted exp(-m i), i = 0 the oldest."""
+    predictions = [chunk[t - start] for start, chunk in chunks if 0 <= t - start < len(chunk)]
+    weights = np.exp(-m * np.arange(len(predictions)))
+    return np.einsum("i,id->d", weights, np.stack(predictions)) / weights.sum()
+
+
+def run_episode(
+    policy: FlowVLA,
+    config: ExecutionConfig,
+    seed: int,
+    task: str = "pick_place",
+    env: TabletopEnv | None = None,
+    max_steps: int | None = None,
+    frame_every: int = 0,
+) -> Trace:
+    """One episode under the paper's asynchronous loop: an inference starts every s steps from the
+    observation of that moment and delivers its chunk d steps later; meanwhile the robot executes the
+    chunk it has. Deterministic for a seed: the episode, the noise and the simulated delay are all fixed.
+    ``frame_every`` > 0 renders a display frame every that many steps (for the widget)."""
+    env = env or TabletopEnv(task)
+    d, s = config.delay, config.horizon
+    planner = ChunkPlanner(policy, config, seed)
+    observation, _ = env.reset(seed=seed, options={"task": task})
+    last_steps = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
+    actions, switches, paused, arrived = [], [], [], []
+    hold = np.array([0.0, 0.0, 0.0, -1.0])  # no motion, gripper as last commanded (open at reset)
+    current: tuple[int, np.ndarray] | None = None  # (time of action 0, chunk) being executed
+    pending: tuple[int, int, np.ndarray] | None = None  # (ready at, time of action 0, chunk)
+    next_request, success, grasp_step, closest, frames = 0, False, None, math.inf, []
+
+    def deliver(chunk: tuple[int, np.ndarray], t: int) -> tuple[int, np.ndarray]:
+        arrived.append(chunk)
+        switches.append(t)
+        return chunk
+
+    for t in range(last_steps):
+        if pending is not None and t == pending[0]:  # the inference started d steps ago delivers
+            current, pending = deliver(pending[1:], t), None
+        if t == next_request:  # start an inference on this observation (after a delivery: with d = s both are now)
+            ahead = None if current is None else current[1][t - current[0] :]
+            chunk = planner(observation, ahead)
+            if config.strategy == "synchronous":
+                current = None  # the robot stops while it thinks
+            start = t + d if current is None else t  # a robot that waited starts the chunk at its action 0
+            pending, next_request = (t + d, start, chunk), start + s
+            if d == 0:  # no delay: delivered at once
+                current, pending = deliver(pending[1:], t), None
+        if current is None or t < current[0]:
+            action = hold
+            paused.append(t)
+        elif config.strategy == "ensemble":
+            action = ensemble_action(arrived, t, config.ensemble_m)
+        else:
+            action = current[1][t - current[0]]
+        hold = np.array([0.0, 0.0, 0.0, action[3]])
+        actions.append(action)
+        observation, _, terminated, truncated, _ = env.step(action)
+        block = env.task_spec.color
+        closest = min(closest, float(np.linalg.norm(env.arm.gripper_position() - env.arm.block_position(block))))
+        if grasp_step is None and held(env.arm, block):
+            grasp_step = t
+        if frame_every and t % frame_every == 0:
+            frames.append(env.render())
+        if terminated or truncated:
+            success = bool(terminated)
+            break
+    return Trace(np.array(actions), switches, arrived, paused, success, grasp_step, closest, frames)
+
+
+def boundary_jumps(trace: Trace) -> np.ndarray:
+    """(switches - 1,) the change in commanded motion (dx, dy, dz) where a chunk takes over from another, in
+    action units (the first chunk starts the arm from rest: not a boundary)."""
+    steps = [t for t in trace.switches[1:] if t < trace.steps]
+    return np.array([np.linalg.norm(trace.actions[t, MOTION] - trace.actions[t - 1, MOTION]) for t in steps])
+
+
+def rms_jerk(trace: Trace) -> float:
+    """Root mean square jerk of the commanded gripper target, m/s^3: the third difference of its path."""
+    velocity = trace.actions[:, MOTION] * MAX_STEP / CONTROL_PERIOD  # (T, 3) m/s
+    jerk = np.diff(velocity, n=2, axis=0) / CONTROL_PERIOD**2
+    return float(np.sqrt((jerk**2).sum(1).mean())) if len(jerk) else 0.0
+
+
+def episode_metrics(trace: Trace) -> dict[str, float]:
+    """Success, grasp, the seconds they took (NaN where not reached), how near the gripper came to the block,
+    the largest boundary jump, the jerk."""
+    jumps = boundary_jumps(trace)
+    return {
+        "success": float(trace.success),
+        "grasped": float(trace.grasp_step is not None),
+        "seconds": trace.steps * CONTROL_PERIOD if trace.success else math.nan,
+        "seconds_to_grasp": math.nan if trace.grasp_step is None else trace.grasp_step * CONTROL_PERIOD,
+        "closest_cm": 100 * trace.closest,
+        "discontinuity": float(jumps.max()) if len(jumps) else 0.0,
+        "jerk": rms_jerk(trace),
+    }
+
+
+def sweep(
+    policy: FlowVLA,
+    strategies=STRATEGIES,
+    delays=(0, 1, 2, 3, 4),
+    horizon: int = 5,
+    episodes: int = 8,
+    seed: int = 0,
+    task: str = "pick_place",
+    max_steps: int | None = None,
+    progress: Callable | None = None,
+) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """{strategy: {d: [metrics of each episode]}}: the same seeded episodes for every strategy and delay;
+    ``progress`` wraps the loop over (strategy, d) cells (e.g. tqdm)."""
+    env = TabletopEnv(task, cameras=policy.config.cameras)
+    cells = [(strategy, d) for strategy in strategies for d in delays]
+    results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}
+    for strategy, d in (progress or iter)(cells):
+        config = ExecutionConfig(strategy, d, horizon)
+        results[strategy][str(d)] = [
+            episode_metrics(run_episode(policy, config, evaluation_seed(seed, e), task, env, max_steps))
+            for e in range(episodes)
+        ]
+    return results
+
+
+def summarize(results: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """{strategy: {d: each metric averaged over the episodes}}; the seconds average the episodes that got there."""
+    return {
+        strategy: {d: {key: nanmean([m[key] for m in runs]) for key in runs[0]} for d, runs in cells.items()}
+        for strategy, cells in results.items()
+    }
+
+
+def nanmean(values: list[float]) -> float:
+    """The mean of the values reached (NaN where none was): seconds to succeed count successes only."""
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def measured_delay(policy: FlowVLA, observation: dict, strategy: str = "rtc", chunks: int = 5) -> int:
+    """d for this machine: the mean wall time of one chunk by ``strategy``, in control steps, rounded up."""
+    config = ExecutionConfig(strategy, 0, 1)
+    planner = ChunkPlanner(policy, config, 0)
+    ahead = planner(observation, None)
+    tic = time.perf_counter()
+    for _ in range(chunks):
+        planner(observation, ahead)
+    return math.ceil((time.perf_counter() - tic) / chunks / CONTROL_PERIOD)
+
+
+RECORDING = "rtc_sweep.json"
+
+
+@dataclass(frozen=True)
+class SweepRecipe:
+    """What ``python -m vlacourse.rtc record`` measures: the shipped flow VLA under every strategy and delay."""
+
+    delays: tuple[int, ...] = (0, 1, 2, 3, 4)  # d, in control steps of 20 ms
+    horizon: int = 5  # s: half the chunk, so that s >= d for every delay and H - s = 5 actions overlap
+    episodes: int = 8  # seeded pick-and-place episodes per strategy and delay, the same ones for each
+    seed: int = 0
+    task: str = "pick_place"
+    threads: int = 1  # CPU threads: float sums differ with the thread count, and the recording is rerun in tests
+
+
+def record_sweep(
+    recipe: SweepRecipe, strategies=STRATEGIES, episodes: int | None = None, progress: bool = True
+) -> dict:
+    """The recipe's sweep on the shipped flow VLA, with the recipe and the seconds it took."""
+    from tqdm.auto import tqdm
+
+    policy = load_course_flow_vla()
+    episodes = recipe.episodes if episodes is None else episodes
+    tic = time.perf_counter()
+    with torch_threads(recipe.threads):
+        results = sweep(
+            policy,
+            strategies,
+            recipe.delays,
+            recipe.horizon,
+            episodes,
+            recipe.seed,
+            recipe.task,
+            progress=lambda cells: tqdm(cells, desc="strategy x delay", disable=not progress),
+        )
+    return {
+        "recipe": asdict(recipe),
+        "policy": CHECKPOINT,
+        "chunk_size": policy.config.chunk_size,
+        "seconds": time.perf_counter() - tic,
+        "results": results,
+    }
+
+
+def load_recorded_sweep(path: str | Path | None = None) -> dict:
+    """The shipped recording (made by ``python -m vlacourse.rtc record``), or the one at ``path``."""
+    if path is None:
+        with resources.as_file(resources.files("vlacourse") / "data" / RECORDING) as shipped:
+            return load_recorded_sweep(shipped)
+    return json.loads(Path(path).read_text())
+
+
+SWEEP_PANELS = (
+    ("success", "success (%)", 100),
+    ("closest_cm", "nearest the gripper came to the block (cm)", 1),
+    ("discontinuity", "largest jump at a switch (action units)", 1),
+    ("jerk", "RMS jerk (m/s$^3$)", 1),
+)
+
+
+def plot_sweep(recording: dict) -> Figure:
+    """As the paper plots its simulated benchmark: each metric against the delay d, one line per strategy."""
+    summary = summarize(recording["results"])
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), layout="constrained")
+    for ax, (key, label, scale) in zip(axes.flat, SWEEP_PANELS, strict=True):
+        for strategy, cells in summary.items():
+            delays = [int(d) for d in cells]
+            ax.plot(delays, [cells[str(d)][key] * scale for d in delays], "o-", label=STRATEGY_NAMES[strategy])
+        ax.set(xlabel="inference delay d (control steps of 20 ms)", ylabel=label, xticks=delays)
+    axes[0, 0].set_ylim(-3, 103)  # success in percent, whatever it reaches
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(
+        f"the shipped flow VLA, {recording['recipe']['episodes']} episodes per point, "
+        f"s = {recording['recipe']['horizon']}, H = {recording['chunk_size']}"
+    )
+    return fig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.rtc", description="real-time chunking (notebook 08)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("record", help="run every strategy at every delay of SweepRecipe and write the metrics")
+    make.add_argument("--out", type=Path, default=Path(RECORDING))
+    make.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
+    make.add_argument("--episodes", type=int, default=SweepRecipe.episodes)
+    make.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    recording = record_sweep(SweepRecipe(), args.strategies, args.episodes, progress=not args.quiet)
+    args.out.write_text(json.dumps(recording, indent=1))
+    print(f"wrote {args.out} in {recording['seconds'] / 60:.1f} minutes")
+
+
+if __name__ == "__main__":
+    main()
