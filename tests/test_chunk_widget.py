@@ -1,5 +1,7 @@
 """The chunk-overlap widget, driven by setting its controls' values as a learner's slider would."""
 
+import threading
+
 import pytest
 
 from vlacourse.chunk_widget import FRAMES, chunk_overlap_widget, regions
@@ -45,3 +47,20 @@ def test_regions_of_the_new_chunk():
                                                                  ("free", 25, 30)]
     assert regions(ExecutionConfig("naive", 2, 5), 20, 25, 10)[1][0] == "overlap"
     assert regions(ExecutionConfig("synchronous", 2, 5), 20, 25, 10) == [("paused", 20, 22), ("free", 22, 32)]
+
+
+def test_a_callback_from_another_thread_still_renders(view):
+    """ipykernel 7 may run a widget's callback in a subshell thread; MuJoCo's GL context is bound to one thread."""
+    failures = []
+
+    def move():
+        try:
+            view.controls["strategy"].value = "ensemble"
+        except Exception as error:  # reported by the assertion below
+            failures.append(error)
+
+    thread = threading.Thread(target=move)
+    thread.start()
+    thread.join()
+    assert not failures, failures
+    assert any(config.strategy == "ensemble" for config in view.runs)

@@ -16,6 +16,8 @@ Each setting's run is computed once (about a second) and kept, so moving back to
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
@@ -135,20 +137,24 @@ def draw_chunk_overlap(trace: Trace, config: ExecutionConfig, chunk_size: int) -
 def chunk_overlap_widget(policy: FlowVLA, episode: int = 0) -> InteractiveImage:
     """Sliders for d and s and a strategy selector over ``draw_chunk_overlap``; s stays in [max(d, 1), H - d]."""
     H = policy.config.chunk_size
-    env = TabletopEnv("pick_place", cameras=policy.config.cameras, render_size=(180, 240))
+    # MuJoCo's OpenGL context works only in the thread that first made it current, and a kernel may run widget
+    # callbacks in another thread than the cell's (ipykernel 7 does): one thread owns the simulator.
+    simulator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk_widget")
+    env = simulator.submit(TabletopEnv, "pick_place", cameras=policy.config.cameras, render_size=(180, 240)).result()
     runs: dict[ExecutionConfig, Trace] = {}
 
     def draw(delay: int, horizon: int, strategy: str) -> Figure:
         config = ExecutionConfig(strategy, delay, horizon)
         if config not in runs:
-            runs[config] = run_episode(
+            runs[config] = simulator.submit(
+                run_episode,
                 policy,
                 config,
                 evaluation_seed(0, episode),
                 env=env,
                 max_steps=SEGMENT_STEPS,
                 frame_every=SEGMENT_STEPS // FRAMES,
-            )
+            ).result()
         return draw_chunk_overlap(runs[config], config, H)
 
     delay = widgets.IntSlider(value=2, min=0, max=H // 2, description="delay d")
