@@ -26,10 +26,10 @@ Jacobian product of the weighted error through A_hat:
     w(t) = min(beta, (t^2 + (1 - t)^2) / (t (1 - t)))   (the paper's (1 - tau) / (tau r_tau^2), tau = 1 - t)
 
 with beta = 5. Nothing is retrained: RTC changes only how the trained flow expert (``vlacourse.flow``)
-samples. The baselines of the paper's experiments: *synchronous* (pause while thinking), *naive* switching (execute the
-new chunk from index d as it comes), *temporal ensembling* (ACT, Zhao et al. 2023: average
-every chunk's prediction for the current step with weights exp(-m i), i = 0 the oldest, m = 0.01), and
-*hard masking* (the same guidance with W = 1 on the first d actions and 0 after: the frozen prefix alone).
+samples. The baselines of the paper's experiments: *synchronous* (pause while thinking), *naive* switching
+(execute the new chunk from index d as it comes), *temporal ensembling* (ACT, Zhao et al. 2023: average every
+chunk's prediction for the current step with weights exp(-m i), i = 0 the oldest, m = 0.01), and *hard
+masking* (the same guidance with W = 1 on the first d actions and 0 after: the frozen prefix alone).
 
 Where ours differs, and why:
 - The paper's delay is real latency on a GPU; ours is a parameter d (control steps), so that runs are
@@ -377,14 +377,11 @@ class SweepRecipe:
     threads: int = 1  # CPU threads: float sums differ with the thread count, and the recording is rerun in tests
 
 
-def record_sweep(
-    recipe: SweepRecipe, strategies=STRATEGIES, episodes: int | None = None, progress: bool = True
-) -> dict:
+def record_sweep(recipe: SweepRecipe, strategies=STRATEGIES, progress: bool = True) -> dict:
     """The recipe's sweep on the shipped flow VLA, with the recipe and the seconds it took."""
     from tqdm.auto import tqdm
 
     policy = load_course_flow_vla()
-    episodes = recipe.episodes if episodes is None else episodes
     tic = time.perf_counter()
     with torch_threads(recipe.threads):
         results = sweep(
@@ -392,7 +389,7 @@ def record_sweep(
             strategies,
             recipe.delays,
             recipe.horizon,
-            episodes,
+            recipe.episodes,
             recipe.seed,
             recipe.task,
             progress=lambda cells: tqdm(cells, desc="strategy x delay", disable=not progress),
@@ -449,7 +446,7 @@ def main(argv: list[str] | None = None) -> None:
     make.add_argument("--episodes", type=int, default=SweepRecipe.episodes)
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    recording = record_sweep(SweepRecipe(), args.strategies, args.episodes, progress=not args.quiet)
+    recording = record_sweep(SweepRecipe(episodes=args.episodes), args.strategies, progress=not args.quiet)
     args.out.write_text(json.dumps(recording, indent=1))
     print(f"wrote {args.out} in {recording['seconds'] / 60:.1f} minutes")
 
