@@ -77,7 +77,6 @@ course = setup(seed=0)
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from vlacourse import rtc
 from vlacourse.flow import load_course_flow_vla
@@ -137,23 +136,12 @@ plt.show()
 #
 # The correction g goes through dA_hat/dx_t: how much the expert's one-jump estimate depends on where the
 # sample is now. A policy that is sure of its chunk ignores x_t (its estimate is the chunk), and then no
-# guidance can move it; only what the policy is *unsure* about can be steered. Measure it on our expert:
-# the size of the product for a random error, relative to the error.
+# guidance can move it; only what the policy is *unsure* about can be steered. Measure it on our expert
+# (`rtc.guidance_sensitivity`): the size of the product for a random error, relative to the error, at
+# each step of one sample.
 
 # %%
-images, instructions, state = policy.observation_tensors([observation])
-cache = policy.prefix_cache(images, instructions)
-x = torch.randn(1, H, 4, generator=torch.Generator().manual_seed(0)).to(course.device)
-sensitivity = []
-for step in range(policy.config.num_steps):
-    t_now = 1 - step / policy.config.num_steps
-    time_now = torch.full((1,), t_now, device=course.device)
-    x_in = x.detach().requires_grad_(True)
-    v = policy.velocity(cache, state, x_in, time_now)
-    error = torch.randn_like(x)
-    (product,) = torch.autograd.grad(x_in - t_now * v, x_in, grad_outputs=error)
-    sensitivity.append((product.norm() / error.norm()).item())
-    x = (x - v / policy.config.num_steps).detach()
+sensitivity = rtc.guidance_sensitivity(policy, observation)
 print("|g| / |error| at t = 1.0 ... 0.1:", " ".join(f"{s:.2f}" for s in sensitivity))
 
 # %% [markdown]

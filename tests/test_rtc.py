@@ -18,6 +18,7 @@ from vlacourse.rtc import (
     boundary_jumps,
     ensemble_action,
     episode_metrics,
+    guidance_sensitivity,
     guidance_weight,
     guided_denoise,
     hard_mask,
@@ -82,6 +83,13 @@ def test_no_previous_chunk_and_no_delay_is_the_plain_sampler(policy, observation
     noise = torch.randn(1, 10, 4, generator=torch.Generator().manual_seed(11))
     plain = policy.unnormalize_actions(policy.denoise(*policy.observation_tensors([observation]), noise)[-1])[0]
     np.testing.assert_allclose(chunk, plain.numpy(), atol=1e-6)
+
+
+def test_guidance_sensitivity_is_a_ratio_per_step(policy, observation):
+    ratios = guidance_sensitivity(policy, observation)
+    assert len(ratios) == policy.config.num_steps
+    assert all(0 < r < 1 for r in ratios), ratios  # our expert is nearly sure of its chunk: the notebook's claim
+    assert guidance_sensitivity(policy, observation) == ratios, "seeded: the same numbers again"
 
 
 def test_rtc_pulls_the_frozen_actions_toward_the_previous_chunk(policy, observation):

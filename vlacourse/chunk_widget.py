@@ -30,10 +30,9 @@ from vlacourse.rtc import (
     ExecutionConfig,
     Trace,
     boundary_jumps,
-    hard_mask,
+    guidance_mask,
     rms_jerk,
     run_episode,
-    soft_mask,
 )
 from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
 from vlacourse.sim.evaluate import evaluation_seed
@@ -84,12 +83,8 @@ def draw_chunk_overlap(trace: Trace, config: ExecutionConfig, chunk_size: int) -
     window = np.arange(previous_start, min(start + chunk_size, trace.steps))
     overlap.plot(window, trace.actions[window][:, MOTION], "k.", markersize=4)
     overlap.axvline(trace.switches[i] - 0.5, color="red", linewidth=1)
-    if config.strategy in ("rtc", "hard_mask"):
-        weights = (
-            soft_mask(chunk_size, config.delay, config.horizon)
-            if config.strategy == "rtc"
-            else hard_mask(chunk_size, config.delay)
-        )
+    weights = guidance_mask(config, chunk_size)
+    if weights is not None:
         twin = overlap.twinx()
         twin.step(start + np.arange(chunk_size), weights, where="mid", color="purple", linewidth=1.5)
         twin.set(ylim=(0, 1.05), ylabel="guidance weight")

@@ -127,6 +127,15 @@ def hard_mask(chunk_size: int, delay: int) -> np.ndarray:
     return (np.arange(chunk_size) < delay).astype(float)
 
 
+def guidance_mask(config: ExecutionConfig, chunk_size: int) -> np.ndarray | None:
+    """(H,) the weights a guided strategy inpaints with; None for the strategies that do not guide."""
+    if config.strategy == "rtc":
+        return soft_mask(chunk_size, config.delay, config.horizon)
+    if config.strategy == "hard_mask":
+        return hard_mask(chunk_size, config.delay)
+    return None
+
+
 def guidance_weight(t: float, beta: float) -> float:
     """min(beta, (t^2 + (1 - t)^2) / (t (1 - t))) in pi0's time (t = 1 noise): unbounded at both ends, so clipped."""
     if t <= 0 or t >= 1:
@@ -158,6 +167,27 @@ def guided_denoise(
             (correction,) = torch.autograd.grad(denoised, x_in, grad_outputs=error.detach())  # the VJP
         x = (x - (v - guidance_weight(t, beta) * correction) / N).detach()
     return x
+
+
+def guidance_sensitivity(policy: FlowVLA, observation: dict, seed: int = 0) -> list[float]:
+    """|e^T dA_hat/dx_t| / |e| for a random error e at each Euler step of one plain sample: how far the guidance
+    can move the one-jump estimate. Near 0, the policy is sure of its chunk whatever the sample, and no
+    guidance can steer it; near 1, the estimate follows the sample."""
+    N = policy.config.num_steps
+    images, instructions, state = policy.observation_tensors([observation])
+    cache = policy.prefix_cache(images, instructions)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, policy.config.chunk_size, policy.config.action_dim, generator=generator).to(policy.device)
+    ratios = []
+    for step in range(N):
+        t = 1 - step / N
+        x_in = x.detach().requires_grad_(True)
+        v = policy.velocity(cache, state, x_in, torch.full((1,), t, device=x.device))
+        error = torch.randn(x.shape, generator=generator).to(x.device)
+        (product,) = torch.autograd.grad(x_in - t * v, x_in, grad_outputs=error)
+        ratios.append((product.norm() / error.norm()).item())
+        x = (x - v / N).detach()
+    return ratios
 
 
 @dataclass
@@ -193,12 +223,10 @@ class ChunkPlanner:
         H, D = policy.config.chunk_size, policy.config.action_dim
         noise = torch.randn(1, H, D, generator=self.generator).to(policy.device)
         images, instructions, state = policy.observation_tensors([observation])
-        if ahead is None or config.strategy not in ("rtc", "hard_mask"):
+        weights = guidance_mask(config, H)
+        if ahead is None or weights is None:
             chunk = policy.denoise(images, instructions, state, noise)[-1]
         else:
-            weights = (
-                soft_mask(H, config.delay, config.horizon) if config.strategy == "rtc" else hard_mask(H, config.delay)
-            )
             padded = np.concatenate([ahead, np.repeat(ahead[-1:], H - len(ahead), axis=0)])  # weight 0 past it
             target = policy.normalize_actions(torch.as_tensor(padded, dtype=torch.float32, device=policy.device))
             chunk = guided_denoise(
@@ -243,6 +271,7 @@ def run_episode(
     current: tuple[int, np.ndarray] | None = None  # (time of action 0, chunk) being executed
     pending: tuple[int, int, np.ndarray] | None = None  # (ready at, time of action 0, chunk)
     next_request, success, grasp_step, closest, frames = 0, False, None, math.inf, []
+    block = env.task_spec.color  # the block the instruction names
 
     def deliver(chunk: tuple[int, np.ndarray], t: int) -> tuple[int, np.ndarray]:
         arrived.append(chunk)
@@ -271,7 +300,6 @@ def run_episode(
         hold = np.array([0.0, 0.0, 0.0, action[3]])
         actions.append(action)
         observation, _, terminated, truncated, _ = env.step(action)
-        block = env.task_spec.color
         closest = min(closest, float(np.linalg.norm(env.arm.gripper_position() - env.arm.block_position(block))))
         if grasp_step is None and held(env.arm, block):
             grasp_step = t
