@@ -12,13 +12,15 @@ LAB_FLAGS ?=
 # Jupyter refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-colab unit notebooks sync student lint bench assets clean help
+.PHONY: lab test test-colab reproduce unit notebooks sync student lint bench assets clean help
 
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
 	@echo "              (make lab NO_BROWSER=1 PORT=8888 to serve without opening a browser)"
 	@echo "make test     install, then unit tests + every notebook under nbval + .py/.ipynb sync"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
+	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
+	@echo "              ($(ARTIFACTS), or all: about 100 minutes)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
@@ -43,7 +45,22 @@ lab: $(VENV)/.installed
 
 # One pytest run: unit tests, the sync and student checks, then every notebook top to bottom.
 test: $(VENV)/.installed lint
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15
+
+# Each shipped artifact, and the test file whose `reproduce` tests rerun its package command in full and
+# compare the result with the shipped file. `make test` reruns only a short prefix of each.
+REPRODUCE_vlm        := tests/test_vlm_checkpoint.py
+REPRODUCE_fast       := tests/test_fast_vla_checkpoint.py
+REPRODUCE_flow       := tests/test_flow_checkpoint.py
+REPRODUCE_insulation := tests/test_insulation.py
+REPRODUCE_rtc        := tests/test_rtc.py
+ARTIFACTS := vlm fast flow insulation rtc
+ARTIFACT  ?= all
+REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
+
+reproduce: $(VENV)/.installed
+	@test -n "$(REPRODUCE_FILES)" || { echo "ARTIFACT=$(ARTIFACT) is not a shipped artifact: use one of $(ARTIFACTS), or all"; exit 2; }
+	$(PY) -m pytest $(REPRODUCE_FILES) -m reproduce --durations=0
 
 # Colab's ipywidgets 7.7, plotly 5.24, IPython 7.34... (torch stays the CPU build that `make` installs).
 COLAB_VENV := .venv-colab

@@ -39,6 +39,23 @@ def head_recipe_dataset():
     return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False)
 
 
+# A rerun's losses on this machine match the record to many digits; another machine's float arithmetic
+# drifts a little over the steps, where a change to the code path moves them by far more.
+PREFIX_TOLERANCE = 1e-3
+
+
+def assert_same_prefix(build, dataset, recorded: list[float]):
+    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of ``vla.HeadRecipe`` and check each
+    step's loss against ``recorded``, the losses the shipped checkpoint's whole run had at those steps."""
+    from vlacourse.training import PREFIX_STEPS
+    from vlacourse.vla import HeadRecipe, train_by_recipe
+
+    history = train_by_recipe(build, dataset, HeadRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
+    assert len(recorded) == PREFIX_STEPS
+    assert history.losses == pytest.approx(recorded, rel=PREFIX_TOLERANCE), \
+        "the recipe's first steps no longer give the shipped run's losses: retrain (make reproduce) and ship"
+
+
 def retrain_and_compare(module: str, load, shipped, tolerance: dict[str, float], tmp_path):
     """Run ``python -m <module> train`` into ``tmp_path``, load its output with ``load`` and check each named
     metric (the last value of a curve) against the shipped file's within ``tolerance``: float arithmetic may
@@ -49,6 +66,7 @@ def retrain_and_compare(module: str, load, shipped, tolerance: dict[str, float],
     out = tmp_path / "retrained.safetensors"
     subprocess.run([sys.executable, "-m", module, "train", "--out", str(out), "--quiet"], check=True)
     made = load(out)
+    assert made.metrics["prefix_losses"] == pytest.approx(shipped.metrics["prefix_losses"], rel=PREFIX_TOLERANCE)
     for name, allowed in tolerance.items():
         now, then = made.metrics[name], shipped.metrics[name]
         now, then = (now[-1], then[-1]) if isinstance(now, list) else (now, then)

@@ -1,13 +1,14 @@
 """The shipped flow VLA: it meets notebook 06's numbers, and `python -m vlacourse.flow train` makes it again.
 
-The last test runs the whole recipe (about 13 minutes on two CPU cores): it is what tells us that the
-package data is what the package's own command produces.
+`make test` reruns the recipe's first steps against the losses the checkpoint recorded; the last test,
+`make reproduce ARTIFACT=flow`, runs the whole recipe (about 13 minutes on two CPU cores): it is what tells
+us that the package data is what the package's own command produces.
 """
 
 import pytest
 
-from tests.conftest import retrain_and_compare
-from vlacourse.flow import FlowVLA, load_course_flow_vla, sweep_num_steps
+from tests.conftest import assert_same_prefix, retrain_and_compare
+from vlacourse.flow import FlowVLA, build_flow_vla, load_course_flow_vla, sweep_num_steps
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
 TOLERANCE = {"chunk_error": 0.01, "success": 0.15}
@@ -32,5 +33,10 @@ def test_shipped_weights_measure_what_their_metadata_says(shipped, head_recipe_d
     assert now == pytest.approx(shipped.metrics["num_steps"]["10"]["chunk_error"], abs=1e-3)
 
 
+def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped, head_recipe_dataset):
+    assert_same_prefix(build_flow_vla, head_recipe_dataset, shipped.metrics["prefix_losses"])
+
+
+@pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
     retrain_and_compare("vlacourse.flow", load_course_flow_vla, shipped, TOLERANCE, tmp_path)

@@ -2,6 +2,8 @@
 the plain one, the asynchronous loop's bookkeeping, and a rerun of the shipped sweep's first episodes."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -166,3 +168,18 @@ def test_the_recording_reruns(policy):
                 assert rerun[key] == pytest.approx(value, rel=1e-4, nan_ok=True), (strategy, key)
     summary = summarize(recording["results"])
     assert summary["rtc"]["4"]["discontinuity"] < summary["naive"]["4"]["discontinuity"]
+
+
+@pytest.mark.reproduce
+def test_the_record_command_reproduces_the_whole_sweep(tmp_path):
+    """``make reproduce ARTIFACT=rtc``: every strategy at every delay (about 15 minutes on one CPU thread)."""
+    recording = load_recorded_sweep()
+    out = tmp_path / "rtc_sweep.json"
+    subprocess.run([sys.executable, "-m", "vlacourse.rtc", "record", "--out", str(out), "--quiet"], check=True)
+    rerun = load_recorded_sweep(out)
+    assert rerun["recipe"] == recording["recipe"]
+    for strategy, cells in recording["results"].items():
+        for delay, episodes in cells.items():
+            for recorded, again in zip(episodes, rerun["results"][strategy][delay], strict=True):
+                for key, value in recorded.items():
+                    assert again[key] == pytest.approx(value, rel=1e-3, nan_ok=True), (strategy, delay, key)

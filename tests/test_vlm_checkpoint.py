@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from vlacourse.vlm import Recipe, caption_retrieval, load_course_vlm, question_accuracy
+from tests.conftest import PREFIX_TOLERANCE
+from vlacourse.training import PREFIX_STEPS
+from vlacourse.vlm import Recipe, caption_retrieval, load_course_vlm, question_accuracy, train_course_vlm
 
 # Notebook 02's claims: retrieval among 32 held-out scenes, answers against the majority baseline.
 RETRIEVAL_AT_LEAST, ACCURACY_AT_LEAST, POINTS_ABOVE_MAJORITY = 0.80, 0.85, 0.30
@@ -42,11 +44,25 @@ def test_shipped_weights_measure_what_their_metadata_says(shipped, heldout):
     assert abs(accuracy - metrics["vqa_accuracy"]) <= 0.01 and majority == pytest.approx(metrics["vqa_majority"])
 
 
+def test_each_stages_first_steps_give_the_losses_the_checkpoint_recorded(shipped):
+    recorded = shipped[3]["prefix_losses"]
+    losses = train_course_vlm(Recipe(), progress=False, stop_after=PREFIX_STEPS)[3]["prefix_losses"]
+    assert set(losses) == set(recorded) == {"language", "siglip", "vlm"}
+    for stage, curve in losses.items():
+        assert len(curve) == PREFIX_STEPS
+        assert curve == pytest.approx(recorded[stage], rel=PREFIX_TOLERANCE), \
+            f"stage {stage}: the recipe's first steps no longer give the shipped run's losses (make reproduce)"
+
+
+@pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
     out = tmp_path / "course_vlm.safetensors"
     subprocess.run([sys.executable, "-m", "vlacourse.vlm", "train", "--out", str(out), "--quiet"], check=True)
     _, _, tokenizer, metrics = load_course_vlm(out)
     assert tokenizer.merges == shipped[2].merges
-    for name, value in shipped[3].items():
-        assert abs(metrics[name] - value) <= TOLERANCE, f"{name}: {metrics[name]:.3f} now, {value:.3f} shipped"
+    prefix, shipped_prefix = metrics.pop("prefix_losses"), shipped[3]["prefix_losses"]
+    for stage, curve in prefix.items():
+        assert curve == pytest.approx(shipped_prefix[stage], rel=PREFIX_TOLERANCE), stage
+    for name, value in metrics.items():
+        assert abs(value - shipped[3][name]) <= TOLERANCE, f"{name}: {value:.3f} now, {shipped[3][name]:.3f} shipped"
     print(json.dumps(metrics))

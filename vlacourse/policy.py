@@ -289,6 +289,16 @@ def chunk_error(policy: Policy, batch: dict[str, Any]) -> float:
     return error[~batch["action_is_pad"].cpu()].mean().item()
 
 
+CHUNK_ERROR_FRAMES = 64  # of the validation frames, those whose chunks are predicted (it costs more than a loss)
+
+
+def validation_frames(dataset, config: PolicyConfig, seed: int = 0,
+                      device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The 256 held-out frames on which ``train_policy(seed=seed)`` measures its validation loss, the same every
+    time so that the curve compares like with like; its ``chunk_error`` is on the first ``CHUNK_ERROR_FRAMES``."""
+    return ChunkBatches(dataset, config, 256, seed + 1, split_episodes(dataset.num_episodes)[1], device)()
+
+
 @dataclass
 class PolicyHistory(History):
     success_steps: list[int] = field(default_factory=list)  # steps at which the policy was run on the arm
@@ -301,7 +311,7 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
                  warmup_steps: int = 100, eval_every: int = 250, eval_task: str | None = None,
                  eval_episodes: int = 0, checkpoint: str | Path | None = None, plot: LiveLossPlot | None = None,
                  progress: bool = True, co_training: Callable[[], Any] | None = None,
-                 measure: Callable[[], dict] | None = None) -> PolicyHistory:
+                 measure: Callable[[], dict] | None = None, stop_after: int | None = None) -> PolicyHistory:
     """The course's one loop for training a policy on demonstrations, on the policy's device.
 
     Every ``eval_every`` steps: the validation loss on held-out demonstration episodes, the error of the
@@ -309,17 +319,16 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
     ``eval_episodes`` > 0, the success rate over that many seeded episodes of ``eval_task`` on the arm;
     with ``checkpoint``, the policy is saved there each time; with ``measure``, what it returns (kept in
     ``history.measurements``). ``co_training()`` gives data of another kind for every training batch, as
-    ``batch["co_training"]`` (notebook 07's captions and questions). Seeded: the same arguments give the same
-    weights on the same machine."""
+    ``batch["co_training"]`` (notebook 07's captions and questions). ``stop_after``: only the first steps of
+    the schedule (see ``training.train``). Seeded: the same arguments give the same weights on the same machine."""
     from vlacourse.notebook import seed_everything
     from vlacourse.sim.evaluate import evaluate
 
     seed_everything(seed)
-    train_episodes, validation_episodes = split_episodes(dataset.num_episodes)
-    batches = ChunkBatches(dataset, policy.config, batch_size, seed, train_episodes, policy.device)
-    validation = ChunkBatches(dataset, policy.config, 256, seed + 1, validation_episodes, policy.device)
-    validation_batch = validation()  # the same frames every time, so the curve compares like with like
-    predicted_frames = {k: v[:64] for k, v in validation_batch.items()}  # predicting chunks costs more
+    batches = ChunkBatches(dataset, policy.config, batch_size, seed, split_episodes(dataset.num_episodes)[0],
+                           policy.device)
+    validation_batch = validation_frames(dataset, policy.config, seed, policy.device)
+    predicted_frames = {k: v[:CHUNK_ERROR_FRAMES] for k, v in validation_batch.items()}
     history = PolicyHistory()
 
     def evaluate_policy() -> float:
@@ -340,7 +349,7 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
 
     return train(policy, next_batch, steps, lr=lr, evaluate=evaluate_policy, eval_every=eval_every, plot=plot,
                  progress=progress, warmup_steps=warmup_steps, cosine=True, history=history,
-                 compute_loss=lambda model, batch: model(batch)[0])
+                 compute_loss=lambda model, batch: model(batch)[0], stop_after=stop_after)
 
 
 @contextmanager

@@ -23,6 +23,8 @@ from tqdm.auto import tqdm
 
 from vlacourse.widgets import new_figure, png_from_figure
 
+PREFIX_STEPS = 50  # the first steps of a shipped checkpoint's recipe, rerun by `make test` against its record
+
 
 @dataclass
 class History:
@@ -77,18 +79,23 @@ def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, l
           weight_decay: float = 0.1, grad_clip: float = 1.0, evaluate: Callable[[], float] | None = None,
           eval_every: int = 100, plot: LiveLossPlot | None = None, progress: bool = True,
           warmup_steps: int = 0, cosine: bool = False, history: History | None = None,
-          compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None) -> History:
+          compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None,
+          stop_after: int | None = None) -> History:
     """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode).
 
     Only parameters with ``requires_grad`` are optimised, so a frozen part stays as it is. A warmup keeps
     the first updates of a fresh model small, while Adam's statistics are still noisy. ``compute_loss(model,
     batch)`` replaces the default ``model(*batch)[1]`` (policies take a dict); ``history`` may be a
-    subclass that ``evaluate`` adds to (the policy loop records success rates there)."""
+    subclass that ``evaluate`` adds to (the policy loop records success rates there). ``stop_after`` runs
+    only the first steps of the ``steps``-step schedule: the prefix of a recipe, whose losses are those of
+    the whole run's first steps (``make test`` reruns shipped checkpoints' prefixes this way)."""
+    if stop_after is not None and not 1 <= stop_after <= steps:
+        raise ValueError(f"stop_after={stop_after} must be between 1 and steps={steps}, or None for the whole run")
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
     history = history if history is not None else History()
     compute_loss = compute_loss or (lambda model, batch: model(*batch)[1])
-    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress)
+    bar = tqdm(range(1, (stop_after or steps) + 1), desc="training", disable=not progress)
     for step in bar:
         rate = learning_rate(step, steps, lr, warmup_steps, cosine)
         for group in optimizer.param_groups:

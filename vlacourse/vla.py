@@ -124,6 +124,7 @@ from vlacourse.policy import (
     ChunkBatches,
     Policy,
     PolicyConfig,
+    PolicyHistory,
     actions_per_second,
     check_observation,
     load_policy,
@@ -134,6 +135,7 @@ from vlacourse.policy import (
     warn_unseen_words,
 )
 from vlacourse.tokenizer import BPETokenizer
+from vlacourse.training import PREFIX_STEPS
 from vlacourse.vision import KeypointReadout, ViTConfig
 from vlacourse.vlm import VLM, load_course_vlm
 
@@ -406,28 +408,38 @@ class HeadRecipe:
     eval_episodes: int = 20  # seeded episodes on the arm
 
 
+def train_by_recipe(build, dataset, recipe: HeadRecipe, progress: bool = True,
+                    stop_after: int | None = None) -> tuple[VLMPolicy, PolicyHistory]:
+    """A VLA from ``build`` trained by the recipe, seeded; ``stop_after``: only the recipe's first steps."""
+    from vlacourse.notebook import seed_everything
+
+    seed_everything(recipe.seed)
+    policy = build(dataset, chunk_size=10)
+    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
+                           eval_every=max(1, recipe.steps // 10), progress=progress, stop_after=stop_after)
+    return policy, history
+
+
 def train_and_measure(build, dataset, recipe: HeadRecipe, progress: bool = True):
     """(policy, metrics): a VLA from ``build`` trained by the recipe, then measured: its validation curves,
     the error of its predicted chunks (``chunk_error``: the losses of bins, FAST tokens and flow matching
     measure different things and cannot be compared), forward passes per chunk over held-out frames, actions
-    per second on one observation, and success on ``eval_episodes`` seeded episodes."""
-    from vlacourse.notebook import seed_everything
+    per second on one observation, and success on ``eval_episodes`` seeded episodes. ``prefix_losses``, the
+    training losses of the first ``PREFIX_STEPS`` steps, are what ``make test`` checks a rerun against."""
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
 
-    seed_everything(recipe.seed)
-    policy = build(dataset, chunk_size=10)
     start = time.perf_counter()
-    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
-                           eval_every=max(1, recipe.steps // 10), progress=progress)
+    policy, history = train_by_recipe(build, dataset, recipe, progress)
     train_seconds = time.perf_counter() - start
     passes = forward_passes_per_chunk(policy, dataset, recipe.seed)
     speed = actions_per_second(policy, TabletopEnv(recipe.suite).reset(seed=recipe.seed)[0])
     result = evaluate(policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed, progress=progress,
                       side_by_side=min(recipe.eval_episodes, 10))
-    return policy, {"train_seconds": train_seconds, "eval_steps": history.eval_steps,
-                    "validation_loss": history.eval_losses, "chunk_error": history.chunk_errors,
-                    "forward_passes_per_chunk": passes, **speed, "success": result.success_rate}
+    return policy, {"train_seconds": train_seconds, "prefix_losses": history.losses[:PREFIX_STEPS],
+                    "eval_steps": history.eval_steps, "validation_loss": history.eval_losses,
+                    "chunk_error": history.chunk_errors, "forward_passes_per_chunk": passes, **speed,
+                    "success": result.success_rate}
 
 
 def forward_passes_per_chunk(policy: VLMPolicy, dataset, seed: int = 0, frames: int = 32) -> float:

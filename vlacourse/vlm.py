@@ -37,7 +37,7 @@ from vlacourse.corpus import load_corpus
 from vlacourse.gpt import GPT, GPTConfig, KVCache
 from vlacourse.lm import TokenWindows
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.training import train
+from vlacourse.training import PREFIX_STEPS, train
 from vlacourse.vision import SigLIP, ViT, ViTConfig, retrieval_top1
 
 if TYPE_CHECKING:  # vlacourse.scenes imports MuJoCo, which must not load before its backend is chosen
@@ -245,8 +245,12 @@ class Recipe:
         self.gpt = self.gpt or GPTConfig(block_size=256)
 
 
-def train_course_vlm(recipe: Recipe, progress: bool = True) -> tuple[SigLIP, VLM, BPETokenizer, dict]:
-    """The three stages from scratch; returns the models, the tokenizer and the held-out metrics."""
+def train_course_vlm(recipe: Recipe, progress: bool = True,
+                     stop_after: int | None = None) -> tuple[SigLIP, VLM, BPETokenizer, dict]:
+    """The three stages from scratch; returns the models, the tokenizer and the held-out metrics.
+
+    ``stop_after`` runs only the first steps of each stage's schedule and measures nothing on held-out
+    scenes: its metrics are each stage's losses, the prefix that ``make test`` reruns (``prefix_losses``)."""
     from vlacourse.notebook import seed_everything
     from vlacourse.scenes import SceneMaker
 
@@ -254,32 +258,37 @@ def train_course_vlm(recipe: Recipe, progress: bool = True) -> tuple[SigLIP, VLM
     tokenizer = BPETokenizer.train(load_corpus(), recipe.vocab_size)
     for config in (recipe.text, recipe.gpt):
         config.vocab_size = tokenizer.vocab_size
+    losses = {}
     # 1. Language: the GPT learns the course's language, as in notebook 01.
     language_model = GPT(recipe.gpt)
     windows = TokenWindows(tokenizer.encode(load_corpus()), window=64, batch_size=32, seed=recipe.seed)
-    train(language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress)
+    losses["language"] = train(language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress,
+                               stop_after=stop_after).losses
     # 2. Vision: SigLIP on image-caption pairs.
     scenes = SceneMaker(recipe.vit.image_size).make_many(recipe.train_scenes, seed=recipe.seed * 1000 + 1,
                                                          progress=progress)
-    heldout = recipe.heldout(progress)
     siglip = SigLIP(recipe.vit, recipe.text)
     captions = caption_batches(scenes, tokenizer, recipe.siglip_batch_size, seed=recipe.seed)
     # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vision).
-    train(siglip, captions, recipe.siglip_steps, lr=recipe.siglip_lr, warmup_steps=recipe.warmup_steps,
-          cosine=True, weight_decay=0.0, progress=progress)
+    losses["siglip"] = train(siglip, captions, recipe.siglip_steps, lr=recipe.siglip_lr,
+                             warmup_steps=recipe.warmup_steps, cosine=True, weight_decay=0.0, progress=progress,
+                             stop_after=stop_after).losses
     # 3. The VLM: projector and GPT trained on captions and questions, vision frozen.
     vlm = VLM(recipe.vit, recipe.gpt)
     vlm.vision.load_state_dict(siglip.image_tower.state_dict())
     vlm.gpt.load_state_dict(language_model.state_dict())
     vlm.vision.requires_grad_(False)
     answers = qa_batches(scenes, tokenizer, recipe.vlm_batch_size, seed=recipe.seed + 1)
-    train(vlm, answers, recipe.vlm_steps, lr=recipe.vlm_lr, warmup_steps=recipe.warmup_steps, cosine=True,
-          progress=progress)
+    losses["vlm"] = train(vlm, answers, recipe.vlm_steps, lr=recipe.vlm_lr, warmup_steps=recipe.warmup_steps,
+                          cosine=True, progress=progress, stop_after=stop_after).losses
+    if stop_after is not None:
+        return siglip, vlm, tokenizer, {"prefix_losses": losses}
     for model in (siglip, vlm):
         model.eval()
         with torch.no_grad():  # measure the weights as they ship: rounded to float16
             for parameter in model.parameters():
                 parameter.copy_(parameter.half().float())
+    heldout = recipe.heldout(progress)
     accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
     metrics = {"retrieval_top1": caption_retrieval(siglip, tokenizer, heldout), "retrieval_chance": 1 / 32,
                "vqa_accuracy": accuracy, "vqa_majority": majority}
@@ -330,9 +339,11 @@ def main(argv: list[str] | None = None) -> None:
 
     configure_mujoco_gl()  # before anything imports MuJoCo
     start = time.perf_counter()
+    # The prefix first (a minute): its losses ship with the checkpoint, for make test to rerun against.
+    prefix = train_course_vlm(Recipe(seed=args.seed), progress=not args.quiet, stop_after=PREFIX_STEPS)[3]
     recipe = Recipe(seed=args.seed)
     siglip, vlm, tokenizer, metrics = train_course_vlm(recipe, progress=not args.quiet)
-    save_course_vlm(args.out, siglip, vlm, tokenizer, recipe, metrics)
+    save_course_vlm(args.out, siglip, vlm, tokenizer, recipe, metrics | prefix)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f} s")
     print(json.dumps(metrics, indent=1))
 
