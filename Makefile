@@ -12,12 +12,13 @@ LAB_FLAGS ?=
 # Jupyter refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-colab reproduce unit notebooks sync student lint bench assets clean help
+.PHONY: lab test test-browser test-colab reproduce unit notebooks sync student lint bench assets clean help
 
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
 	@echo "              (make lab NO_BROWSER=1 PORT=8888 to serve without opening a browser)"
 	@echo "make test     install, then unit tests + every notebook under nbval + .py/.ipynb sync"
+	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
 	@echo "              ($(ARTIFACTS), or all: about 100 minutes)"
@@ -46,6 +47,14 @@ lab: $(VENV)/.installed
 # One pytest run: unit tests, the sync and student checks, then every notebook top to bottom.
 test: $(VENV)/.installed lint
 	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15
+
+# playwright drives Debian's chromium (`apt-get install chromium`); without it the check skips and says so.
+$(VENV)/.browser: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[lab,dev,browser]"
+	touch $@
+
+test-browser: $(VENV)/.browser
+	$(PY) -m pytest tests/test_browser.py -m browser -v
 
 # Each shipped artifact, and the test file whose `reproduce` tests rerun its package command in full and
 # compare the result with the shipped file. `make test` reruns only a short prefix of each.

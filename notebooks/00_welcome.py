@@ -104,6 +104,7 @@ fast_ms = policy_camera.ms_per_frame(data, camera="scene")
 pretty_ms = pretty_camera.ms_per_frame(data, camera="scene", frames=20)
 print(f"64x64 frame, shadows and multisampling off: {fast_ms:6.2f} ms")
 print(f"64x64 frame, shadows and multisampling on:  {pretty_ms:6.2f} ms")
+print(f"A 50 Hz control step has 20 ms: the policy frame takes {fast_ms / 20:.0%} of it on this machine.")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1, 1.6])
 axes[0].imshow(policy_frame)
@@ -186,8 +187,9 @@ exercise_result = check("normalize_to_unit_range", normalize_to_unit_range)
 # ## What this notebook claims
 #
 # The last cell checks what this notebook told you, so the course's test run fails if it stops being
-# true: every requirement is met, a 64x64 policy frame renders well within a 50 Hz control step, the
-# frame shows the red block, the widget redraws when a slider moves, and the exercise passes.
+# true: every requirement is met, a 64x64 policy frame renders and shows the red block, the widget
+# redraws when a slider moves, and the exercise passes. It asserts nothing about speed, which depends on
+# the machine: `python -m vlacourse.bench sim` measures it.
 
 # %%
 red = (policy_frame[..., 0] > 150) & (policy_frame[..., 1] < 80) & (policy_frame[..., 2] < 80)
@@ -197,7 +199,6 @@ explorer.view.set(red_block_x=0.3)
 assert all(row.ok for row in requirements), [row for row in requirements if not row.ok]
 assert policy_frame.shape == (64, 64, 3) and policy_frame.std() > 10, "the policy frame is blank"
 assert red.sum() >= 4, f"the red block should be visible in the policy frame, found {red.sum()} red pixels"
-assert fast_ms < 20, f"a 64x64 policy frame took {fast_ms:.1f} ms, more than a 50 Hz step allows"
 assert explorer.view.image.value != before, "moving the slider did not redraw the scene"
 assert exercise_result.ok
-print(f"All claims hold: policy frame in {fast_ms:.2f} ms, {red.sum()} red pixels, widget redrawn.")
+print(f"All claims hold: {red.sum()} red pixels in the policy frame, widget redrawn.")

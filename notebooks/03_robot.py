@@ -326,10 +326,11 @@ statistics_check = check("action_statistics", action_statistics)
 # ## What this notebook claims
 #
 # The expert meets the course's bar (at least 95% on each short task and 90% on clearing the table,
-# over 100 seeded episodes), a 64x64 policy frame renders in a small part of the 20 ms control step
-# (at most 5 ms; 0.4 to 0.9 ms on the machines the course was built on), 100 pick-and-place episodes
-# are collected in at most 60 s, the held-out colour never appears in the training data, noise makes
-# motion jerkier, and both exercises pass.
+# over 100 seeded episodes), the 100 pick-and-place demonstrations all succeed, the held-out colour never
+# appears in the training data, noise makes motion jerkier, and both exercises pass. How fast frames render
+# and episodes are collected depends on the machine, so it is printed, not asserted:
+# `python -m vlacourse.bench sim` measures it (0.4 to 0.9 ms a 64x64 frame on the machines the course was
+# built on, a small part of the 20 ms control step).
 
 # %%
 frame_ms = env.policy_camera.ms_per_frame(env.arm.data, "scene", frames=200)
@@ -337,11 +338,9 @@ short_tasks = ("reach", "push", "pick_place", "stack")
 for task in short_tasks:
     assert expert_results[task].success_rate >= 0.95, expert_results[task]
 assert expert_results["clear_table"].success_rate >= 0.90, expert_results["clear_table"]
-assert frame_ms <= 5.0, f"a 64x64 policy frame took {frame_ms:.2f} ms: are shadows and multisampling off?"
-assert was_cached or collect_seconds <= 60, f"collecting 100 episodes took {collect_seconds:.0f} s"
 assert dataset.num_episodes == 100 and dataset.episode_success.all()
 assert not any("green" in task for task in dataset.tasks), "a held-out combination leaked into training data"
 assert noisy_jerk > 2 * smooth_jerk
 assert bin_check.ok and statistics_check.ok
 print(f"All claims hold: expert success {', '.join(f'{t} {r.success_rate:.0%}' for t, r in expert_results.items())}; "
-      f"{frame_ms:.2f} ms a frame.")
+      f"{frame_ms:.2f} ms a frame on this machine.")

@@ -414,8 +414,9 @@ print("the smallest scale that keeps every normalised action within 0.02:",
 # FAST's less than 3x; white noise of the same range costs FAST at least 5x the tokens of the
 # demonstrations; bounds per time step cost more non-zero coefficients on chunks of 50 than bounds per
 # dimension; a truncated sequence decodes to zeros; the shipped FAST VLA takes at most half the binning
-# VLA's 40 forward passes per chunk and produces actions at least twice as fast, its chunks closer to the
-# demonstrations' than the binning VLA's after the same training (0.083); and both exercises pass.
+# VLA's 40 forward passes per chunk, its chunks closer to the demonstrations' than the binning VLA's after
+# the same training (0.083); and both exercises pass. The time per chunk is printed, not asserted: it
+# depends on the machine (`python -m vlacourse.bench vla` measures it).
 
 # %%
 assert comparison["ratio"] is not None and comparison["ratio"] >= 5, comparison
@@ -424,7 +425,7 @@ assert tokens_per_second[50]["binning"] == 5 * tokens_per_second[10]["binning"] 
 assert noise_tokens >= 5 * demo_tokens, (noise_tokens, demo_tokens)
 assert nonzero[50]["per time step"] > 1.2 * nonzero[50]["per dimension"], nonzero
 assert not broken.any()
-assert fast_passes <= 20 and fast_cost["actions_per_second"] >= 2 * binning_cost["actions_per_second"], fast_cost
+assert fast_passes <= 20, fast_passes
 assert shipped.metrics["chunk_error"][-1] < 0.083, shipped.metrics["chunk_error"]
 assert flatten_check.ok and scale_check.ok
 print(f"All claims hold: {comparison['ratio']:.1f}x fewer tokens at matched error "

@@ -397,21 +397,20 @@ sampler_check = check("euler_sample", euler_sample)
 #
 # Flow times follow pi0's Beta(1.5, 1) (about 65% of training above t = 0.5); a minute of training takes
 # the flow-matching loss below that of the field v = 0; the cached prefix gives the same chunks as
-# recomputing it at every step; a chunk costs 11 forward passes (1 prefix, 10 expert) and the flow VLA
-# produces actions faster than the binning VLA and at least 50 per second on one CPU thread; the shipped
-# flow VLA's chunks are closer to the demonstrations than the binning VLA's after the same training; and
-# both exercises pass. It does **not** claim success on the arm: the table above is what we measured.
+# recomputing it at every step; a chunk costs 11 forward passes (1 prefix, 10 expert), against the binning
+# VLA's 40; the shipped flow VLA's chunks are closer to the demonstrations than the binning VLA's after
+# the same training; and both exercises pass. It does **not** claim success on the arm: the table above is
+# what we measured. Nor does it assert a speed, which depends on the machine: the timings above are
+# printed, and `python -m vlacourse.bench flow` measures them against the arm's 50 Hz.
 
 # %%
 assert last_validation < first_validation and last_validation < zero_field_loss, history.eval_losses
 assert cache_difference < 1e-4, cache_difference
 assert path.shape == (11, 8, 10, 4) and shipped.decoding_steps == 11
 assert 0.6 < (t > 0.5).mean() < 0.7
-assert passes["flow"] == 11 and speeds["flow"]["actions_per_second"] > speeds["binning"]["actions_per_second"]
+assert passes["flow"] == 11 and passes["binning"] == 40
 assert final_error["flow"] < final_error["binning"], final_error
-assert one_core["actions_per_second"] >= 50, one_core
 assert expert_result.success_rate == 1.0
 assert loss_check.ok and sampler_check.ok
-print(f"All claims hold: {one_core['actions_per_second']:.0f} actions per second on one CPU thread; "
-      f"{speeds['flow']['actions_per_second']:.0f} on this machine against binning's "
-      f"{speeds['binning']['actions_per_second']:.0f}.")
+print(f"All claims hold: {passes['flow']:.0f} forward passes per chunk against binning's {passes['binning']}; "
+      f"(on this machine: {one_core['actions_per_second']:.0f} actions per second on one CPU thread).")

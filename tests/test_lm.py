@@ -7,7 +7,13 @@ import torch
 
 from vlacourse.corpus import generate_corpus, load_corpus
 from vlacourse.gpt import GPT, GPTConfig
-from vlacourse.lm import TokenWindows, milliseconds_per_token, unigram_cross_entropy, validation_loss
+from vlacourse.lm import (
+    TokenWindows,
+    matmul_flops_per_token,
+    milliseconds_per_token,
+    unigram_cross_entropy,
+    validation_loss,
+)
 from vlacourse.training import LiveLossPlot, train
 
 
@@ -62,3 +68,13 @@ def test_time_per_token_is_measured_for_both_paths():
     model = GPT(GPTConfig(vocab_size=11, block_size=64, n_layer=1, n_head=2, n_embd=16)).eval()
     for use_cache in (False, True):
         assert milliseconds_per_token(model, 40, use_cache, repeats=3) > 0
+
+
+def test_matmul_flops_per_token_match_the_closed_form():
+    """Per token, each layer's linear products cost 2 x 12 C^2 (qkv 3C^2, output C^2, MLP 8C^2) and the
+    output layer 2 C V (Kaplan et al. 2020, table 1): with a cache one token pays that, without one all."""
+    config = GPTConfig(vocab_size=11, block_size=64, n_layer=2, n_head=2, n_embd=16)
+    model = GPT(config).eval()
+    per_token = 24 * config.n_layer * config.n_embd ** 2 + 2 * config.n_embd * config.vocab_size
+    assert matmul_flops_per_token(model, 40, use_cache=True) == per_token
+    assert matmul_flops_per_token(model, 40, use_cache=False) == 41 * per_token

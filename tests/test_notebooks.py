@@ -64,6 +64,19 @@ def test_last_cell_asserts_the_notebooks_claims(stem):
         f"{stem}: the last cell must assert what the notebook claims"
 
 
+# Names that hold a time or a rate: what they measure depends on the machine, so no claim may rest on one.
+SPEED_NAMES = re.compile(r"\w*(_ms\b|\bms_|seconds\b|actions_per_second|speedup|_hz\b|elapsed)\w*")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_no_claim_rests_on_the_machines_speed(stem):
+    claims = [line for cell in _cells(stem) if cell["cell_type"] == "code"
+              for line in _source(cell).splitlines() if line.lstrip().startswith("assert ")]
+    speed = [line for line in claims if SPEED_NAMES.search(line)]
+    assert not speed, f"{stem} asserts a speed, which depends on the machine: print it, and measure it in " \
+                      f"python -m vlacourse.bench ({speed})"
+
+
 def test_every_notebook_is_in_the_course_list():
     listed = {n.stem for n in NOTEBOOKS}
     assert set(STEMS) <= listed, f"add {set(STEMS) - listed} to vlacourse.course.NOTEBOOKS"

@@ -124,3 +124,10 @@ def test_reset_options_choose_task_and_colour():
     assert "blue" in observation["task"]
     with pytest.raises(ValueError, match=r"colour 'red' is not in the train split of stack"):
         env.reset(seed=0, options={"task": "stack", "color": "red"})
+
+
+def test_an_unknown_split_is_refused_when_the_environment_is_made():
+    with pytest.raises(ValueError, match=r"unknown split 'test': choose one of \('train', 'heldout'\)"):
+        TabletopEnv("pick_place", split="test")
+    with pytest.raises(ValueError, match="clear_table names no colour"):
+        TabletopEnv("clear_table", split="heldout")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from vlacourse.flow import load_course_flow_vla
 from vlacourse.policy import (
     ENVIRONMENT_STATE_DIM,
     ChunkBatches,
@@ -170,6 +171,22 @@ def test_save_and_load_give_the_same_actions(policy, observation, tmp_path):
     assert isinstance(loaded, BinningVLA) and loaded.metrics == {"note": 1}
     np.testing.assert_array_equal(loaded.predict_action_chunk(observation), policy.predict_action_chunk(observation))
     np.testing.assert_array_equal(loaded.action_tokenizer.low, policy.action_tokenizer.low)
+
+
+def test_a_truncated_or_corrupt_file_is_named_with_the_fix(policy, tmp_path):
+    saved = tmp_path / "vla.safetensors"
+    policy.save(saved)
+    data = saved.read_bytes()
+    for name, content in (("truncated", data[: len(data) // 2]), ("empty", b""), ("page", b"<html>404</html>")):
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match=rf"{path} is not a readable safetensors file .*Delete it, then save"):
+            Policy.load(path)
+        assert path.read_bytes() == content, "a failed load must leave the file as it was"
+    with pytest.raises(ValueError, match=r"truncated\.safetensors .*`python -m vlacourse.flow train --out "):
+        load_course_flow_vla(tmp_path / "truncated.safetensors")
+    with pytest.raises(FileNotFoundError, match="there is no file"):
+        Policy.load(tmp_path / "missing.safetensors")
 
 
 def test_bad_observations_name_the_fix(policy, observation):

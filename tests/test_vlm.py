@@ -130,3 +130,10 @@ def test_question_accuracy_and_the_majority_baseline():
         by_kind.setdefault(question_kind(q), []).append(a)
     assert majority == sum(max(map(answers.count, set(answers))) for answers in by_kind.values()) / len(asked)
     assert accuracy <= majority + 1e-9  # one fixed answer cannot beat the best fixed answer per kind
+
+
+def test_a_truncated_vlm_checkpoint_names_the_command_that_makes_it(tmp_path):
+    path = tmp_path / "course_vlm.safetensors"
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match=r"course_vlm\.safetensors is not a readable .*python -m vlacourse.vlm train"):
+        load_course_vlm(path)

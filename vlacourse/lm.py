@@ -4,8 +4,10 @@ and what one generated token costs with and without the KV cache."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from vlacourse.gpt import GPT, KVCache
 
@@ -44,27 +46,47 @@ def validation_loss(model: GPT, windows: TokenWindows, batches: int = 10) -> flo
     return float(torch.stack([model(*windows.batch("val"))[1] for _ in range(batches)]).mean())
 
 
-@torch.no_grad()
-def milliseconds_per_token(model: GPT, context: int, use_cache: bool, repeats: int = 20) -> float:
-    """The time to produce one more token when ``context`` tokens came before it.
+def next_token_pass(model: GPT, context: int, use_cache: bool) -> Callable[[], None]:
+    """One more token when ``context`` tokens came before it, as a function that runs its forward pass.
 
-    Without a cache that is a forward pass over all ``context + 1`` tokens; with one, a pass over the
-    single new token, reading the cached keys and values of the others (filled once, not timed)."""
+    Without a cache that is a pass over all ``context + 1`` tokens; with one, a pass over the single new
+    token, reading the cached keys and values of the others (filled here, once). Each call sees the same
+    ``context``: the new token's keys and values are dropped from the cache after the pass."""
     device = next(model.parameters()).device
     tokens = torch.randint(model.config.vocab_size, (1, context + 1), device=device)
-    cache = None
-    if use_cache:
-        cache = KVCache(model.config.n_layer)
+    if not use_cache:
+        return lambda: model(tokens)
+    cache = KVCache(model.config.n_layer)
+    with torch.no_grad():
         model(tokens[:, :context], cache=cache)
+
+    def cached_pass() -> None:
+        model(tokens[:, context:], cache=cache)
+        for layer in range(model.config.n_layer):
+            cache.keys[layer] = cache.keys[layer][:, :, :context]
+            cache.values[layer] = cache.values[layer][:, :, :context]
+
+    return cached_pass
+
+
+@torch.no_grad()
+def milliseconds_per_token(model: GPT, context: int, use_cache: bool, repeats: int = 20) -> float:
+    """The time ``next_token_pass`` takes on this machine: the median of ``repeats``, after two warm-ups."""
+    one_pass = next_token_pass(model, context, use_cache)
     timings = []
     for _ in range(repeats + 2):
         start = time.perf_counter()
-        if use_cache:
-            model(tokens[:, context:], cache=cache)
-            for layer in range(model.config.n_layer):  # forget the new token: every repeat sees `context`
-                cache.keys[layer] = cache.keys[layer][:, :, :context]
-                cache.values[layer] = cache.values[layer][:, :, :context]
-        else:
-            model(tokens)
+        one_pass()
         timings.append(time.perf_counter() - start)
-    return 1000 * sorted(timings[2:])[repeats // 2]  # the median, after two warm-up passes
+    return 1000 * sorted(timings[2:])[repeats // 2]
+
+
+@torch.no_grad()
+def matmul_flops_per_token(model: GPT, context: int, use_cache: bool) -> int:
+    """The floating-point operations of the matrix products in ``next_token_pass``, counted by torch's
+    ``FlopCounterMode`` as they run: the same on every machine, unlike the time. On the CPU it counts the
+    linear layers (attention's own products run inside one fused kernel that it does not count)."""
+    one_pass = next_token_pass(model, context, use_cache)
+    with FlopCounterMode(display=False) as counter:
+        one_pass()
+    return counter.get_total_flops()

@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_model, save_model
 
+from vlacourse.checkpoint import read_metadata
 from vlacourse.training import History, LiveLossPlot, train
 
 STATE_KEY, ACTION_KEY, TASK_KEY = "observation.state", "action", "task"
@@ -169,12 +170,14 @@ class Policy(nn.Module):
         save_model(self, str(path), metadata=metadata)
 
     @staticmethod
-    def load(path: str | Path, device: str | torch.device = "cpu") -> Policy:
-        """Any course policy from its file; ``policy.metrics`` holds what was measured when it was saved."""
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata()
+    def load(path: str | Path, device: str | torch.device = "cpu", made_by: str | None = None) -> Policy:
+        """Any course policy from its file; ``policy.metrics`` holds what was measured when it was saved.
+        ``made_by``: the command that makes the file, named in the error if the file is unreadable."""
+        remedy = f"make it again with `{made_by} --out {path}`" if made_by else "save or train the policy again"
+        metadata = read_metadata(path, remedy)
+        if "class" not in metadata:
+            raise ValueError(f"{path} holds no course policy (its metadata names no policy class): "
+                             "load it with the function that saved it")
         module, name = metadata["class"].split(":")
         cls = getattr(importlib.import_module(module), name)
         policy = cls.from_metadata(cls.config_class(**json.loads(metadata["config"])), metadata)
@@ -258,12 +261,12 @@ def load_policy(path: str | Path | None, shipped: str, command: str, device: str
     """The policy saved at ``path``; without one, the file ``shipped`` in the package's data, which
     ``command`` makes (a clear error if this version of the course does not ship it)."""
     if path is not None:
-        return Policy.load(path, device)
+        return Policy.load(path, device, made_by=command)
     with resources.as_file(resources.files("vlacourse") / "data" / shipped) as file:
         if not file.exists():
             raise FileNotFoundError(f"this version of the course ships no {shipped} yet: make one with "
                                     f"`{command} --out {shipped}` and pass its path")
-        return Policy.load(file, device)
+        return Policy.load(file, device, made_by=command)
 
 
 def split_episodes(num_episodes: int, validation_fraction: float = 0.05) -> tuple[list[int], list[int]]:

@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
+from vlacourse.checkpoint import read_metadata
 from vlacourse.corpus import load_corpus
 from vlacourse.gpt import GPT, GPTConfig, KVCache
 from vlacourse.lm import TokenWindows
@@ -311,10 +312,7 @@ def load_course_vlm(path: str | Path | None = None, device: str | torch.device =
     if path is None:
         with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
             return load_course_vlm(shipped, device)
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata()
+    metadata = read_metadata(path, f"make it again with `python -m vlacourse.vlm train --out {path}`")
     tensors = {k: v.float() for k, v in load_file(str(path)).items()}
     vit, text, gpt = (json.loads(metadata[k]) for k in ("vit", "text", "gpt"))
     siglip = SigLIP(ViTConfig(**vit), GPTConfig(**text))

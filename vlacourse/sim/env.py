@@ -35,6 +35,7 @@ from vlacourse.sim.tasks import (
     MAX_STEPS,
     ZONES,
     TaskSpec,
+    check_split,
     check_task_name,
     current_subtask,
     is_success,
@@ -74,6 +75,7 @@ class TabletopEnv(gym.Env):
     def __init__(self, task: str = "pick_place", split: str = "train", image_size: int = 64,
                  cameras: tuple[str, ...] = CAMERAS, render_size: tuple[int, int] = (360, 480)):
         check_task_name(task)
+        check_split(task, split)  # here, not at the first reset, where the mistake would be far from its cause
         unknown = [c for c in cameras if c not in CAMERAS]
         if unknown:
             raise ValueError(f"unknown camera(s) {unknown}: choose from {CAMERAS}")

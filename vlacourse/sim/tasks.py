@@ -67,20 +67,28 @@ class Subtask:
     text: str  # the subtask in words (the dataset's subtask label)
 
 
+SPLITS = ("train", "heldout")  # heldout: the colour/task combinations in HELD_OUT, never in training data
+
+
 def check_task_name(task: str) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}: choose one of {TASKS}")
 
 
+def check_split(task: str, split: str) -> None:
+    """``split`` is "train" or "heldout", and ``task`` has combinations in it."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: choose one of {SPLITS}")
+    if task == "clear_table" and split == "heldout":
+        raise ValueError("clear_table names no colour, so it has no held-out combinations: use split='train'")
+
+
 def sample_task(task: str, rng: np.random.Generator, split: str = "train", color: str | None = None) -> TaskSpec:
     """A task of the given kind with colours allowed in ``split`` ("train" or "heldout")."""
     check_task_name(task)
-    if split not in ("train", "heldout"):
-        raise ValueError(f"unknown split {split!r}: choose 'train' or 'heldout'")
+    check_split(task, split)
     template = TEMPLATES[task][rng.integers(len(TEMPLATES[task]))]
     if task == "clear_table":
-        if split == "heldout":
-            raise ValueError("clear_table names no colour, so it has no held-out combinations: use split='train'")
         return TaskSpec(task, None, None, template)
     allowed = [c for c in COLORS if ((task, c) in HELD_OUT) == (split == "heldout")]
     if color is not None and color not in allowed:
