@@ -200,9 +200,9 @@ plot
 # %%
 qa = qa_batches(train_scenes, tokenizer, batch_size=64, seed=0, device=course.device)
 heldout_qa = qa_batches(heldout, tokenizer, batch_size=64, seed=0, device=course.device)
-train(fresh, qa, steps=150, lr=3e-3, eval_every=25, evaluate=lambda: fresh(*heldout_qa())[1], plot=plot)
+train(fresh, qa, steps=100, lr=3e-3, eval_every=25, evaluate=lambda: fresh(*heldout_qa())[1], plot=plot)
 stage1_accuracy, _ = question_accuracy(fresh, tokenizer, heldout[:128])
-print(f"projector alone, 150 steps: {stage1_accuracy:.0%} of questions about held-out scenes answered right")
+print(f"projector alone, 100 steps: {stage1_accuracy:.0%} of questions about held-out scenes answered right")
 
 # %% [markdown]
 # Now the course VLM, whose projector and GPT were trained together for longer. Each held-out scene gets

@@ -187,7 +187,8 @@ from vlacourse.sim.dataset import cache_path, load_or_collect
 
 was_cached = cache_path("pick_place", 100, 0).exists()
 tic = time.perf_counter()
-dataset = load_or_collect("pick_place", episodes=100, seed=0)
+# Two processes record the same dataset as one, in about half the time on two cores.
+dataset = load_or_collect("pick_place", episodes=100, seed=0, workers=2)
 collect_seconds = time.perf_counter() - tic
 print(f"{dataset.num_episodes} episodes, {len(dataset)} frames ({len(dataset) / dataset.fps / 60:.1f} minutes "
       f"of robot time) in {collect_seconds:.1f} s{' (from the cache)' if was_cached else ''}")

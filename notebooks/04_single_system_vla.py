@@ -126,7 +126,7 @@ print(f"after 12 steps {policy.queued_actions} actions are left in the queue")
 #
 # The loss is the VLM's own next-token cross-entropy, on the 40 action tokens of each chunk only. The
 # course's one training loop (`train_policy`: seeded, a live loss curve, validation on held-out
-# demonstrations) runs here for about a minute and a half; a token at random would cost ln 256 = 5.5 nats.
+# demonstrations) runs here for about a minute (160 steps); a token at random would cost ln 256 = 5.5 nats.
 # It also records how far the chunks the policy writes for held-out frames are from the demonstrated
 # ones (`chunk_error`): unlike the loss, that number compares any two action heads (notebooks 05, 06).
 
@@ -138,7 +138,7 @@ plot = LiveLossPlot("binning VLA: next-token loss on action tokens", baseline=("
 plot
 
 # %%
-history = train_policy(policy, dataset, steps=240, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
+history = train_policy(policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
                        eval_every=40, plot=plot)
 first_validation, last_validation = history.eval_losses[0], history.eval_losses[-1]
 print(f"validation loss {first_validation:.2f} -> {last_validation:.2f} nats per action token")
@@ -170,7 +170,7 @@ print("binning VLA:", vla_result)
 print("expert:     ", expert_result)
 
 # %% [markdown]
-# After a minute and a half of training the loss has fallen a long way, yet the arm barely leaves its
+# After a minute of training the loss has fallen a long way, yet the arm barely leaves its
 # start: the loss first rewards the easy part, the rhythm of the data (most actions are small, and the
 # tokens of a chunk nearly repeat). What does more training buy? We measured it on the course machines
 # (2 CPU cores; details and more runs in the docstring of `vlacourse/vla.py`):
@@ -307,7 +307,7 @@ control_check = check("max_control_hz", max_control_hz)
 # ## What this notebook claims
 #
 # Binning's round trip is within half a bin; the VLA's vocabulary is the text vocabulary plus 256 bins;
-# a chunk costs 40 tokens and 40 forward passes; a minute and a half of training takes the validation loss
+# a chunk costs 40 tokens and 40 forward passes; a minute of training takes the validation loss
 # well below a random bin's 5.5 nats; bad observations raise clear errors and unseen words warn; and the
 # exercises pass. It does **not** claim success on the arm: the table above is what we measured.
 

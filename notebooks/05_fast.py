@@ -263,7 +263,7 @@ for horizon in (10, 50):
 #   FAST decode: tokens -> integers -> / scale -> inverse DCT -> un-normalise -> chunk (10, 4)
 # ```
 #
-# It trains here for the same 240 steps as notebook 04's binning VLA, on the same demonstrations. Their
+# It trains here for the same 160 steps as notebook 04's binning VLA, on the same demonstrations. Their
 # losses count different tokens, so we compare what matters instead: how far the chunk each predicts on
 # held-out frames is from the demonstrated one (`chunk_error`, in action units), measured during training.
 
@@ -280,7 +280,7 @@ plot = LiveLossPlot("FAST VLA: next-token loss on FAST tokens")
 plot
 
 # %%
-fast_history = train_policy(fast_vla, dataset, steps=240, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
+fast_history = train_policy(fast_vla, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
                             eval_every=40, plot=plot)
 print("error of the predicted chunks on held-out frames:",
       ", ".join(f"{e:.3f}" for e in fast_history.chunk_errors))

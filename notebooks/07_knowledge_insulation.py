@@ -164,24 +164,20 @@ print("gradient norms on VLM layer 1 at step 0: " + ", ".join(
 # %% [markdown]
 # ## Watch it forget, and not
 #
-# Now train: the first 50 steps of the naive and the insulated runs, live, measuring the question
-# accuracy before and after (`insulation.co_train`, the function that made the recorded runs below; the
-# learning rate is still warming up). The numbers land on the recording's first 50 steps, which the tests
-# check too.
+# Now train: the first 50 steps of the naive run (pi0's recipe), live, measuring the question accuracy
+# before and after (`insulation.co_train`, the function that made the recorded runs below; the learning
+# rate is still warming up). The numbers land on the recording's first 50 steps, which the tests check for
+# all four runs. The other runs are in the recording below: the insulated one costs almost twice as much
+# per step, more than this notebook's time allows.
 
 # %%
 from vlacourse.insulation import co_train, load_recorded_runs
 
-quick = InsulationRecipe(eval_episodes=0)
-trained, live = {}, {}
-for run in ("naive", "insulated"):
-    trained[run], live[run] = co_train(quick, run, demos, scenes, heldout, steps=50)
+_, live = co_train(InsulationRecipe(eval_episodes=0), "naive", demos, scenes, heldout, steps=50)
 recording = load_recorded_runs()
-for run, measured in live.items():
-    recorded = recording["runs"][run]["vqa_accuracy"][:2]
-    print(f"{run:>10}: question accuracy {measured['vqa_accuracy'][0]:.1%} -> {measured['vqa_accuracy'][1]:.1%} "
-          f"after 50 steps (recorded: {recorded[0]:.1%} -> {recorded[1]:.1%}), "
-          f"{measured['seconds_per_step']:.2f} s per step")
+recorded = recording["runs"]["naive"]["vqa_accuracy"][:2]
+print(f"naive: question accuracy {live['vqa_accuracy'][0]:.1%} -> {live['vqa_accuracy'][1]:.1%} after 50 steps "
+      f"(recorded: {recorded[0]:.1%} -> {recorded[1]:.1%}), {live['seconds_per_step']:.2f} s per step")
 
 # %% [markdown]
 # ## The gradient-blocking widget
@@ -264,17 +260,18 @@ for run, measured in runs.items():
 #
 # ## At inference only the expert runs
 #
-# The insulated policy trained live above acts exactly as notebook 06's flow VLA does: one pass over the
-# prefix, then the expert's Euler steps. The FAST tokens trained the VLM; they are never written.
+# An insulated policy acts exactly as notebook 06's flow VLA does: one pass over the prefix, then the
+# expert's Euler steps. The FAST tokens trained the VLM; they are never written. (A fresh one shows it:
+# what runs at inference does not depend on how long it trained.)
 
 # %%
 from vlacourse.policy import actions_per_second
 from vlacourse.sim.env import TabletopEnv
 
 observation = TabletopEnv("pick_place").reset(seed=0)[0]
-insulated = trained["insulated"]
+insulated = build_insulated_vla(demos, "insulated", device=course.device).eval()
 chunk = insulated.predict_action_chunk(observation)
-speed = {"insulated (live, 50 steps)": actions_per_second(insulated, observation),
+speed = {"insulated": actions_per_second(insulated, observation),
          "flow VLA (notebook 06)": actions_per_second(flow_vla, observation)}
 print(f"a chunk of {chunk.shape[0]} actions in {insulated.decoding_steps} forward passes "
       f"(1 prefix + {insulated.config.num_steps} expert steps); FAST vocabulary of {insulated.fast.vocab_size} "
@@ -347,8 +344,8 @@ sides_check = check("which_parts_learn", which_parts_learn)
 # with the stop-gradient the flow loss sends exactly zero gradient into the VLM (and without it, some);
 # in the recorded runs the insulated VLM keeps at least 95% of its question accuracy while the naive one
 # keeps visibly less, and the insulated policy succeeds on the arm at least as often as the naive one;
-# the live first 50 steps reproduce the recording; at inference the insulated policy takes the flow VLA's
-# 11 forward passes per chunk; both exercises pass.
+# the naive run's first 50 steps, live, reproduce the recording; at inference the insulated policy takes
+# the flow VLA's 11 forward passes per chunk; both exercises pass.
 
 # %%
 start = runs["insulated"]["vqa_accuracy"][0]
@@ -357,8 +354,7 @@ assert flow_into_vlm["insulated"] == 0.0 and flow_into_vlm["joint"] > 0, flow_in
 assert runs["insulated"]["vqa_accuracy"][-1] >= 0.95 * start
 assert runs["naive"]["vqa_accuracy"][-1] < 0.95 * start - 0.1
 assert runs["insulated"]["success"] >= runs["naive"]["success"]
-for run, measured in live.items():
-    assert abs(measured["vqa_accuracy"][1] - runs[run]["vqa_accuracy"][1]) <= 2 / 1024, (run, measured)
+assert abs(live["vqa_accuracy"][1] - runs["naive"]["vqa_accuracy"][1]) <= 2 / 1024, live
 assert insulated.decoding_steps == 1 + insulated.config.num_steps
 assert attention_check.ok and sides_check.ok
 print(f"All claims hold: the insulated VLM keeps {runs['insulated']['vqa_accuracy'][-1] / start:.0%} of its "

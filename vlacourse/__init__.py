@@ -12,6 +12,7 @@ Modules, in the order the notebooks meet them:
     gpt          a tiny GPT with a KV cache, in nanoGPT's style (notebook 01)
     lm           token windows, the unigram baseline, the cost of a generated token (notebook 01)
     training     the training loop with a live loss curve, shared by every model of the course
+    checkpoint   reading the course's safetensors files, with errors that name the fix
     sim          the robot: arm, tasks, expert, dataset, evaluation, display (notebook 03)
     bench        benchmarks that print numbers: python -m vlacourse.bench sim
 
