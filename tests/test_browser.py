@@ -145,8 +145,8 @@ def what_a_learner_sees_wrong(page) -> list[str]:
 
 def control_moves(control):
     """(description, function that moves it) for one ipywidgets 8 control, whatever its kind."""
-    label = control.locator(".widget-label").first
-    name = label.inner_text().strip() if label.count() else control.get_attribute("class")
+    labels = [text.strip() for text in control.locator(".widget-label, .widget-label-basic").all_inner_texts()]
+    name = next((text for text in labels if text), control.get_attribute("class"))
     if control.locator(".noUi-handle").count():  # IntSlider, SelectionSlider
         handle = control.locator(".noUi-handle").first
 
