@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 import pytest
 
@@ -34,36 +35,40 @@ REDRAW_SECONDS = 30  # the longest a control's picture may take to change
 # Every widget of the course is an InteractiveImage: a box of controls above an Image (vlacourse.widgets).
 INTERACTIVE_IMAGE = ".widget-vbox:has(> .widget-hbox):has(> img.widget-image)"
 
-RUN_ALL = """async () => {
-    const panel = window.jupyterapp.shell.currentWidget;
+# Each script below takes the notebook's path and finds its panel among JupyterLab's open documents.
+PANEL = ("const app = window.jupyterapp;"
+         "const panel = app && [...app.shell.widgets('main')].find(w => w.context?.path === path);")
+RUN_ALL = f"""async path => {{
+    {PANEL}
     await panel.context.ready;
     await panel.sessionContext.ready;
     await window.jupyterapp.commands.execute('notebook:run-all-cells');
-}"""
+}}"""
 # True once no cell waits or runs: every code cell has an execution count and the kernel is idle.
-ALL_CELLS_RAN = """() => {
-    const panel = window.jupyterapp.shell.currentWidget;
+ALL_CELLS_RAN = f"""path => {{
+    {PANEL}
     const kernel = panel.sessionContext.session?.kernel;
     if (!kernel || kernel.status !== 'idle') return false;
     const cells = panel.content.model.cells;
-    for (let i = 0; i < cells.length; i++) {
+    for (let i = 0; i < cells.length; i++) {{
         const cell = cells.get(i);
         if (cell.type === 'code' && cell.sharedModel.source.trim() && !cell.executionCount) return false;
-    }
+    }}
     return true;
-}"""
-ERROR_OUTPUTS = """() => {
-    const cells = window.jupyterapp.shell.currentWidget.content.model.cells, errors = [];
-    for (let i = 0; i < cells.length; i++) {
+}}"""
+ERROR_OUTPUTS = f"""path => {{
+    {PANEL}
+    const cells = panel.content.model.cells, errors = [];
+    for (let i = 0; i < cells.length; i++) {{
         const cell = cells.get(i);
         if (cell.type !== 'code') continue;
-        for (let j = 0; j < cell.outputs.length; j++) {
+        for (let j = 0; j < cell.outputs.length; j++) {{
             const output = cell.outputs.get(j).toJSON();
-            if (output.output_type === 'error') errors.push(`cell ${i}: ${output.ename}: ${output.evalue}`);
-        }
-    }
+            if (output.output_type === 'error') errors.push(`cell ${{i}}: ${{output.ename}}: ${{output.evalue}}`);
+        }}
+    }}
     return errors;
-}"""
+}}"""
 
 
 def free_port() -> int:
@@ -122,21 +127,33 @@ def browser(chromium):
         browser.close()
 
 
-def open_and_run_all(browser, lab, notebook: str):
-    """A page showing ``notebook`` (a path under the served root) after every cell has run."""
+@contextmanager
+def notebook_after_run_all(browser, lab, notebook: str):
+    """A page showing ``notebook`` (a path under the served root) after every cell has run, in a workspace of
+    its own; afterwards its kernel is shut down and the page closed, whatever happened."""
     url, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
-    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext", timeout=120_000)
-    page.evaluate(RUN_ALL)
-    page.wait_for_function(ALL_CELLS_RAN, timeout=NOTEBOOK_SECONDS * 1000, polling=1000)
-    return page
+    workspace = notebook.replace("/", "-").removesuffix(".ipynb")
+    try:
+        page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={TOKEN}")
+        page.wait_for_function(f"path => {{ {PANEL} return panel?.sessionContext; }}", arg=notebook,
+                               timeout=120_000)
+        page.evaluate(RUN_ALL, notebook)
+        page.wait_for_function(ALL_CELLS_RAN, arg=notebook, timeout=NOTEBOOK_SECONDS * 1000, polling=1000)
+        yield page
+    finally:
+        page.close()
+        sessions = json.load(urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}"))
+        for session in sessions:  # each notebook's kernel holds a model and MuJoCo: free them for the next
+            request = urllib.request.Request(f"{url}/api/sessions/{session['id']}?token={TOKEN}", method="DELETE")
+            urllib.request.urlopen(request)
 
 
-def what_a_learner_sees_wrong(page) -> list[str]:
+def what_a_learner_sees_wrong(page, notebook: str) -> list[str]:
     """Error outputs, figures printed as text, and widgets that did not render."""
-    problems = page.evaluate(ERROR_OUTPUTS)
-    for index, text in enumerate(page.locator(".jp-OutputArea-output").all_inner_texts()):
+    problems = page.evaluate(ERROR_OUTPUTS, notebook)
+    innermost = ".jp-OutputArea-output:not(:has(.jp-OutputArea-output))"  # an Output widget nests outputs
+    for index, text in enumerate(page.locator(innermost).all_inner_texts()):
         for symptom in ("<Figure size", "Error displaying widget", "Loading widget..."):
             if symptom in text:
                 problems.append(f"output {index} shows {text.strip()[:120]!r}")
@@ -145,7 +162,8 @@ def what_a_learner_sees_wrong(page) -> list[str]:
 
 def control_moves(control):
     """(description, function that moves it) for one ipywidgets 8 control, whatever its kind."""
-    labels = [text.strip() for text in control.locator(".widget-label, .widget-label-basic").all_inner_texts()]
+    labels = [text.replace("\u200b", "").strip()  # ipywidgets pads an empty label with a zero-width space
+              for text in control.locator(".widget-label, .widget-label-basic").all_inner_texts()]
     name = next((text for text in labels if text), control.get_attribute("class"))
     if control.locator(".noUi-handle").count():  # IntSlider, SelectionSlider
         handle = control.locator(".noUi-handle").first
@@ -195,14 +213,14 @@ def controls_that_change_nothing(page, redraw_seconds: float = REDRAW_SECONDS) -
 
 @pytest.mark.parametrize("stem", WIDGET_NOTEBOOKS)
 def test_every_control_of_the_widget_redraws_its_picture_in_jupyterlab(browser, lab, stem):
-    page = open_and_run_all(browser, lab, f"notebooks/{stem}.ipynb")
-    assert not what_a_learner_sees_wrong(page), what_a_learner_sees_wrong(page)
-    assert "All claims hold" in page.locator(".jp-OutputArea-output").all_inner_texts()[-1]
-    moved, unchanged = controls_that_change_nothing(page)
-    assert moved >= 3, f"{stem}: found {moved} controls to move; is the widget shown?"
-    assert not unchanged, f"{stem}: moving these controls left the picture as it was: {unchanged}"
-    assert not what_a_learner_sees_wrong(page), what_a_learner_sees_wrong(page)
-    page.close()
+    notebook = f"notebooks/{stem}.ipynb"
+    with notebook_after_run_all(browser, lab, notebook) as page:
+        assert not what_a_learner_sees_wrong(page, notebook), what_a_learner_sees_wrong(page, notebook)
+        assert "All claims hold" in page.locator(".jp-OutputArea-output").all_inner_texts()[-1]
+        moved, unchanged = controls_that_change_nothing(page)
+        assert moved >= 3, f"{stem}: found {moved} controls to move; is the widget shown?"
+        assert not unchanged, f"{stem}: moving these controls left the picture as it was: {unchanged}"
+        assert not what_a_learner_sees_wrong(page, notebook), what_a_learner_sees_wrong(page, notebook)
 
 
 BROKEN_CELLS = [
@@ -225,9 +243,8 @@ def test_the_check_fails_on_a_figure_shown_as_text_and_on_a_control_that_changes
                 "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
                 "nbformat": 4, "nbformat_minor": 5}
     (root / "broken.ipynb").write_text(json.dumps(notebook))
-    page = open_and_run_all(browser, lab, "broken.ipynb")
-    problems = what_a_learner_sees_wrong(page)
-    assert len(problems) == 1 and "<Figure size 400x200 with 1 Axes>" in problems[0], problems
-    moved, unchanged = controls_that_change_nothing(page, redraw_seconds=5)
-    assert moved == 2 and unchanged == ["widget 0: ignored"], (moved, unchanged)
-    page.close()
+    with notebook_after_run_all(browser, lab, "broken.ipynb") as page:
+        problems = what_a_learner_sees_wrong(page, "broken.ipynb")
+        assert len(problems) == 1 and "<Figure size 400x200 with 1 Axes>" in problems[0], problems
+        moved, unchanged = controls_that_change_nothing(page, redraw_seconds=5)
+        assert moved == 2 and unchanged == ["widget 0: ignored"], (moved, unchanged)

@@ -105,3 +105,16 @@ def test_the_widget_redraws_and_refits_when_its_controls_move():
     assert finer["max_error"] < coarser["max_error"]
     with pytest.raises(ValueError, match="out of range"):
         widget.view.set(kept=11)
+
+
+def test_every_move_of_the_kept_slider_changes_the_picture():
+    """Dropping a frequency that had rounded to zero changes no token; the picture still shows what was dropped
+    (the browser check found the slider moving with nothing changing on screen)."""
+    from vlacourse.sim.dataset import collect
+
+    widget = DCTCompressionWidget(collect("reach", episodes=3, seed=0, progress=False), fit_chunks=60)
+    pictures = []
+    for kept in (10, 9, 8):
+        widget.view.controls["kept"].value = kept
+        pictures.append(widget.view.image.value)
+    assert len(set(pictures)) == 3

@@ -254,8 +254,11 @@ class DCTCompressionWidget:
         colours = ["seagreen" if k < kept and report["integers"][k, dimension] else "0.75" for k in steps]
         spectrum.bar(steps, magnitude, color=colours)
         spectrum.axhline(0.5, color="k", linestyle=":", linewidth=1)  # below it, a coefficient rounds to 0
-        spectrum.set(xlabel="frequency", ylabel="|coefficient| x scale",
-                     title=f"{len(report['tokens'])} FAST tokens vs {chunk.size} bins: {report['ratio']:.1f}x fewer")
+        if kept < self.chunk_size:  # the dropped frequencies, shaded even where they had rounded to 0 anyway
+            spectrum.axvspan(kept - 0.5, self.chunk_size - 0.5, color="0.9", zorder=0)
+        spectrum.set(xlabel="frequency", ylabel="|coefficient| x scale", xlim=(-0.5, self.chunk_size - 0.5),
+                     title=f"{kept} of {self.chunk_size} frequencies kept: {len(report['tokens'])} FAST tokens "
+                           f"vs {chunk.size} bins, {report['ratio']:.1f}x fewer")
         fig.suptitle(f"tokens {report['tokens']}", fontsize=8)
         return fig
 
