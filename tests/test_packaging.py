@@ -70,11 +70,14 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     assert pip == ["-e .[lab,dev]"]  # the course itself, from this repository
 
 
-def test_ci_runs_the_readmes_test_command_and_nothing_else():
-    script = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
-    assert script[-1] == "exec make test"
-    assert "make test" in (ROOT / "README.md").read_text()
+def test_ci_runs_the_readmes_test_command_then_the_browser_check():
+    script = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith("#")]
+    commands = [line for line in script if line.startswith("make ")]
+    assert commands == ["make test", "make test-browser"], commands
+    assert "set -euo pipefail" in script, "a failing make test must stop CI"
+    readme = (ROOT / "README.md").read_text()
+    assert "make test " in readme and "make test-browser" in readme
 
 
 def test_the_wheel_ships_the_package_data(tmp_path):
