@@ -17,7 +17,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
 	@echo "              (make lab NO_BROWSER=1 PORT=8888 to serve without opening a browser)"
-	@echo "make test     install, then unit tests + every notebook under nbval + .py/.ipynb sync"
+	@echo "make test     install, then every notebook under nbval (empty dataset cache), unit tests, .py/.ipynb sync"
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
