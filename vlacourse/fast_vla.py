@@ -45,8 +45,8 @@ from vlacourse.compression import demonstration_chunks
 from vlacourse.fast import FASTTokenizer
 from vlacourse.policy import PolicyConfig, load_policy
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import BinningVLA, HeadRecipe, train_and_measure
-from vlacourse.vlm import VLM, load_course_vlm
+from vlacourse.vla import BinningVLA, HeadRecipe, VLMPolicy, build_on_vlm, train_and_measure
+from vlacourse.vlm import VLM
 
 
 def fast_token_targets(fast: FASTTokenizer, chunks: torch.Tensor,
@@ -104,12 +104,13 @@ class FASTVLA(BinningVLA):
 
 
 def build_fast_vla(dataset, chunk_size: int = 10, scale: float = 10.0, vocab_size: int = 1024,
-                   device: str | torch.device = "cpu") -> FASTVLA:
-    """A fresh FAST VLA on the course VLM, its tokenizer fitted on the dataset's chunks of ``chunk_size``."""
-    _, vlm, tokenizer, _ = load_course_vlm()
+                   device: str | torch.device = "cpu", pointing_vlm: VLMPolicy | None = None) -> FASTVLA:
+    """A fresh FAST VLA, its tokenizer fitted on the dataset's chunks of ``chunk_size``, on the course VLM or
+    on ``pointing_vlm`` (``vla.build_on_vlm``)."""
     fast = FASTTokenizer.fit(demonstration_chunks(dataset, chunk_size), vocab_size, scale)
-    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size)
-    return FASTVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks, fast).to(device)
+    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size,
+                          point_weight=float(pointing_vlm is not None))
+    return build_on_vlm(FASTVLA, config, dataset, pointing_vlm, fast=fast).to(device)
 
 
 CHECKPOINT = "course_vla_fast.safetensors"

@@ -73,8 +73,8 @@ from vlacourse.policy import (
     split_episodes,
 )
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import HeadRecipe, VLMPolicy, train_and_measure
-from vlacourse.vlm import VLM, load_course_vlm
+from vlacourse.vla import HeadRecipe, VLMPolicy, build_on_vlm, train_and_measure
+from vlacourse.vlm import VLM
 
 
 @dataclass
@@ -154,7 +154,7 @@ class FlowVLA(VLMPolicy):
     def prefix_cache(self, images, instructions) -> KVCache:
         """One pass of the VLM over the prefix: its keys and values at every layer, (B, nh, P, hs) each."""
         cache = KVCache(self.gpt.config.n_layer)
-        self.gpt.features(self.prefix(images, instructions, None), cache)
+        self.read_prefix(images, instructions, None, cache)
         return cache
 
     def expert_hidden(self, cache: KVCache, state: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -173,7 +173,9 @@ class FlowVLA(VLMPolicy):
 
     # Training: flow matching on the normalised chunk.
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.flow_loss(self.prefix_cache(self.images_of(batch), self.instruction_ids(batch[TASK_KEY])), batch)
+        cache = KVCache(self.gpt.config.n_layer)
+        _, pointing = self.read_prefix(self.images_of(batch), self.instruction_ids(batch[TASK_KEY]), None, cache)
+        return self.add_pointing_loss(*self.flow_loss(cache, batch), pointing, batch)
 
     def flow_loss(self, cache: KVCache, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """The expert's loss (flow matching, plus the localisation loss) reading the prefix's ``cache``: whatever
@@ -242,12 +244,13 @@ class FlowVLA(VLMPolicy):
         return np.stack([self.unnormalize_actions(x).cpu().numpy() for x in path])
 
 
-def build_flow_vla(dataset, chunk_size: int = 10, num_steps: int = 10,
-                   device: str | torch.device = "cpu") -> FlowVLA:
-    """A fresh flow-matching VLA on the course VLM, with the dataset's statistics and instructions."""
-    _, vlm, tokenizer, _ = load_course_vlm()
-    config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, num_steps=num_steps)
-    return FlowVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks).to(device)
+def build_flow_vla(dataset, chunk_size: int = 10, num_steps: int = 10, device: str | torch.device = "cpu",
+                   pointing_vlm: VLMPolicy | None = None) -> FlowVLA:
+    """A fresh flow-matching VLA with the dataset's statistics and instructions, on the course VLM or on
+    ``pointing_vlm`` (``vla.build_on_vlm``)."""
+    config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, num_steps=num_steps,
+                        point_weight=float(pointing_vlm is not None))
+    return build_on_vlm(FlowVLA, config, dataset, pointing_vlm).to(device)
 
 
 CHECKPOINT = "course_vla_flow.safetensors"

@@ -43,6 +43,7 @@ from vlacourse.training import History, LiveLossPlot, train
 STATE_KEY, ACTION_KEY, TASK_KEY = "observation.state", "action", "task"
 ENVIRONMENT_STATE_KEY = "observation.environment_state"  # labels for auxiliary losses, never an input
 ENVIRONMENT_STATE_DIM = 16  # x, y, z of four blocks, x, y of two zones (vlacourse.sim.env)
+POINTING_KEY = "pointing"  # labels: where the named block is in each camera (vlacourse.sim.cameras)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class PolicyConfig:
     action_dim: int = 4  # dx, dy, dz, gripper
     locate_weight: float = 1.0  # weight of the auxiliary loss that locates the objects (0 turns it off)
     keypoints: int = 16  # spatial-softmax keypoints read out of each camera's patch tokens (0: none)
+    point_weight: float = 0.0  # weight of the loss that points at the named block; > 0 adds a pointer
 
     def __post_init__(self):
         self.cameras = tuple(self.cameras)  # JSON gives lists back
@@ -239,6 +241,7 @@ class ChunkBatches:
         self.task_index = arrays["task_index"]
         # The objects' true positions, for policies that learn to locate them as an auxiliary task.
         self.environment_state = torch.from_numpy(arrays[ENVIRONMENT_STATE_KEY])
+        self.pointing = pointing_targets(arrays, dataset.tasks) if config.point_weight > 0 else None
 
     def batch_at(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
         H = self.config.chunk_size
@@ -249,12 +252,24 @@ class ChunkBatches:
         batch = {f"observation.images.{c}": images[index] for c, images in self.images.items()}
         batch |= {STATE_KEY: self.state[index], ACTION_KEY: self.actions[torch.from_numpy(wanted)],  # (B, H, D)
                   "action_is_pad": torch.from_numpy(is_pad), ENVIRONMENT_STATE_KEY: self.environment_state[index]}
+        if self.pointing is not None:
+            batch[POINTING_KEY] = self.pointing[index]  # (B, cameras, 3)
         batch = {k: v.to(self.device) for k, v in batch.items()}
         batch[TASK_KEY] = [self.dataset.tasks[i] for i in self.task_index[frames]]  # the instructions, as text
         return batch
 
     def __call__(self) -> dict[str, torch.Tensor]:
         return self.batch_at(self.rng.choice(self.frames, self.batch_size))
+
+
+def pointing_targets(arrays: dict[str, np.ndarray], tasks: list[str]) -> torch.Tensor:
+    """(N, cameras, 3): where each frame's named block (the first colour its instruction names) appears in the
+    scene and wrist cameras, u, v and whether in view: the pointer's labels, from the simulator's positions."""
+    from vlacourse.sim.cameras import PointingLabels, named_block
+
+    labels = PointingLabels()(arrays[STATE_KEY], arrays[ENVIRONMENT_STATE_KEY])  # (N, blocks, cameras, 3)
+    named = np.array([named_block(text) for text in tasks])[arrays["task_index"]]  # (N,)
+    return torch.from_numpy(labels[np.arange(len(named)), named])
 
 
 def load_policy(path: str | Path | None, shipped: str, command: str, device: str | torch.device = "cpu") -> Policy:

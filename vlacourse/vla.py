@@ -119,6 +119,7 @@ from vlacourse.binning import NUM_BINS, BinningTokenizer
 from vlacourse.gpt import GPT, GPTConfig, KVCache
 from vlacourse.policy import (
     ENVIRONMENT_STATE_DIM,
+    POINTING_KEY,
     STATE_KEY,
     TASK_KEY,
     ChunkBatches,
@@ -136,7 +137,7 @@ from vlacourse.policy import (
 )
 from vlacourse.tokenizer import BPETokenizer
 from vlacourse.training import PREFIX_STEPS
-from vlacourse.vision import KeypointReadout, ViTConfig
+from vlacourse.vision import KeypointReadout, Pointer, Pointing, ViTConfig, pointing_loss
 from vlacourse.vlm import VLM, load_course_vlm
 
 CHECKPOINT = "course_vla_binning.safetensors"
@@ -179,6 +180,11 @@ class VLMPolicy(Policy):
         # Reads the state token's last hidden state, where the first action token is predicted: training
         # only (the auxiliary localisation loss), never at inference.
         self.locator = nn.Linear(self.gpt.config.n_embd, ENVIRONMENT_STATE_DIM)
+        # Points at the block the instruction names, in every camera, and hands the point on as one token
+        # (``vlacourse.pointing``): the VLM says where before the actions are read.
+        if config.point_weight > 0:
+            self.pointer = Pointer(self.gpt.config.n_embd, self.vision.config.n_embd, grid, len(config.cameras))
+            self.point_projector = nn.Linear(3 * len(config.cameras), self.gpt.config.n_embd)
         self.instructions = sorted(set(instructions))  # what it was trained on: used to warn on unseen words
         self.known_words = {w for text in self.instructions for w in text.lower().split()}
         self._encoded: dict[str, list[int]] = {}  # instruction -> token ids, each encoded once
@@ -209,15 +215,52 @@ class VLMPolicy(Policy):
     def prefix(self, images: list[torch.Tensor], instructions: torch.Tensor,
                state: torch.Tensor | None) -> torch.Tensor:
         """The embeddings the actions are read after: (B, cameras * 65 + T_text + 1, C), with keypoints; the
-        state's token last, unless ``state`` is None (a policy that reads the state elsewhere)."""
+        state's token last, unless ``state`` is None (a policy that reads the state elsewhere). A pointing
+        policy's prefix depends on the GPT's reading of its start: see ``read_prefix``."""
         patches = [self.vision(image) for image in images]  # each (B, 64, C_vit)
-        tokens = [self.projector(p) for p in patches]  # each (B, 64, C)
-        tokens.append(self.gpt.wte(instructions))  # (B, T_text, C)
+        return torch.cat([self.image_and_text_tokens(patches, instructions), self.late_tokens(patches, state)], dim=1)
+
+    def image_and_text_tokens(self, patches: list[torch.Tensor], instructions: torch.Tensor) -> torch.Tensor:
+        """(B, cameras * 64 + T_text, C): each camera's patch tokens, projected, then the instruction's."""
+        return torch.cat([self.projector(p) for p in patches] + [self.gpt.wte(instructions)], dim=1)
+
+    def late_tokens(self, patches: list[torch.Tensor], state: torch.Tensor | None,
+                    pointing: Pointing | None = None) -> torch.Tensor:
+        """(B, [1 +] cameras + [1], C): the point's token, the keypoint tokens and the state's, those there are."""
+        tokens = [self.point_projector(pointing.features())[:, None]] if pointing is not None else []
         if self.config.keypoints:
             tokens += [readout(p)[:, None] for readout, p in zip(self.keypoint_readouts, patches, strict=True)]
         if state is not None:
             tokens.append(self.state_token(state))  # (B, 1, C)
         return torch.cat(tokens, dim=1)
+
+    def read_prefix(self, images: list[torch.Tensor], instructions: torch.Tensor, state: torch.Tensor | None,
+                    cache: KVCache) -> tuple[torch.Tensor, Pointing | None]:
+        """The GPT's hidden states over the prefix (B, P, C), its keys and values left in ``cache``, and where the
+        policy pointed (None without a pointer). A pointing policy reads in two passes, as a VLM that answers
+        before it goes on: the images and the instruction; the point they lead to; then the rest."""
+        if self.config.point_weight == 0:
+            return self.gpt.features(self.prefix(images, instructions, state), cache), None
+        patches = [self.vision(image) for image in images]  # each (B, 64, C_vit)
+        hidden, pointing = self.point(patches, instructions, cache)
+        rest = self.gpt.features(self.late_tokens(patches, state, pointing), cache)  # (B, P - P_first, C)
+        return torch.cat([hidden, rest], dim=1), pointing
+
+    def point(self, patches: list[torch.Tensor], instructions: torch.Tensor,
+              cache: KVCache | None = None) -> tuple[torch.Tensor, Pointing]:
+        """Where the named block is in each camera, from the GPT's hidden state at the instruction's last token
+        (it has read both images): (hidden states over images and instruction (B, P_first, C), the pointing)."""
+        hidden = self.gpt.features(self.image_and_text_tokens(patches, instructions), cache)
+        return hidden, self.pointer(patches, hidden[:, -1])
+
+    def add_pointing_loss(self, loss: torch.Tensor, parts: dict[str, float], pointing: Pointing | None,
+                          batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """``loss`` plus the pointer's, weighted by ``point_weight``, on a batch with ``"pointing"`` targets
+        (``ChunkBatches``), and ``parts`` with its parts; both unchanged when the policy did not point."""
+        if pointing is None:
+            return loss, parts
+        point, point_parts = pointing_loss(pointing, batch[POINTING_KEY], self.config.cameras)
+        return loss + self.config.point_weight * point, parts | point_parts
 
     def state_token(self, state: torch.Tensor) -> torch.Tensor:
         """(B, state_dim) -> (B, 1, C): the normalised state, projected to one token (as pi0 does)."""
@@ -265,6 +308,25 @@ class VLMPolicy(Policy):
         return cls(config, None, vlm, tokenizer, json.loads(metadata["instructions"]), **extra)
 
 
+def build_on_vlm(cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_vlm: VLMPolicy | None = None,
+                 **extra) -> VLMPolicy:
+    """A fresh ``cls`` policy with the dataset's statistics and instructions, on the course VLM or, given
+    ``pointing_vlm`` (``vlacourse.pointing``), on copies of its ViT, projector, GPT and pointer: it then points
+    before it acts (``config.point_weight`` must be > 0) and has read the pointing instructions too."""
+    if pointing_vlm is None:
+        _, vlm, tokenizer, _ = load_course_vlm()
+        return cls(config, dataset.stats, vlm, tokenizer, dataset.tasks, **extra)
+    if config.point_weight <= 0:
+        raise ValueError("a policy built on a pointing VLM points: give it a config with point_weight > 0")
+    vlm = VLM(pointing_vlm.vision.config, pointing_vlm.gpt.config)
+    vlm.load_state_dict({k: v for k, v in pointing_vlm.state_dict().items()
+                         if k.split(".")[0] in ("vision", "projector", "gpt")})
+    instructions = dataset.tasks + pointing_vlm.instructions
+    policy = cls(config, dataset.stats, vlm, pointing_vlm.tokenizer, instructions, **extra)
+    policy.pointer.load_state_dict(pointing_vlm.pointer.state_dict())
+    return policy
+
+
 class BinningVLA(VLMPolicy):
     """The course VLM + 256 action-bin tokens, trained end to end on demonstrations (see the module)."""
 
@@ -288,14 +350,19 @@ class BinningVLA(VLMPolicy):
         return tokens, tokens.masked_fill(batch["action_is_pad"].repeat_interleave(D, dim=1), -100)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        instructions = self.instruction_ids(batch[TASK_KEY])
-        prefix = self.prefix(self.images_of(batch), instructions, batch[STATE_KEY])  # (B, P, C)
+        images, instructions = self.images_of(batch), self.instruction_ids(batch[TASK_KEY])
         tokens, targets = self.action_token_targets(batch)  # (B, L) each
         B, L = tokens.shape
-        ids = tokens + self.text_vocab
         # The last prefix position predicts the first action token; action token i predicts token i + 1.
-        x = torch.cat([prefix, self.gpt.wte(ids[:, :-1])], dim=1)  # (B, P + L - 1, C)
-        hidden = self.gpt.features(x)[:, prefix.shape[1] - 1:]  # (B, L, C): from the state token on
+        actions = self.gpt.wte(tokens[:, :-1] + self.text_vocab)  # (B, L - 1, C)
+        pointing = None
+        if self.config.point_weight == 0:  # one pass over prefix and actions
+            prefix = self.prefix(images, instructions, batch[STATE_KEY])  # (B, P, C)
+            hidden = self.gpt.features(torch.cat([prefix, actions], dim=1))[:, prefix.shape[1] - 1:]  # (B, L, C)
+        else:  # the prefix as the policy reads it (pointing first), then the actions after it
+            cache = KVCache(self.gpt.config.n_layer)
+            prefix, pointing = self.read_prefix(images, instructions, batch[STATE_KEY], cache)  # (B, P, C)
+            hidden = torch.cat([prefix[:, -1:], self.gpt.features(actions, cache)], dim=1)  # (B, L, C)
         logits = self.gpt.lm_head(hidden)  # (B, L, vocab)
         targets = torch.where(targets >= 0, targets + self.text_vocab, targets)  # ids in the whole vocabulary
         loss = F.cross_entropy(logits.reshape(B * L, -1), targets.reshape(-1), ignore_index=-100)
@@ -307,7 +374,7 @@ class BinningVLA(VLMPolicy):
         if self.config.locate_weight > 0:
             locate, parts["locate_cm"] = locate_loss(self.locator(hidden[:, 0]), batch)
             loss = loss + self.config.locate_weight * locate
-        return loss, parts
+        return self.add_pointing_loss(loss, parts, pointing, batch)
 
     # Inference: greedy, constrained to the action tokens, one token at a time with a KV cache.
     @torch.no_grad()
@@ -317,7 +384,7 @@ class BinningVLA(VLMPolicy):
         until ``max_tokens`` or every row has written ``stop``. ``decoding_steps`` keeps n, the forward passes
         this chunk took (the last token's pass is skipped: nothing reads it)."""
         cache = KVCache(self.gpt.config.n_layer)
-        hidden = self.gpt.features(self.prefix(images, instructions, state), cache)[:, -1:]  # (B, 1, C)
+        hidden = self.read_prefix(images, instructions, state, cache)[0][:, -1:]  # (B, 1, C)
         tokens, stopped = [], torch.zeros(len(state), dtype=torch.bool, device=self.device)
         for i in range(max_tokens):
             logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab:]  # (B, action_vocab): action tokens only
@@ -373,11 +440,13 @@ class VLARecipe:
     heldout_episodes: int = 20  # per task, on the held-out colour/task combinations
 
 
-def build_vla(dataset, chunk_size: int = 10, device: str | torch.device = "cpu") -> BinningVLA:
-    """A fresh binning VLA on the course VLM, with the dataset's statistics and instructions."""
-    _, vlm, tokenizer, _ = load_course_vlm()
-    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size)
-    return BinningVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks).to(device)
+def build_vla(dataset, chunk_size: int = 10, device: str | torch.device = "cpu",
+              pointing_vlm: VLMPolicy | None = None) -> BinningVLA:
+    """A fresh binning VLA with the dataset's statistics and instructions, on the course VLM or on
+    ``pointing_vlm`` (``build_on_vlm``)."""
+    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size,
+                          point_weight=float(pointing_vlm is not None))
+    return build_on_vlm(BinningVLA, config, dataset, pointing_vlm).to(device)
 
 
 def evaluate_vla(policy: Policy, recipe: VLARecipe, progress: bool = True) -> dict:

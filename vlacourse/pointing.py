@@ -1,0 +1,206 @@
+"""Pointing pre-training: the course VLM learns where the block an instruction names is, from cheap scenes.
+
+Behaviour cloning from 64x64 pixels on a few hundred demonstrations does not learn *where* the named block
+is to the centimetre a grasp needs: 400 demonstrations are 400 layouts. A fresh layout seen by both cameras
+costs a reset and two renders (``vlacourse.sim.cameras``), no robot: tens of thousands cost a minute. This
+is, in miniature, why VLAs start from VLMs trained on far more images than robot data, and why the VLMs they
+start from point: PaliGemma (pi0's VLM; Beyer et al. 2024, sec. 3.2) is pre-trained on detection and
+referring expressions answered with location tokens, pi0.5 (Physical Intelligence 2025, sec. IV) co-trains on
+object detection, Molmo and MolmoAct point, and embodied chain of thought (Zawalski et al. 2024) has the VLA
+write the objects' boxes before its actions.
+
+    scene, wrist images --ViT--projector--+
+    "instruction: put the red block in the bin" --+--> GPT --> last hidden --Pointer--> (u, v) per camera
+                                                                                  (+ in view or not)
+
+Pre-training (``train_pointing``): the VLM's ViT, projector and GPT and a ``vision.Pointer`` learn, on
+rendered scenes with the gripper anywhere above the table, to point at the block each instruction names in
+both images; the instructions are the course's tasks' (all but the held-out combinations) and the question
+"where is the {colour} block". A VLA built on the result (``PolicyConfig.point_weight``) points before it
+acts, hands the point on as a token, and keeps learning to point on its demonstrations' frames.
+
+Where ours differs: PaliGemma writes 1024 location bins as tokens; ours regresses the point, which our data
+learns several times faster (``vlacourse.vla``), and the VLA reads it as a token all the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vlacourse.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
+from vlacourse.training import PREFIX_STEPS, History, train
+from vlacourse.vision import pointing_loss
+from vlacourse.vla import VLMPolicy
+from vlacourse.vlm import load_course_vlm
+
+CHECKPOINT = "course_pointing_vlm.safetensors"
+QUESTION = "where is the {color} block"
+
+
+class PointingVLM(VLMPolicy):
+    """The course VLM with a pointer and no actions: its loss is the pointer's (saved and loaded as a policy)."""
+
+    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        patches = [self.vision(image) for image in self.images_of(batch)]  # each (B, 64, C_vit)
+        _, pointing = self.point(patches, self.instruction_ids(batch[TASK_KEY]))
+        return pointing_loss(pointing, batch[POINTING_KEY], self.config.cameras)
+
+
+def pointing_instructions() -> list[list[str]]:
+    """Per block (in ``tasks.COLORS`` order), every instruction that names it first: each task's templates with
+    every zone and other block, but none of the held-out (task, colour) combinations, and ``QUESTION``."""
+    from vlacourse.sim.tasks import COLORS, HELD_OUT, TEMPLATES, ZONES
+
+    per_block = []
+    for color in COLORS:
+        texts = {QUESTION.format(color=color)}
+        for task, templates in TEMPLATES.items():
+            if (task, color) in HELD_OUT or task == "clear_table":
+                continue
+            for template in templates:
+                texts |= {template.format(color=color, zone=zone, other=other)
+                          for zone in ZONES for other in COLORS if other != color}
+        per_block.append(sorted(texts))
+    return per_block
+
+
+class PointingBatches:
+    """Random (scene, named block, instruction) triples of rendered scenes, with where that block appears."""
+
+    def __init__(self, scenes: dict[str, np.ndarray], batch_size: int, seed: int,
+                 device: str | torch.device = "cpu"):
+        from vlacourse.sim.cameras import PointingLabels
+
+        self.rng, self.batch_size, self.device = np.random.default_rng(seed), batch_size, device
+        self.images = {k: torch.from_numpy(v) for k, v in scenes.items() if k.startswith("observation.images.")}
+        self.labels = torch.from_numpy(PointingLabels()(scenes["observation.state"],
+                                                        scenes["observation.environment_state"]))  # (N, 4, 2, 3)
+        self.instructions = pointing_instructions()
+
+    def batch_at(self, frames: np.ndarray, blocks: np.ndarray,
+                 rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """The given scenes, each naming the given block in an instruction drawn by ``rng`` (default: the batches')."""
+        rng = rng or self.rng
+        batch = {k: v[torch.from_numpy(frames)].to(self.device) for k, v in self.images.items()}
+        batch[POINTING_KEY] = self.labels[torch.from_numpy(frames), torch.from_numpy(blocks)].to(self.device)
+        batch[TASK_KEY] = [self.instructions[b][rng.integers(len(self.instructions[b]))] for b in blocks]
+        return batch
+
+    def __call__(self) -> dict[str, Any]:
+        frames = self.rng.integers(len(self.labels), size=self.batch_size)
+        return self.batch_at(frames, self.rng.integers(len(self.instructions), size=self.batch_size))
+
+
+@torch.no_grad()
+def pointing_error(vlm: PointingVLM, batches: PointingBatches, frames: int = 512) -> dict[str, float]:
+    """Over ``frames`` scenes with every block named once: the median and 90th-percentile pointing error in
+    pixels of the 64-pixel image, per camera, where the block is in view; the scene camera's also in cm on the
+    table (both points traced back to the plane of the blocks' centres); the share of in-view calls right."""
+    from vlacourse.sim.arm import Arm
+    from vlacourse.sim.cameras import back_project, scene_camera
+    from vlacourse.sim.tasks import BLOCK_HALF
+
+    vlm.eval()
+    frames, rng = min(frames, len(batches.labels)), np.random.default_rng(0)  # the same instructions every time
+    points, targets, calls = [], [], []
+    for start in range(0, frames, 64):
+        index = np.arange(start, min(start + 64, frames))
+        for block in range(len(batches.instructions)):
+            batch = batches.batch_at(index, np.full(len(index), block), rng)
+            patches = [vlm.vision(image) for image in vlm.images_of(batch)]
+            pointing = vlm.point(patches, vlm.instruction_ids(batch[TASK_KEY]))[1]
+            points.append(pointing.points.cpu().numpy())
+            targets.append(batch[POINTING_KEY].cpu().numpy())
+            calls.append((pointing.visible_logits > 0).cpu().numpy() == (targets[-1][..., 2] > 0))
+    points, targets = np.concatenate(points), np.concatenate(targets)  # (M, cameras, 2), (M, cameras, 3)
+    out = {"in_view_right": float(np.concatenate(calls).mean())}
+    for c, camera in enumerate(vlm.config.cameras):
+        seen = targets[:, c, 2] > 0
+        pixels = np.linalg.norm(points[seen, c] - targets[seen, c, :2], axis=-1) * 32  # image units -> pixels of 64
+        out[f"{camera}_px_median"], out[f"{camera}_px_p90"] = float(np.median(pixels)), float(np.percentile(pixels, 90))
+    camera = scene_camera(Arm())
+    on_table = [back_project(uv, BLOCK_HALF, *camera)[:, :2] for uv in (points[:, 0], targets[:, 0, :2])]
+    cm = np.linalg.norm(on_table[0] - on_table[1], axis=-1) * 100
+    out["scene_cm_median"], out["scene_cm_p90"] = float(np.median(cm)), float(np.percentile(cm, 90))
+    return out
+
+
+@dataclass
+class PointingRecipe:
+    """Everything that decides the pointing VLM."""
+
+    seed: int = 0  # seeds the scenes, the training and the instructions drawn
+    scenes: int = 20000  # rendered layouts to learn from (about a minute to render)
+    heldout_scenes: int = 512  # others, to measure the pointing error on
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 5e-4  # peak learning rate, after a warmup, with cosine decay
+
+
+def build_pointing_vlm(device: str | torch.device = "cpu") -> PointingVLM:
+    """The course VLM with a fresh pointer, reading every pointing instruction."""
+    _, vlm, tokenizer, _ = load_course_vlm()
+    config = PolicyConfig(point_weight=1.0, keypoints=0, locate_weight=0.0)
+    return PointingVLM(config, None, vlm, tokenizer, sum(pointing_instructions(), [])).to(device)
+
+
+def load_course_pointing_vlm(path: str | Path | None = None, device: str | torch.device = "cpu") -> PointingVLM:
+    """The shipped pointing VLM (made by ``python -m vlacourse.pointing train``), or the one at ``path``;
+    ``.metrics`` holds its pointing error on held-out scenes, measured when it was made."""
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.pointing train", device)
+
+
+def train_pointing(recipe: PointingRecipe, progress: bool = True, stop_after: int | None = None,
+                   device: str | torch.device = "cpu") -> tuple[PointingVLM, History, dict]:
+    """The pointing VLM trained by the recipe, its history and its error on held-out scenes (seeded)."""
+    from vlacourse.notebook import seed_everything
+    from vlacourse.sim.cameras import render_pointing_scenes
+
+    start = time.perf_counter()
+    scenes = render_pointing_scenes(recipe.scenes, recipe.seed, progress=progress)
+    heldout = PointingBatches(render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=progress),
+                              recipe.batch_size, recipe.seed + 1, device)
+    render_seconds = time.perf_counter() - start
+    seed_everything(recipe.seed)
+    vlm = build_pointing_vlm(device)
+    batches = PointingBatches(scenes, recipe.batch_size, recipe.seed, device)
+    validation = heldout.batch_at(np.arange(256) % len(heldout.labels), np.arange(256) % 4)
+    history = train(vlm, batches, recipe.steps, lr=recipe.lr, evaluate=lambda: vlm(validation)[0].item(),
+                    eval_every=max(1, recipe.steps // 10), progress=progress, warmup_steps=100, cosine=True,
+                    compute_loss=lambda model, batch: model(batch)[0], stop_after=stop_after)
+    metrics = {"render_seconds": render_seconds, "train_seconds": time.perf_counter() - start - render_seconds,
+               "prefix_losses": history.losses[:PREFIX_STEPS], "eval_steps": history.eval_steps,
+               "validation_loss": history.eval_losses, "recipe": asdict(recipe),
+               **pointing_error(vlm, heldout, recipe.heldout_scenes)}
+    return vlm, history, metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.pointing",
+                                     description="pre-train the course VLM to point on rendered scenes")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("train", help="train the pointing VLM and write its checkpoint")
+    make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
+    make.add_argument("--steps", type=int, default=PointingRecipe.steps)
+    make.add_argument("--scenes", type=int, default=PointingRecipe.scenes)
+    make.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    from vlacourse.notebook import configure_mujoco_gl
+
+    configure_mujoco_gl()  # before anything imports MuJoCo
+    vlm, _, metrics = train_pointing(PointingRecipe(steps=args.steps, scenes=args.scenes), not args.quiet)
+    vlm.save(args.out, metrics)
+    print(f"wrote {args.out}")
+    print(json.dumps(metrics, indent=1))
+
+
+if __name__ == "__main__":
+    main()
