@@ -21,7 +21,7 @@ help:
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
-	@echo "              ($(ARTIFACTS), or all: about 100 minutes)"
+	@echo "              ($(ARTIFACTS), or all: about 3 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
@@ -66,11 +66,12 @@ test-browser: $(VENV)/.browser
 # Each shipped artifact, and the test file whose `reproduce` tests rerun its package command in full and
 # compare the result with the shipped file. `make test` reruns only a short prefix of each.
 REPRODUCE_vlm        := tests/test_vlm_checkpoint.py
+REPRODUCE_pointing   := tests/test_pointing_checkpoint.py
 REPRODUCE_fast       := tests/test_fast_vla_checkpoint.py
 REPRODUCE_flow       := tests/test_flow_checkpoint.py
 REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
-ARTIFACTS := vlm fast flow insulation rtc
+ARTIFACTS := vlm pointing fast flow insulation rtc
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 
@@ -109,6 +110,7 @@ bench: $(VENV)/.installed
 	$(PY) -m vlacourse.bench sim
 	$(PY) -m vlacourse.bench vla
 	$(PY) -m vlacourse.bench flow
+	$(PY) -m vlacourse.bench success
 
 assets: $(VENV)/.installed
 	MPLBACKEND=agg $(PY) -c 'from vlacourse.course import draw_course_map; \
