@@ -99,3 +99,11 @@ def test_the_flow_benchmark_prints_speed_against_50_hz():
                          text=True, check=True).stdout
     for expected in ("50 Hz needs a chunk every 200 ms", "1 CPU thread(s), 10 Euler steps", "pick_place"):
         assert expected in out, out
+
+
+def test_the_success_benchmark_prints_each_shipped_vla_with_its_interval():
+    out = subprocess.run([sys.executable, "-m", "vlacourse.bench", "success", "--episodes", "2", "--heldout-episodes",
+                          "1"], capture_output=True, text=True, check=True).stdout
+    for expected in ("scripted expert", "flow VLA", "FAST VLA", "over 2 episodes", "heldout", "over 1 episodes"):
+        assert expected in out, out
+    assert out.count("%]") == 5, out  # every line has its interval

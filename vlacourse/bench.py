@@ -6,6 +6,8 @@ vla: the binning VLA's inference cost (prefix pass, per-token pass, milliseconds
 actions per second) on one CPU thread and on all of them, and its speed in a closed loop on the arm.
 flow: the shipped flow VLA's milliseconds per chunk and actions per second on one CPU thread and on all
 of them, per number of integration steps, against the 50 Hz the arm needs; its closed loop on one task.
+success: each shipped VLA's success on pick-and-place over fixed seeds, with its 95% interval, on the
+training colours and on the held-out one, beside the scripted expert's.
 """
 
 from __future__ import annotations
@@ -94,6 +96,30 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
     print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
 
 
+SHIPPED_VLAS = {"flow": ("vlacourse.flow", "load_course_flow_vla"),
+                "FAST": ("vlacourse.fast_vla", "load_course_fast_vla")}
+
+
+def bench_success(episodes: int, heldout_episodes: int) -> None:
+    """Success over seeded episodes (the same seeds every run: ``sim.evaluate``), train and held-out colours."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import importlib
+
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluate
+    from vlacourse.sim.expert import ScriptedExpert
+
+    bare = TabletopEnv("pick_place", cameras=())
+    print("scripted expert\n  " + str(evaluate(ScriptedExpert(bare), "pick_place", episodes=episodes, env=bare,
+                                                progress=False)))
+    for name, (module, loader) in SHIPPED_VLAS.items():
+        policy = getattr(importlib.import_module(module), loader)()
+        print(f"{name} VLA")
+        for split, count in (("train", episodes), ("heldout", heldout_episodes)):
+            print("  " + str(evaluate(policy, "pick_place", episodes=count, split=split, progress=False,
+                                      side_by_side=10)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vlacourse.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,8 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     flow.add_argument("--episodes", type=int, default=5, help="episodes in the closed loop")
     flow.add_argument("--checkpoint", help="a flow VLA's safetensors file (default: the shipped one)")
     flow.add_argument("--task", default="pick_place", help="the task of the closed loop (default: pick_place)")
+    success = commands.add_parser("success", help="each shipped VLA's success on pick-and-place, with its interval")
+    success.add_argument("--episodes", type=int, default=100, help="seeded episodes on the training colours")
+    success.add_argument("--heldout-episodes", type=int, default=50, help="seeded episodes on the held-out colour")
     args = parser.parse_args(argv)
-    if args.command == "sim":
+    if args.command == "success":
+        bench_success(args.episodes, args.heldout_episodes)
+    elif args.command == "sim":
         bench_sim(args.episodes)
     elif args.command == "vla":
         bench_vla(args.episodes, args.checkpoint)
