@@ -160,7 +160,8 @@ def load_course_pointing_vlm(path: str | Path | None = None, device: str | torch
 
 def train_pointing(recipe: PointingRecipe, progress: bool = True, stop_after: int | None = None,
                    device: str | torch.device = "cpu") -> tuple[PointingVLM, History, dict]:
-    """The pointing VLM trained by the recipe, its history and its error on held-out scenes (seeded)."""
+    """The pointing VLM trained by the recipe, its history and its error on held-out scenes (seeded; not measured
+    when ``stop_after`` cuts the run short)."""
     from vlacourse.notebook import seed_everything
     from vlacourse.sim.cameras import render_pointing_scenes
 
@@ -178,8 +179,9 @@ def train_pointing(recipe: PointingRecipe, progress: bool = True, stop_after: in
                     compute_loss=lambda model, batch: model(batch)[0], stop_after=stop_after)
     metrics = {"render_seconds": render_seconds, "train_seconds": time.perf_counter() - start - render_seconds,
                "prefix_losses": history.losses[:PREFIX_STEPS], "eval_steps": history.eval_steps,
-               "validation_loss": history.eval_losses, "recipe": asdict(recipe),
-               **pointing_error(vlm, heldout, recipe.heldout_scenes)}
+               "validation_loss": history.eval_losses, "recipe": asdict(recipe)}
+    if stop_after is None:  # a prefix run is a check of its losses: measuring it would cost more than it told
+        metrics |= pointing_error(vlm, heldout, recipe.heldout_scenes)
     return vlm, history, metrics
 
 
