@@ -7,10 +7,10 @@ from vlacourse.sim.arm import Arm
 from vlacourse.sim.cameras import (
     PointingLabels,
     back_project,
+    camera_poses,
     named_block,
     project,
     render_pointing_scenes,
-    scene_camera,
 )
 from vlacourse.sim.tasks import BLOCK_HALF, COLORS
 
@@ -35,7 +35,7 @@ def test_a_point_on_the_viewing_axis_lands_in_the_middle_and_one_behind_is_not_s
 
 
 def test_back_projection_onto_the_table_undoes_the_projection(scenes):
-    position, rotation, fovy = scene_camera(Arm())
+    position, rotation, fovy = camera_poses(Arm())["scene"]
     blocks = scenes["observation.environment_state"][:, :12].reshape(-1, 3).astype(np.float64)  # (N * 4, 3)
     uv = project(blocks, position, rotation, fovy)[:, :2]
     assert np.allclose(back_project(uv, BLOCK_HALF, position, rotation, fovy), blocks, atol=1e-9)

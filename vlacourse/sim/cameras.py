@@ -51,13 +51,14 @@ def back_project(uv: np.ndarray, height: float, position: np.ndarray, rotation: 
     return position + distance[:, None] * rays
 
 
-def scene_camera(arm: Arm) -> tuple[np.ndarray, np.ndarray, float]:
-    """The fixed scene camera's position, rotation (axes as columns) and vertical field of view."""
-    camera = arm.model.camera("scene")
+def camera_poses(arm: Arm) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Each policy camera's position, rotation (axes as columns) and vertical field of view, for the arm's
+    current joint angles (the wrist camera rides on the arm; the scene camera does not move)."""
     mujoco.mj_kinematics(arm.model, arm.data)
-    mujoco.mj_camlight(arm.model, arm.data)
-    return (arm.data.cam_xpos[camera.id].copy(), arm.data.cam_xmat[camera.id].reshape(3, 3).copy(),
-            float(arm.model.cam_fovy[camera.id]))
+    mujoco.mj_camlight(arm.model, arm.data)  # camera poses from the bodies they ride on
+    cameras = {name: arm.model.camera(name).id for name in CAMERAS}
+    return {name: (arm.data.cam_xpos[i].copy(), arm.data.cam_xmat[i].reshape(3, 3).copy(), float(arm.model.cam_fovy[i]))
+            for name, i in cameras.items()}
 
 
 class PointingLabels:
@@ -69,17 +70,13 @@ class PointingLabels:
     def __call__(self, state: np.ndarray, environment_state: np.ndarray) -> np.ndarray:
         """(N, 9) states, (N, 16) environment states -> (N, blocks, cameras, 3): u, v, visible, float32
         (blocks in ``tasks.COLORS`` order, cameras in ``env.CAMERAS`` order: scene, wrist)."""
-        model, data = self.arm.model, self.arm.data
         blocks = environment_state[:, :3 * len(COLORS)].reshape(len(state), len(COLORS), 3)  # (N, 4, 3)
-        cameras = [model.camera(name) for name in CAMERAS]
         labels = np.zeros((len(state), len(COLORS), len(CAMERAS), 3), np.float32)
         for i in range(len(state)):
-            data.qpos[self.arm.arm_qpos] = state[i, 4:9]  # the five joint angles place the wrist camera
-            mujoco.mj_kinematics(model, data)
-            mujoco.mj_camlight(model, data)  # camera poses from the bodies they ride on
-            for j, camera in enumerate(cameras):
-                labels[i, :, j] = project(blocks[i], data.cam_xpos[camera.id], data.cam_xmat[camera.id].reshape(3, 3),
-                                          float(model.cam_fovy[camera.id]))
+            self.arm.data.qpos[self.arm.arm_qpos] = state[i, 4:9]  # the five joint angles place the wrist camera
+            poses = camera_poses(self.arm)
+            for j, camera in enumerate(CAMERAS):
+                labels[i, :, j] = project(blocks[i], *poses[camera])
         return labels
 
 
