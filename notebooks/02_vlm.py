@@ -297,8 +297,7 @@ print(f"  wrist camera, when the block is in its view: median {pointed['wrist_px
 
 examples = fresh.batch_at(np.arange(4), np.array([0, 1, 2, 3]))
 with torch.no_grad():
-    patches = [pointing_vlm.vision(image) for image in pointing_vlm.images_of(examples)]
-    said = pointing_vlm.point(patches, pointing_vlm.instruction_ids(examples["task"]))[1]
+    said = pointing_vlm.pointing_of(examples)
 points, in_view_said = said.points.cpu().numpy(), (said.visible_logits > 0).cpu().numpy()
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.6))
 for i in range(4):

@@ -37,7 +37,7 @@ import torch
 
 from vlacourse.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
 from vlacourse.training import PREFIX_STEPS, History, train
-from vlacourse.vision import pointing_loss
+from vlacourse.vision import Pointing, pixel_distance, pointing_loss
 from vlacourse.vla import VLMPolicy
 from vlacourse.vlm import load_course_vlm
 
@@ -49,9 +49,12 @@ class PointingVLM(VLMPolicy):
     """The course VLM with a pointer and no actions: its loss is the pointer's (saved and loaded as a policy)."""
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        return pointing_loss(self.pointing_of(batch), batch[POINTING_KEY], self.config.cameras)
+
+    def pointing_of(self, batch: dict[str, Any]) -> Pointing:
+        """Where it points in a batch's images, at the block each of its instructions names."""
         patches = [self.vision(image) for image in self.images_of(batch)]  # each (B, 64, C_vit)
-        _, pointing = self.point(patches, self.instruction_ids(batch[TASK_KEY]))
-        return pointing_loss(pointing, batch[POINTING_KEY], self.config.cameras)
+        return self.point(patches, self.instruction_ids(batch[TASK_KEY]))[1]
 
 
 def pointing_instructions() -> list[list[str]]:
@@ -105,7 +108,7 @@ def pointing_error(vlm: PointingVLM, batches: PointingBatches, frames: int = 512
     pixels of the 64-pixel image, per camera, where the block is in view; the scene camera's also in cm on the
     table (both points traced back to the plane of the blocks' centres); the share of in-view calls right."""
     from vlacourse.sim.arm import Arm
-    from vlacourse.sim.cameras import back_project, scene_camera
+    from vlacourse.sim.cameras import back_project, camera_poses
     from vlacourse.sim.tasks import BLOCK_HALF
 
     vlm.eval()
@@ -115,19 +118,18 @@ def pointing_error(vlm: PointingVLM, batches: PointingBatches, frames: int = 512
         index = np.arange(start, min(start + 64, frames))
         for block in range(len(batches.instructions)):
             batch = batches.batch_at(index, np.full(len(index), block), rng)
-            patches = [vlm.vision(image) for image in vlm.images_of(batch)]
-            pointing = vlm.point(patches, vlm.instruction_ids(batch[TASK_KEY]))[1]
-            points.append(pointing.points.cpu().numpy())
-            targets.append(batch[POINTING_KEY].cpu().numpy())
-            calls.append((pointing.visible_logits > 0).cpu().numpy() == (targets[-1][..., 2] > 0))
-    points, targets = np.concatenate(points), np.concatenate(targets)  # (M, cameras, 2), (M, cameras, 3)
-    out = {"in_view_right": float(np.concatenate(calls).mean())}
+            pointing = vlm.pointing_of(batch)
+            points.append(pointing.points)
+            targets.append(batch[POINTING_KEY])
+            calls.append((pointing.visible_logits > 0) == (targets[-1][..., 2] > 0))
+    points, targets = torch.cat(points).cpu(), torch.cat(targets).cpu()  # (M, cameras, 2), (M, cameras, 3)
+    out = {"in_view_right": torch.cat(calls).float().mean().item()}
+    pixels = pixel_distance(points, targets[..., :2]).numpy()  # (M, cameras)
     for c, camera in enumerate(vlm.config.cameras):
-        seen = targets[:, c, 2] > 0
-        pixels = np.linalg.norm(points[seen, c] - targets[seen, c, :2], axis=-1) * 32  # image units -> pixels of 64
-        out[f"{camera}_px_median"], out[f"{camera}_px_p90"] = float(np.median(pixels)), float(np.percentile(pixels, 90))
-    camera = scene_camera(Arm())
-    on_table = [back_project(uv, BLOCK_HALF, *camera)[:, :2] for uv in (points[:, 0], targets[:, 0, :2])]
+        seen = pixels[targets[:, c, 2].numpy() > 0, c]
+        out[f"{camera}_px_median"], out[f"{camera}_px_p90"] = float(np.median(seen)), float(np.percentile(seen, 90))
+    camera = camera_poses(Arm())["scene"]
+    on_table = [back_project(uv.numpy(), BLOCK_HALF, *camera)[:, :2] for uv in (points[:, 0], targets[:, 0, :2])]
     cm = np.linalg.norm(on_table[0] - on_table[1], axis=-1) * 100
     out["scene_cm_median"], out["scene_cm_p90"] = float(np.median(cm)), float(np.percentile(cm, 90))
     return out

@@ -202,6 +202,11 @@ class Pointer(nn.Module):
         return Pointing(torch.stack(points, dim=1), self.visible(text))
 
 
+def pixel_distance(points: torch.Tensor, targets: torch.Tensor, image_size: int = 64) -> torch.Tensor:
+    """How far apart points in image units ([-1, 1] across) are, in pixels of an ``image_size`` image."""
+    return (points - targets).norm(dim=-1) * image_size / 2
+
+
 def pointing_loss(pointing: Pointing, target: torch.Tensor,
                   cameras: tuple[str, ...]) -> tuple[torch.Tensor, dict[str, float]]:
     """L1 on the points where the target is in view, plus the in-view classification; ``target``: (B, cameras,
@@ -211,7 +216,7 @@ def pointing_loss(pointing: Pointing, target: torch.Tensor,
     loss = (error * visible).sum() / visible.sum().clamp(min=1)
     loss = loss + F.binary_cross_entropy_with_logits(pointing.visible_logits, visible)
     with torch.no_grad():
-        pixels = (pointing.points - target[..., :2]).norm(dim=-1) * 32  # image units -> pixels of 64
+        pixels = pixel_distance(pointing.points, target[..., :2])  # (B, cameras)
         parts = {f"point_px_{name}": pixels[:, c][visible[:, c] > 0].median().item() if visible[:, c].any() else 0.0
                  for c, name in enumerate(cameras)}
     return loss, parts
