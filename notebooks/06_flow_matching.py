@@ -173,19 +173,22 @@ print("error of the predicted chunks on held-out frames (action units):",
 # %% [markdown]
 # ## Noise becoming a trajectory
 #
-# The course ships a flow VLA trained for 1500 steps on the same demonstrations, by the recipe that
-# trained the FAST VLA of notebook 05 (about 15 minutes here; `python -m vlacourse.flow train` makes it
-# again). Take a held-out frame and eight different noises, and follow the chunk through the ten Euler
-# steps: where each chunk would send the gripper (the actions summed, in cm), its height, and its
-# gripper command, beside the demonstrated chunk. Move the slider from step 0 (pure noise) to step 10.
+# The course ships a flow VLA trained for longer on more data (`vlacourse.vla.POINTING_RECIPE`: 400
+# demonstrations, 6000 steps at batch 32, about an hour here; `python -m vlacourse.flow train` makes it
+# again), starting from the VLM of notebook 02 that learned to point at the block an instruction names.
+# The section "On the arm" says why each of those choices is there. Take a frame of a demonstration it
+# never trained on (four fresh ones, seed 1) and eight different noises, and follow the chunk through the
+# ten Euler steps: where each chunk would send the gripper (the actions summed, in cm), its height, and
+# its gripper command, beside the demonstrated chunk. Move the slider from step 0 (pure noise) to step 10.
 
 # %%
 from vlacourse.flow import load_course_flow_vla
-from vlacourse.policy import observations_of, split_episodes
+from vlacourse.policy import observations_of
 from vlacourse.sim.show import plot_denoising
 
 shipped = load_course_flow_vla(device=course.device)
-held_out = ChunkBatches(dataset, shipped.config, 64, seed=0, episodes=split_episodes(dataset.num_episodes)[1])()
+fresh = load_or_collect("pick_place", episodes=4, seed=1, progress=False)  # seeds no VLA here trained on
+held_out = ChunkBatches(fresh, shipped.config, 64, seed=0)()
 frame = 5
 noises = torch.randn(8, H, 4, generator=torch.Generator().manual_seed(0))
 path = shipped.denoising_path(observations_of(held_out, shipped.config)[frame], noises)  # (11, 8, 10, 4)
@@ -209,6 +212,8 @@ print(f"largest difference, cached prefix vs recomputed at every step: {cache_di
 # ## On the arm
 #
 # One episode (the gripper's path from above, then the video), and ten seeded episodes beside the expert.
+# The policy reads what a real robot's would: the two 64x64 cameras, the instruction as words and the
+# arm's own state, never the simulator's block positions.
 
 # %%
 from vlacourse.sim.evaluate import evaluate
@@ -226,24 +231,52 @@ expert_env = TabletopEnv("pick_place")
 expert_result = evaluate(ScriptedExpert(expert_env), "pick_place", episodes=10, seed=0, env=expert_env)
 print("flow VLA:", flow_result)
 print("expert:  ", expert_result)
+made = shipped.metrics
+print(f"when it was made: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
+      f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
+      f"{made['recipe']['heldout_episodes']} with the held-out colour")
 
 # %% [markdown]
-# In this episode the flow VLA does what the token VLAs of notebooks 04 and 05 did not at this budget:
-# it heads for the named block, comes down, closes the gripper, lifts and carries toward the bin, the
-# whole shape of the task. But it closes a little off the block, and the block stays on the table. When it
-# was trained it succeeded in 1 of 20 episodes; the expert succeeds in all. The motion is learned, *where*
-# exactly is not: 100 demonstrations (about 6 minutes of robot time) and 15 minutes of CPU are far from
-# enough to place a gripper within a centimetre from 64x64 pixels (notebook 04 measured why). pi0 is
-# pre-trained on a large mixture of robots and tasks before it is fine-tuned on a task's own data.
-
-# %% [markdown]
+# The shipped flow VLA picks up the named block and drops it in the bin. When it was made it succeeded
+# in 90 of 100 seeded episodes, and in 93 of 100 on seeds no one had looked at before (its metadata,
+# printed below). Getting here took two changes, each measured on the arm; the same flow VLA, the same
+# code, 50-100 seeded episodes per row:
+#
+# | what the policy starts from | demonstrations | training steps | success |
+# |---|---|---|---|
+# | the scripted expert, which reads the simulator | - | - | 100% |
+# | a small MLP given the *true* block positions (a yardstick, not a VLA) | 100 | 3000-10000 | 54-66% |
+# | the same | 400 | 3000-10000 | 100% |
+# | flow VLA on the course VLM (notebook 02) | 100 | 1500 | 4% |
+# | flow VLA on the course VLM | 400 | 3000 | 0% |
+# | flow VLA on the VLM that points (notebook 02, 20,000 rendered scenes) | 400 | 3000 | 78% |
+# | the same, shipped | 400 | 6000 | 90% (93% on fresh seeds) |
+#
+# Read it from the top. Even a policy that is *told* where the blocks are fails a third of the time with
+# 100 demonstrations and never with 400: the first limit was data. But 400 demonstrations do not help the
+# VLA on the course VLM at all: its features say what a pick-and-place motion looks like, not where the
+# block is to the centimetre, and a centimetre off at the end of a 10 cm approach misses the grasp. 400
+# demonstrations are 400 table layouts, far too few to learn *where* from. The VLM that points learned
+# where from 20,000 rendered layouts that cost no robot time (a reset and two renders, a few
+# milliseconds each, against about a second of simulation per demonstration); with it the same VLA, on
+# the same 400 demonstrations, does the task. This is, in miniature, why VLAs start from VLMs: pi0 starts
+# from PaliGemma, which was pre-trained to locate and point at what words name, and co-training on
+# detection is part of pi0.5's recipe. Our VLA also keeps pointing while it learns to act: it reads its
+# own point as one more prefix token (notebook 02's pointer, `PolicyConfig.point_weight`).
+#
+# What it does not do: "put the green block in the bin" is held out of the demonstrations (notebook 03),
+# and the VLA succeeds in none of 50 such episodes. The VLM it started from was taught to point at green
+# blocks too, but the action expert has only ever been asked to fetch red, blue and yellow ones: it
+# generalises across layouts, not yet to a new combination of words.
+#
 # ## Three action heads, one recipe
 #
-# The shipped FAST and flow VLAs were trained by one recipe (`vlacourse.vla.HeadRecipe`: these 100
-# demonstrations, 1500 steps at batch 32, the same seed and batches), and `python -m vlacourse.fast_vla
-# compare` trains the binning VLA by it too. Their losses measure different things (nats per bin, nats
-# per FAST token, squared velocity error), so the comparison is the error of the predicted chunks on the
-# same held-out frames, the forward passes a chunk takes, the time, and the arm:
+# Before the recipe above, the three heads were compared by one smaller recipe (`vlacourse.vla.HeadRecipe`:
+# these 100 demonstrations, 1500 steps at batch 32, the same seed and batches, on the course VLM); the
+# shipped FAST VLA of notebook 05 is still the one it made, and `python -m vlacourse.fast_vla compare`
+# trains the binning VLA by it. Their losses measure different things (nats per bin, nats per FAST token,
+# squared velocity error), so the comparison is the error of the predicted chunks on the same held-out
+# frames, the forward passes a chunk takes, the time, and the arm:
 #
 # | same recipe: 100 demonstrations, 1500 steps at batch 32 | binning VLA | FAST VLA | flow VLA |
 # |---|---|---|---|
@@ -262,7 +295,9 @@ print("expert:  ", expert_result)
 # pi0 on one RTX 4090 (Pertsch et al. 2025, discussion of limitations).
 #
 # The speeds, measured now on this machine (a binning VLA takes 40 passes whatever its weights, so an
-# untrained one is timed):
+# untrained one is timed), beside what each shipped file recorded when it was made. The flow VLA's row is
+# the shipped one, by the larger recipe: its pointing adds a second pass over the start of the prefix, so
+# its chunk costs a little more than the table's.
 
 # %%
 import warnings
@@ -279,8 +314,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the FAST VLA warns of chunks that do not decode (notebook 05)
     passes = {"binning": 40, "FAST": forward_passes_per_chunk(fast_vla, dataset),
               "flow": forward_passes_per_chunk(shipped, dataset)}
-# What training measured: the shipped files carry their metrics; the binning VLA's are from
-# `python -m vlacourse.fast_vla compare` (it is not shipped: notebook 04 says why).
+# What training measured: the shipped files carry their metrics and their recipe; the binning VLA's are
+# from `python -m vlacourse.fast_vla compare` (it is not shipped: notebook 04 says why).
 final_error = {"binning": 0.083, "FAST": fast_vla.metrics["chunk_error"][-1],
                "flow": shipped.metrics["chunk_error"][-1]}
 success = {"binning": 0.0, "FAST": fast_vla.metrics["success"], "flow": shipped.metrics["success"]}
@@ -295,12 +330,12 @@ for name in heads:
 #
 # The number of Euler steps is chosen at inference, on the same trained weights: fewer steps are
 # faster, and a single step returns the expert's one-shot guess from pure noise. pi0 uses 10. Here, on
-# 64 held-out frames with the same starting noise for every choice:
+# 64 frames of a fresh demonstration, with the same starting noise for every choice:
 
 # %%
 from vlacourse.flow import sweep_num_steps
 
-sweep = sweep_num_steps(shipped, dataset, num_steps=(1, 2, 5, 10, 20))
+sweep = sweep_num_steps(shipped, fresh, num_steps=(1, 2, 5, 10, 20))
 fig, (quality, cost) = plt.subplots(1, 2, figsize=(9, 3))
 steps = list(sweep)
 quality.plot(steps, [sweep[n]["chunk_error"] for n in steps], "o-")
@@ -314,11 +349,13 @@ fig.tight_layout()
 plt.show()
 for n in steps:
     print(f"{n:2d} steps: chunk error {sweep[n]['chunk_error']:.3f}, {sweep[n]['ms_per_chunk']:.1f} ms per chunk")
+print(f"1 step against 10: {sweep[1]['chunk_error'] / sweep[10]['chunk_error'] - 1:+.0%} chunk error")
 
 # %% [markdown]
-# One step returns the expert's one-shot guess from noise: here 18% further from the demonstrations
-# than ten. From about 5 steps on, more steps change nothing we can measure: a sample is one plausible
-# chunk, and the error against the one demonstrated chunk stops falling. Our chunks are 10 actions in
+# One step returns the expert's one-shot guess from noise, further from the demonstrations than ten
+# (the error of 1 step against 10 is printed above). From about 5 steps on, more steps change nothing we
+# can measure: a sample is one plausible chunk, and the error against the one demonstrated chunk stops
+# falling. Our chunks are 10 actions in
 # 4 dimensions; pi0's are 50 in up to 18, and its 10 steps are chosen for those. Cost grows with the
 # steps, but the prefix pass is paid once: 20 steps cost less than four times what 1 step costs.
 #
@@ -398,10 +435,12 @@ sampler_check = check("euler_sample", euler_sample)
 # Flow times follow pi0's Beta(1.5, 1) (about 65% of training above t = 0.5); a minute of training takes
 # the flow-matching loss below that of the field v = 0; the cached prefix gives the same chunks as
 # recomputing it at every step; a chunk costs 11 forward passes (1 prefix, 10 expert), against the binning
-# VLA's 40; the shipped flow VLA's chunks are closer to the demonstrations than the binning VLA's after
-# the same training; and both exercises pass. It does **not** claim success on the arm: the table above is
-# what we measured. Nor does it assert a speed, which depends on the machine: the timings above are
-# printed, and `python -m vlacourse.bench flow` measures them against the arm's 50 Hz.
+# VLA's 40; the shipped flow VLA does the task: at least 80% of 100 seeded pick-and-place episodes when it
+# was made, within noise of that on seeds no one tuned against, at least 7 of the 10 episodes run here
+# (the same seeds every time), and the episode in the video; and both exercises pass. It does not assert
+# a speed, which depends on the machine: the timings above are printed, and `python -m vlacourse.bench
+# flow` measures them against the arm's 50 Hz (`python -m vlacourse.bench success` re-measures the
+# success rates with their intervals).
 
 # %%
 assert last_validation < first_validation and last_validation < zero_field_loss, history.eval_losses
@@ -409,8 +448,10 @@ assert cache_difference < 1e-4, cache_difference
 assert path.shape == (11, 8, 10, 4) and shipped.decoding_steps == 11
 assert 0.6 < (t > 0.5).mean() < 0.7
 assert passes["flow"] == 11 and passes["binning"] == 40
-assert final_error["flow"] < final_error["binning"], final_error
+assert made["success"] >= 0.8 and made["success_fresh_seed"] >= made["success"] - 0.1, made
+assert flow_result.success_rate >= 0.7 and rollout.success, flow_result
 assert expert_result.success_rate == 1.0
 assert loss_check.ok and sampler_check.ok
-print(f"All claims hold: {passes['flow']:.0f} forward passes per chunk against binning's {passes['binning']}; "
+print(f"All claims hold: the flow VLA succeeded in {made['success']:.0%} of 100 episodes when it was made and in "
+      f"{flow_result.successes} of {flow_result.episodes} here; {passes['flow']:.0f} forward passes per chunk "
       f"(on this machine: {one_core['actions_per_second']:.0f} actions per second on one CPU thread).")

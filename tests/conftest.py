@@ -29,14 +29,27 @@ def observation():
     return TabletopEnv("pick_place").reset(seed=1)[0]
 
 
+def recipe_dataset(recipe):
+    """The demonstrations a ``vla.HeadRecipe`` trains on (collected once, then read from the cache)."""
+    from vlacourse.sim.dataset import load_or_collect
+
+    return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False, workers=2)
+
+
 @pytest.fixture(scope="session")
 def head_recipe_dataset():
-    """The demonstrations the shipped FAST and flow VLAs were trained on (``vla.HeadRecipe``)."""
-    from vlacourse.sim.dataset import load_or_collect
+    """The demonstrations the shipped FAST VLA was trained on (``vla.HeadRecipe``)."""
     from vlacourse.vla import HeadRecipe
 
-    recipe = HeadRecipe()
-    return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False)
+    return recipe_dataset(HeadRecipe())
+
+
+@pytest.fixture(scope="session")
+def pointing_recipe_dataset():
+    """The demonstrations the shipped flow VLA was trained on (``vla.POINTING_RECIPE``)."""
+    from vlacourse.vla import POINTING_RECIPE
+
+    return recipe_dataset(POINTING_RECIPE)
 
 
 # A rerun's losses on this machine match the record to many digits; another machine's float arithmetic
@@ -44,13 +57,14 @@ def head_recipe_dataset():
 PREFIX_TOLERANCE = 1e-3
 
 
-def assert_same_prefix(build, dataset, recorded: list[float]):
-    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of ``vla.HeadRecipe`` and check each
-    step's loss against ``recorded``, the losses the shipped checkpoint's whole run had at those steps."""
+def assert_same_prefix(build, dataset, recorded: list[float], recipe=None):
+    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of ``recipe`` (``vla.HeadRecipe()``
+    unless given) and check each step's loss against ``recorded``, the losses the shipped checkpoint's whole
+    run had at those steps."""
     from vlacourse.training import PREFIX_STEPS
     from vlacourse.vla import HeadRecipe, train_by_recipe
 
-    history = train_by_recipe(build, dataset, HeadRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
+    history = train_by_recipe(build, dataset, recipe or HeadRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
     assert len(recorded) == PREFIX_STEPS
     assert history.losses == pytest.approx(recorded, rel=PREFIX_TOLERANCE), \
         "the recipe's first steps no longer give the shipped run's losses: retrain (make reproduce) and ship"
