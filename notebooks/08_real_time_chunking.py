@@ -187,7 +187,7 @@ for strategy in tqdm(("naive", "rtc"), desc="strategies"):
 # ## Every strategy at every delay
 #
 # `python -m vlacourse.rtc record` ran each strategy at d = 0 ... 4 (s = 5) on the same 8 seeded
-# pick-and-place episodes, to the end of each (450 steps, or success), about 18 minutes on two CPU cores;
+# pick-and-place episodes, to the end of each (450 steps, or success), about 10 minutes on two CPU cores;
 # its numbers ship with the package. As the paper plots its simulated benchmark: one line per strategy
 # against the delay.
 
@@ -208,28 +208,26 @@ for strategy, cells in summary.items():
 # %% [markdown]
 # What the sweep shows, and what it cannot:
 #
-# - **Success cannot rank the strategies here.** No strategy succeeds in any of its 8 episodes at any
-#   delay, nor grasps the block: the shipped flow VLA succeeds in 2 of 50 fresh episodes when it executes
-#   whole chunks and in 0 of 50 when it executes 5 of 10 (notebook 06), and s = 5 is that second case. The
-#   paper's question, does a strategy keep its success as the delay grows, needs a policy that succeeds
-#   (issue 6's open question). What we can measure is how near the gripper gets to the named block:
-#   13.5 to 16 cm on average in every cell, where single episodes range from 7 to 25 cm. The delay moves it
-#   by at most 2 cm for any strategy, less than the spread between episodes; the guided strategies end
-#   about 1 cm farther than the others at d >= 2, a difference these 8 episodes cannot separate from luck.
-# - **RTC makes the switches smoother, by less than the paper's margin.** At d = 4 its largest jump is
-#   0.47 against naive switching's 0.76 (1.6x smaller), its jerk 219 against 275 m/s^3. The hard mask
-#   (guidance on the frozen first d only) helps less at small delays and nearly as much at d = 4 (0.51),
-#   where the frozen actions are most of the overlap. RTC smooths even at d = 0, where the soft mask still
-#   guides the overlap toward the previous chunk's plan.
-# - **Temporal ensembling is the smoothest here** (0.42 at d = 4, jerk 200). The paper finds the opposite on
-#   its benchmarks, and says why: averaging two chunks that chose different ways around an obstacle gives
-#   an action of neither. Our policy, trained on one scripted expert, is nearly unimodal (the guidance
-#   sensitivity above is about 0.1): its chunks disagree because it replans from a newer observation, not
-#   because it switches between modes, and averaging such chunks is harmless. For the same reason the
-#   guidance has little to pull on.
-# - **Pausing is the roughest** at every d > 0 (jerk 354 to 467 m/s^3, naive switching 275 to 303): every
+# - **Every strategy does the task, so success cannot rank them here.** The shipped flow VLA (notebook 06)
+#   succeeds in 6 to 8 of the 8 episodes of every cell, at every delay, and ends with the gripper about
+#   2 cm from the named block's centre on average. With 8 episodes a success rate's 95% interval is about
+#   30 points wide on each side: none of these differences is real. The paper's question, does a strategy
+#   keep its success as the delay grows, needs hundreds of episodes per cell; at d <= 4 (80 ms) our slow
+#   arm and forgiving task give each strategy little to lose.
+# - **RTC makes the switches smoother than naive switching, at every delay.** At d = 4 its largest jump
+#   is 0.49 against naive switching's 0.62 (1.3x smaller, short of the paper's margin), its jerk 138
+#   against 173 m/s^3. The hard mask (guidance on the frozen first d only) helps less at small delays and
+#   as much at d = 4 (0.50), where the frozen actions are most of the overlap. RTC smooths even at d = 0,
+#   where the soft mask still guides the overlap toward the previous chunk's plan.
+# - **Temporal ensembling is the smoothest here** (0.32 at d = 4, jerk 109). The paper finds the opposite
+#   on its benchmarks, and says why: averaging two chunks that chose different ways around an obstacle
+#   gives an action of neither. Our policy, trained on one scripted expert, is nearly unimodal (the
+#   guidance sensitivity above is far below 1): its chunks disagree because it replans from a newer
+#   observation, not because it switches between modes, and averaging such chunks is harmless. For the
+#   same reason the guidance has little to pull on.
+# - **Pausing is the roughest** at every d > 0 (jerk 349 to 526 m/s^3, naive switching 131 to 173): every
 #   boundary is a stop and a restart, the white paper's "robot freezes between chunks".
-# - Naive switching's jump does not grow with d here (0.82 at d = 0, 0.76 at d = 4): at d = 0 a switch is
+# - Naive switching's jump grows little with d here (0.54 at d = 0, 0.62 at d = 4): at d = 0 a switch is
 #   already a replan from a newer observation, and the few steps of staleness barely move our slow arm.
 
 # %% [markdown]
@@ -293,11 +291,12 @@ ensemble_check = check("temporal_ensemble", temporal_ensemble)
 # ## What this notebook claims
 #
 # The asynchronous loop runs every strategy deterministically for a seed. In the recorded sweep RTC's
-# largest jump at a switch is smaller than naive switching's at every delay from 1 to 4 (1.6x at d = 4,
+# largest jump at a switch is smaller than naive switching's at every delay from 1 to 4 (1.3x at d = 4,
 # short of the paper's margin, for the reasons above), and so is it in the live episodes; RTC's jerk is
-# below naive switching's at every delay; pausing has the largest jerk of all at every d > 0; no strategy
-# succeeds, so success cannot rank them; for every strategy the delay moves how near the gripper gets to
-# the block by less than the spread between episodes; both exercises pass.
+# below naive switching's at every delay; pausing has the largest jerk of all at every d > 0; every
+# strategy succeeds in at least 6 of 8 episodes at every delay, too few to rank them; for every strategy
+# the delay moves how near the gripper gets to the block by less than the spread between episodes; both
+# exercises pass.
 
 # %%
 delayed = ("1", "2", "3", "4")
@@ -306,7 +305,7 @@ for d in delayed:
     assert summary["rtc"][d]["discontinuity"] < summary["naive"][d]["discontinuity"], d
     assert summary["rtc"][d]["jerk"] < summary["naive"][d]["jerk"], d
     assert summary["synchronous"][d]["jerk"] == max(cells[d]["jerk"] for cells in summary.values()), d
-assert all(m["success"] == 0 for cells in summary.values() for m in cells.values())
+assert all(m["success"] >= 6 / 8 for cells in summary.values() for m in cells.values()), summary
 spread = np.std([m["closest_cm"] for m in recording["results"]["naive"]["0"]])  # between episodes
 for cells in summary.values():
     assert abs(cells["4"]["closest_cm"] - cells["0"]["closest_cm"]) < spread, (cells, spread)
