@@ -197,8 +197,8 @@ plot_denoising(path, held_out["action"][frame].numpy(), title=f'"{held_out["task
 # %% [markdown]
 # Each Euler step removes about a tenth of the noise and adds about a tenth of the chunk: the paths are
 # nearly straight lines from noise to actions, which is what flow matching trains for. By step 10 the
-# eight samples agree to within a few millimetres, and with the demonstration: come down about 2 cm over
-# the block, then close the gripper near the end of the chunk. The cached prefix is what makes the ten
+# eight samples agree closely with each other and with the demonstration, in where the gripper goes, its
+# height and its gripper command. The cached prefix is what makes the ten
 # steps cheap: the VLM ran once, and each step runs only the expert over 11 tokens. Recomputing the prefix
 # at every step gives the same chunk (a test in `tests/test_flow.py` checks it; here on the shipped
 # weights):

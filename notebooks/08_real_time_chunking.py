@@ -94,7 +94,7 @@ for strategy in ("naive", "rtc"):
 # %% [markdown]
 # RTC costs more per chunk than the plain sampler: each of its 10 denoising steps also runs the expert
 # backward, for the vector-Jacobian product below. On the two CPU cores this course is built on, the plain
-# sampler needs about 2 steps and RTC about 6: more than our chunks of 10 allow, since d <= s <= H - d
+# sampler needs about 2 steps and RTC about 10: more than our chunks of 10 allow, since d <= s <= H - d
 # caps d at 5. A robot would give RTC a faster computer, fewer denoising steps or longer chunks; the
 # measurements below simulate d from 0 to 4 for every strategy alike.
 #
