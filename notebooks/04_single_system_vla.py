@@ -191,9 +191,32 @@ print("expert:     ", expert_result)
 # demonstrations, ours has 2M and a few thousand. (The course VLM's GPT path is a second cost:
 # it reads which block the words name more slowly than a network handed the colour directly.)
 #
-# So we do not ship a binning VLA that succeeds on this machine: at our scale it would take hours, and
-# the next notebooks show two ways around it that the field took. FAST (notebook 05) makes each token
-# carry more; the flow-matching expert (notebook 06) outputs numbers instead of bins.
+# ## Why bins lag: the FAST paper's case study, on our demonstrations
+#
+# Pertsch et al. (2025, sec. IV) name a second cause, and show it with a toy: a small transformer
+# learns to continue a smooth curve written in per-step bins, and as the curve is sampled more densely
+# its predictions get worse, until at high rates it only repeats its first tokens. At a high control
+# rate one action is almost the one before, so most tokens repeat the token of the same dimension one
+# step earlier: a model that copies its previous action earns most of what the next-token loss rewards,
+# and the few tokens that carry the motion's change weigh little. (That is also why the loss above fell
+# fast while the arm barely moved.) Our arm is controlled at 50 Hz; OpenVLA's robots at 5 to 15 Hz, with
+# one action per prediction. On our demonstrations, the share of tokens that repeat the previous action's:
+
+# %%
+from vlacourse.compression import demonstration_chunks, repeated_bin_fraction
+
+repeated = {}
+for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
+    chunks = demonstration_chunks(dataset, chunk_size=10, slowdown=slowdown)  # (N, 10, 4) at this rate
+    repeated[hz] = repeated_bin_fraction(BinningTokenizer.fit(chunks.reshape(-1, 4)), chunks)
+    print(f"{hz:2d} Hz: {repeated[hz]:.0%} of a chunk's tokens repeat the bin one action earlier")
+
+# %% [markdown]
+# At 50 Hz most tokens are copies; at 10 Hz fewer are, so each token says more. The paper's answer,
+# notebook 05's, is to change what a token means rather than how often the robot acts: FAST writes a
+# chunk's *frequencies*, so a smooth chunk is a few tokens that each say something new. The other answer, notebook 06's,
+# is to write no tokens at all: a flow-matching expert outputs the numbers. Both do the task on the arm.
+# A binning VLA trained by their recipe is measured by `python -m vlacourse.fast_vla compare`.
 
 # %% [markdown]
 # ## The cost of writing actions one token at a time
@@ -308,14 +331,16 @@ control_check = check("max_control_hz", max_control_hz)
 #
 # Binning's round trip is within half a bin; the VLA's vocabulary is the text vocabulary plus 256 bins;
 # a chunk costs 40 tokens and 40 forward passes; a minute of training takes the validation loss
-# well below a random bin's 5.5 nats; bad observations raise clear errors and unseen words warn; and the
-# exercises pass. It does **not** claim success on the arm: the table above is what we measured.
+# well below a random bin's 5.5 nats; more of a chunk's tokens repeat the previous action's at 50 Hz than
+# at 10 Hz; bad observations raise clear errors and unseen words warn; and the exercises pass. It does
+# **not** claim success on the arm: the table above is what we measured.
 
 # %%
 assert (round_trip_error <= binning.bin_width / 2 + 1e-6).all(), round_trip_error
 assert policy.gpt.config.vocab_size == policy.text_vocab + 256
 assert cost["tokens_per_chunk"] == cost["forward_passes_per_chunk"] == 40
 assert last_validation < first_validation and last_validation < 0.6 * np.log(256), history.eval_losses
+assert repeated[50] > repeated[25] > repeated[10], repeated
 assert set(errors) == set(bad_inputs) and "never saw" in str(caught[0].message)
 assert expert_result.success_rate == 1.0
 assert bin_check.ok and unbin_check.ok and control_check.ok

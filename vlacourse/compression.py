@@ -1,6 +1,8 @@
 """Action tokenizers measured on the arm's demonstrations (notebook 05): FAST against binning.
 
-Three measurements, after Pertsch et al. 2025 (FAST), sections III and VI:
+Four measurements, after Pertsch et al. 2025 (FAST), sections III, IV and VI:
+- repeated bins: at a high control rate most of a binned chunk's tokens repeat the token one action
+  before, so a model that copies earns most of the next-token loss's reward (section IV's case study);
 - tokens per chunk at matched reconstruction error: binning spends H * D tokens on every chunk; FAST's
   count depends on how smooth the chunk is, and its error on the scale;
 - the control rate: a chunk of fixed duration recorded at a higher rate costs binning proportionally
@@ -29,7 +31,17 @@ def demonstration_chunks(dataset, chunk_size: int, slowdown: int = 1) -> np.ndar
         grouped = actions[: steps * slowdown].reshape(steps, slowdown, -1)  # (T/k, k, D)
         slow = np.concatenate([grouped[:, :, :3].sum(1), grouped[:, -1, 3:]], axis=1)  # (T/k, D)
         chunks += [slow[i:i + chunk_size] for i in range(0, steps - chunk_size + 1, chunk_size)]
+    if not chunks:
+        raise ValueError(f"no episode is {chunk_size * slowdown} actions long, enough for one chunk of {chunk_size} "
+                         f"slowed down {slowdown}x: use a shorter chunk_size or a smaller slowdown")
     return np.stack(chunks).astype(np.float64)
+
+
+def repeated_bin_fraction(binning: BinningTokenizer, chunks: np.ndarray) -> float:
+    """The share of a chunk's tokens, after its first action, that equal the bin of the same dimension one
+    action earlier: what a model that copies its previous action's tokens gets right."""
+    bins = binning.encode(chunks)  # (N, H, D)
+    return float((bins[:, 1:] == bins[:, :-1]).mean())
 
 
 def tokens_and_error(tokenizer, chunks: np.ndarray) -> tuple[float, float]:
