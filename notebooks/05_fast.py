@@ -197,16 +197,16 @@ fig.tight_layout()
 from vlacourse.compression import tokens_and_error
 
 rates = {10: 5, 25: 2, 50: 1}  # control rate (Hz) -> how many 50 Hz actions make one
-tokens_per_second = {}
+motion_tokens = {}  # control rate -> tokens per second of motion, for each tokenizer
 for hz, slowdown in rates.items():
     second = demonstration_chunks(dataset, chunk_size=hz, slowdown=slowdown)  # one second of motion each
     cut = int(0.8 * len(second))
     fitted = FASTTokenizer.fit(second[:cut], vocab_size=1024, scale=10)
-    tokens_per_second[hz] = {"binning": float(second[0].size), "FAST": tokens_and_error(fitted, second[cut:])[0]}
-    print(f"{hz:2d} Hz: binning {tokens_per_second[hz]['binning']:5.0f} tokens per second of motion, "
-          f"FAST {tokens_per_second[hz]['FAST']:5.1f}")
+    motion_tokens[hz] = {"binning": float(second[0].size), "FAST": tokens_and_error(fitted, second[cut:])[0]}
+    print(f"{hz:2d} Hz: binning {motion_tokens[hz]['binning']:5.0f} tokens per second of motion, "
+          f"FAST {motion_tokens[hz]['FAST']:5.1f}")
 
-fast_growth = tokens_per_second[50]["FAST"] / tokens_per_second[10]["FAST"]
+fast_growth = motion_tokens[50]["FAST"] / motion_tokens[10]["FAST"]
 print(f"from 10 to 50 Hz: binning x5.0, FAST x{fast_growth:.1f}")
 
 # %% [markdown]
@@ -290,11 +290,11 @@ print("error of the predicted chunks on held-out frames:",
 # writes sequences that do not decode to a whole chunk (it ends too soon, or writes too many
 # coefficients), and each decodes to zero actions. Learning *where the chunk ends* is FAST's extra task.
 #
-# The course ships a FAST VLA trained for 1500 steps by the same recipe (batch 32, about 15 minutes here;
-# `python -m vlacourse.fast_vla train` makes it again), and `python -m vlacourse.fast_vla compare` trains
-# the binning VLA by the same recipe. What they measured, on the same held-out frames and the arm:
+# The first comparison of the two heads was by a small recipe, the same for both: notebook 03's 100
+# demonstrations, 1500 steps at batch 32 on the course VLM, about 15 minutes here. What it measured, on
+# the same held-out frames and on the arm:
 #
-# | after 1500 steps (same data, batches, seed) | binning VLA | FAST VLA |
+# | small recipe, after 1500 steps (same data, batches, seed) | binning VLA | FAST VLA |
 # |---|---|---|
 # | chunk error on held-out frames at 300 / 600 / 1500 steps | 0.163 / 0.134 / 0.083 | 0.119 / 0.084 / 0.054 |
 # | forward passes per chunk, mean over 32 held-out frames | 40 | 4.1 |
@@ -302,33 +302,88 @@ print("error of the predicted chunks on held-out frames:",
 # | actions per second, there | 181 | 551 |
 # | success on pick-and-place, 20 seeded episodes | 0% | 0% |
 #
-# FAST reaches the binning VLA's final chunk error in 600 steps instead of 1500, and writes a chunk in
-# about a tenth of the forward passes (an episode's first chunk, a long move from rest, takes more: 17).
-# Neither picks up a block yet: at 100 demonstrations and 15 minutes of CPU both still fail at *where*
-# (notebook 04's table), so on the arm it is 0% against 0%. Many of the FAST VLA's failures are
-# sequences one coefficient short or long, which decode to zeros: the arm stops. The shipped FAST VLA,
-# measured here:
+# FAST reached the binning VLA's final chunk error in 600 steps instead of 1500, and wrote a chunk in
+# about a tenth of the forward passes (an episode's first chunk, a long move from rest, takes more).
+# Neither picked up a block: with 100 demonstrations and a VLM that had never learned *where* things
+# are, both failed at *where* (notebook 04's table). Many of the FAST VLA's failures were sequences one
+# coefficient short or long, which decode to zeros: the arm stops.
+#
+# ## The shipped FAST VLA, on the arm
+#
+# The course ships a FAST VLA trained by the recipe of the flow VLA of notebook 06
+# (`vlacourse.vla.HeadRecipe`; notebook 06 says why each choice is there): 400 demonstrations, 6000 steps
+# at batch 32, about an hour here, starting from the VLM of notebook 02 that learned to point at the block
+# an instruction names. `python -m vlacourse.fast_vla train` makes it again. Its file records the recipe
+# and what was measured when it was made:
 
 # %%
 from vlacourse.fast_vla import load_course_fast_vla
+
+shipped = load_course_fast_vla(device=course.device)
+made = shipped.metrics
+print(f"recipe: {made['recipe']['episodes']} demonstrations, {made['recipe']['steps']} steps at batch "
+      f"{made['recipe']['batch_size']}, on the VLM that points: {made['recipe']['pointing']}")
+print("chunk error on held-out frames during training:", ", ".join(f"{e:.3f}" for e in made["chunk_error"]))
+print(f"forward passes per chunk: {made['forward_passes_per_chunk']:.1f} on average over 32 held-out frames")
+print(f"success on pick-and-place: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
+      f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
+      f"{made['recipe']['heldout_episodes']} with the held-out colour (green)")
+
+# %% [markdown]
+# It does the task: in most seeded episodes, on the recipe's seeds and on fresh ones alike (the claims
+# cell asserts at least 70%), a little less often than the flow VLA that notebook 06 trains by the same
+# recipe. Its chunk error moves up and down by a few thousandths late in training: a FAST chunk is either
+# decoded right or off by a whole coefficient, so the error over 32 frames is noisier than a regression
+# head's. Like the flow VLA, it never succeeds with green, the colour held out of pick-and-place
+# (notebook 06 says why).
+#
+# Measured now: the cost of a chunk, on frames of four fresh demonstrations (seed 1, never trained on),
+# one episode (the gripper's path from above, then the video), and ten seeded episodes side by side.
+
+# %%
 from vlacourse.sim.env import TabletopEnv
+from vlacourse.sim.evaluate import evaluate
 from vlacourse.sim.show import plot_gripper_path, record, video
 from vlacourse.vla import build_vla, decoding_cost, forward_passes_per_chunk
 
-shipped = load_course_fast_vla(device=course.device)
 env = TabletopEnv("pick_place")
 observation, _ = env.reset(seed=0)
+fresh = load_or_collect("pick_place", episodes=4, seed=1, progress=False)  # seeds no VLA here trained on
 binning_cost = decoding_cost(build_vla(dataset, chunk_size=10).to(course.device), observation)  # 40, trained or not
 fast_cost = decoding_cost(shipped, observation)
-fast_passes = forward_passes_per_chunk(shipped, dataset)
+fast_passes = forward_passes_per_chunk(shipped, fresh)
 print(f"binning VLA: 40 forward passes per chunk, {binning_cost['ms_per_chunk']:.1f} ms per chunk, "
       f"{binning_cost['actions_per_second']:.0f} actions per second")
-print(f"FAST VLA:    {fast_passes:.1f} forward passes per chunk on average over 32 held-out frames; "
+print(f"FAST VLA:    {fast_passes:.1f} forward passes per chunk on average over 32 fresh frames; "
       f"{fast_cost['ms_per_chunk']:.1f} ms per chunk, {fast_cost['actions_per_second']:.0f} actions per second")
 rollout = record(env, shipped, seed=1)
-print(f'"{rollout.instruction}": success={rollout.success}')
+print(f'"{rollout.instruction}": success={rollout.success} in {len(rollout.gripper_path)} steps')
 plot_gripper_path(rollout, env)
 video(rollout.frames, fps=25)
+
+# %% [markdown]
+# ### Constrained decoding
+#
+# A FAST sequence must decode to exactly 40 coefficients (10 actions x 4 dimensions). pi0-FAST's released
+# code does not enforce it: a sequence one coefficient short or long decodes to zero actions with a
+# warning, and the arm stands still for that chunk. Our VLA enforces it while it decodes
+# (`FASTVLA.whole_chunks_only`): at each step only the tokens whose coefficients still fit are allowed,
+# and the end token only once the chunk is whole, as a grammar constrains a language model's output.
+# The same weights, the same ten episodes, without and with the constraint:
+
+# %%
+import warnings
+
+shipped.whole_chunks = False
+try:
+    with warnings.catch_warnings(record=True) as stopped:
+        warnings.simplefilter("always")
+        free_result = evaluate(shipped, "pick_place", episodes=10, seed=0, side_by_side=10)
+finally:
+    shipped.whole_chunks = True
+fast_result = evaluate(shipped, "pick_place", episodes=10, seed=0, side_by_side=10)
+print(f"unconstrained: {free_result}; {len(stopped)} chunks did not decode, and the arm stood still for each")
+print(f"constrained:   {fast_result}")
 
 # %% [markdown]
 # Two costs remain. The token count varies with the motion (a grasp costs more than a glide), so the time
@@ -414,19 +469,24 @@ print("the smallest scale that keeps every normalised action within 0.02:",
 # FAST's less than 3x; white noise of the same range costs FAST at least 5x the tokens of the
 # demonstrations; bounds per time step cost more non-zero coefficients on chunks of 50 than bounds per
 # dimension; a truncated sequence decodes to zeros; the shipped FAST VLA takes at most half the binning
-# VLA's 40 forward passes per chunk, its chunks closer to the demonstrations' than the binning VLA's after
-# the same training (0.083); and both exercises pass. The time per chunk is printed, not asserted: it
-# depends on the machine (`python -m vlacourse.bench vla` measures it).
+# VLA's 40 forward passes per chunk, succeeded in at least 70% of 100 seeded pick-and-place episodes when
+# it was made and as often, within 10 points, on fresh seeds, and succeeds in at least 7 of the ten
+# episodes here, where without constrained decoding some chunks do not decode and it succeeds less often;
+# and both exercises pass. The time per chunk is printed, not asserted: it depends on the
+# machine (`python -m vlacourse.bench vla` measures it).
 
 # %%
 assert comparison["ratio"] is not None and comparison["ratio"] >= 5, comparison
 assert comparison["fast"][comparison["matched_scale"]][1] <= binning_error
-assert tokens_per_second[50]["binning"] == 5 * tokens_per_second[10]["binning"] and fast_growth < 3, tokens_per_second
+assert motion_tokens[50]["binning"] == 5 * motion_tokens[10]["binning"] and fast_growth < 3, motion_tokens
 assert noise_tokens >= 5 * demo_tokens, (noise_tokens, demo_tokens)
 assert nonzero[50]["per time step"] > 1.2 * nonzero[50]["per dimension"], nonzero
 assert not broken.any()
 assert fast_passes <= 20, fast_passes
-assert shipped.metrics["chunk_error"][-1] < 0.083, shipped.metrics["chunk_error"]
+assert made["recipe"]["eval_episodes"] == 100 and made["success"] >= 0.7, made["success"]
+assert made["success_fresh_seed"] >= made["success"] - 0.1, made["success_fresh_seed"]
+assert fast_result.success_rate >= 0.7, fast_result
+assert len(stopped) > 0 and free_result.success_rate < fast_result.success_rate, (free_result, len(stopped))
 assert flatten_check.ok and scale_check.ok
 print(f"All claims hold: {comparison['ratio']:.1f}x fewer tokens at matched error "
       f"(scale {comparison['matched_scale']}), FAST x{fast_growth:.1f} from 10 to 50 Hz.")

@@ -173,7 +173,7 @@ print("error of the predicted chunks on held-out frames (action units):",
 # %% [markdown]
 # ## Noise becoming a trajectory
 #
-# The course ships a flow VLA trained for longer on more data (`vlacourse.vla.POINTING_RECIPE`: 400
+# The course ships a flow VLA trained for longer on more data (`vlacourse.vla.HeadRecipe`: 400
 # demonstrations, 6000 steps at batch 32, about an hour here; `python -m vlacourse.flow train` makes it
 # again), starting from the VLM of notebook 02 that learned to point at the block an instruction names.
 # The section "On the arm" says why each of those choices is there. Take a frame of a demonstration it
@@ -271,12 +271,11 @@ print(f"when it was made: {made['success']:.0%} of {made['recipe']['eval_episode
 #
 # ## Three action heads, one recipe
 #
-# Before the recipe above, the three heads were compared by one smaller recipe (`vlacourse.vla.HeadRecipe`:
-# these 100 demonstrations, 1500 steps at batch 32, the same seed and batches, on the course VLM); the
-# shipped FAST VLA of notebook 05 is still the one it made, and `python -m vlacourse.fast_vla compare`
-# trains the binning VLA by it. Their losses measure different things (nats per bin, nats per FAST token,
-# squared velocity error), so the comparison is the error of the predicted chunks on the same held-out
-# frames, the forward passes a chunk takes, the time, and the arm:
+# Before the recipe above, the three heads were compared by one smaller recipe: these 100
+# demonstrations, 1500 steps at batch 32, the same seed and batches, on the course VLM that had not
+# learned to point. Their losses measure different things (nats per bin, nats per FAST token, squared
+# velocity error), so the comparison is the error of the predicted chunks on the same held-out frames,
+# the forward passes a chunk takes, the time, and the arm:
 #
 # | same recipe: 100 demonstrations, 1500 steps at batch 32 | binning VLA | FAST VLA | flow VLA |
 # |---|---|---|---|
@@ -312,18 +311,17 @@ heads = {"binning": binning_vla, "FAST": fast_vla, "flow": shipped}
 speeds = {name: actions_per_second(head, observation) for name, head in heads.items()}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the FAST VLA warns of chunks that do not decode (notebook 05)
-    passes = {"binning": 40, "FAST": forward_passes_per_chunk(fast_vla, dataset),
-              "flow": forward_passes_per_chunk(shipped, dataset)}
-# What training measured: the shipped files carry their metrics and their recipe; the binning VLA's are
-# from `python -m vlacourse.fast_vla compare` (it is not shipped: notebook 04 says why).
-final_error = {"binning": 0.083, "FAST": fast_vla.metrics["chunk_error"][-1],
-               "flow": shipped.metrics["chunk_error"][-1]}
-success = {"binning": 0.0, "FAST": fast_vla.metrics["success"], "flow": shipped.metrics["success"]}
+    passes = {"binning": 40, "FAST": forward_passes_per_chunk(fast_vla, fresh),
+              "flow": forward_passes_per_chunk(shipped, fresh)}
+# What training measured, by the same recipe: the shipped files carry their metrics and their recipe (the
+# binning VLA is not shipped; `python -m vlacourse.fast_vla compare` trains it by this recipe).
+recorded = {name: heads[name].metrics for name in ("FAST", "flow")}
+assert recorded["FAST"]["recipe"] == recorded["flow"]["recipe"]
 print(f"{'':8s} {'passes/chunk':>12s} {'ms/chunk':>9s} {'actions/s':>10s} {'chunk error':>12s} {'success':>8s}")
 for name in heads:
     speed = speeds[name]
-    print(f"{name:8s} {passes[name]:12.1f} {speed['ms_per_chunk']:9.1f} {speed['actions_per_second']:10.0f} "
-          f"{final_error[name]:12.3f} {success[name]:8.0%}")
+    trained = f"{recorded[name]['chunk_error'][-1]:12.3f} {recorded[name]['success']:8.0%}" if name in recorded else ""
+    print(f"{name:8s} {passes[name]:12.1f} {speed['ms_per_chunk']:9.1f} {speed['actions_per_second']:10.0f} {trained}")
 
 # %% [markdown]
 # ## How many integration steps?

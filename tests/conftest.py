@@ -1,6 +1,7 @@
 """Choose MuJoCo's rendering backend once, before any test imports mujoco (as a notebook's setup does),
 and the fixtures the policy tests share."""
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -29,27 +30,15 @@ def observation():
     return TabletopEnv("pick_place").reset(seed=1)[0]
 
 
-def recipe_dataset(recipe):
-    """The demonstrations a ``vla.HeadRecipe`` trains on (collected once, then read from the cache)."""
-    from vlacourse.sim.dataset import load_or_collect
-
-    return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False, workers=2)
-
-
 @pytest.fixture(scope="session")
 def head_recipe_dataset():
-    """The demonstrations the shipped FAST VLA was trained on (``vla.HeadRecipe``)."""
+    """The demonstrations the shipped flow and FAST VLAs were trained on (``vla.HeadRecipe``), collected once,
+    then read from the cache."""
+    from vlacourse.sim.dataset import load_or_collect
     from vlacourse.vla import HeadRecipe
 
-    return recipe_dataset(HeadRecipe())
-
-
-@pytest.fixture(scope="session")
-def pointing_recipe_dataset():
-    """The demonstrations the shipped flow VLA was trained on (``vla.POINTING_RECIPE``)."""
-    from vlacourse.vla import POINTING_RECIPE
-
-    return recipe_dataset(POINTING_RECIPE)
+    recipe = HeadRecipe()
+    return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False, workers=2)
 
 
 # A rerun's losses on this machine match the record to many digits; another machine's float arithmetic
@@ -57,14 +46,15 @@ def pointing_recipe_dataset():
 PREFIX_TOLERANCE = 1e-3
 
 
-def assert_same_prefix(build, dataset, recorded: list[float], recipe=None):
-    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of ``recipe`` (``vla.HeadRecipe()``
-    unless given) and check each step's loss against ``recorded``, the losses the shipped checkpoint's whole
-    run had at those steps."""
+def assert_same_prefix(build, dataset, metrics: dict):
+    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of the recipe a shipped checkpoint
+    recorded in its ``metrics``, and check each step's loss against the losses its whole run had there."""
     from vlacourse.training import PREFIX_STEPS
     from vlacourse.vla import HeadRecipe, train_by_recipe
 
-    history = train_by_recipe(build, dataset, recipe or HeadRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
+    assert metrics["recipe"] == asdict(HeadRecipe()), "the shipped VLA was made by another recipe: make reproduce"
+    recorded = metrics["prefix_losses"]
+    history = train_by_recipe(build, dataset, HeadRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
     assert len(recorded) == PREFIX_STEPS
     assert history.losses == pytest.approx(recorded, rel=PREFIX_TOLERANCE), \
         "the recipe's first steps no longer give the shipped run's losses: retrain (make reproduce) and ship"

@@ -72,6 +72,30 @@ def test_a_sequence_that_is_not_a_chunk_gives_zero_actions_and_a_warning(policy,
     assert any("do not decode to one chunk" in str(w.message) for w in caught)
 
 
+def test_whole_chunks_only_allows_the_tokens_that_fit_and_the_end_once_the_chunk_is_whole(policy):
+    fast, whole = policy.fast, 5 * 4
+    merged = max(range(fast.vocab_size), key=lambda t: len(fast.vocab[t]))  # the token of most coefficients
+    rows = [[], [merged], [0] * (whole - 1), [0] * whole]
+    for row in rows:
+        allowed = policy.whole_chunks_only(torch.tensor([row], dtype=torch.long).reshape(1, len(row)))[0]
+        left = whole - sum(len(fast.vocab[t]) for t in row)
+        brute = [len(fast.vocab[t]) <= left for t in range(fast.vocab_size)] + [left == 0]
+        assert allowed.tolist() == brute, row
+
+
+def test_constrained_decoding_writes_whole_chunks_where_the_untrained_model_would_not(policy, dataset):
+    batch = ChunkBatches(dataset, policy.config, batch_size=8, seed=2)()
+    inputs = policy.images_of(batch), policy.instruction_ids(batch["task"]), batch["observation.state"]
+    end = policy.end_token
+    free = policy.greedy_action_tokens(*inputs, 5 * 4 + 1, stop=end).tolist()  # (8, n), unconstrained
+    written = [sum(len(policy.fast.vocab[t]) for t in row[:row.index(end)]) if end in row else None for row in free]
+    assert any(n != 5 * 4 for n in written), "the untrained model should write some sequence that is no chunk"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a sequence that does not decode to one chunk warns
+        chunks = policy.generate(*inputs)
+    assert chunks.shape == (8, 5, 4)
+
+
 def test_decoding_cost_counts_the_passes_the_chunk_took(policy, observation):
     cost = decoding_cost(policy, observation, repeats=2)
     assert 1 <= cost["forward_passes_per_chunk"] == policy.decoding_steps <= 5 * 4 + 1

@@ -16,20 +16,18 @@ Where ours differs, and why:
 - pi0-FAST is PaliGemma-3B with FAST's 2048-token vocabulary written over the least-used text tokens; ours
   adds the FAST vocabulary (1024, fitted on the training chunks) and an end token to the course VLM's
   vocabulary, as the binning VLA adds its bins.
-- Decoding is constrained to the action tokens, so the model cannot write text where a chunk belongs. A
-  sequence that still does not decode to a whole chunk (too many or too few coefficients) decodes to
-  zero actions with a warning, as the released tokenizer does: the arm stops instead of crashing.
+- Decoding is constrained twice: to the action tokens, so the model cannot write text where a chunk
+  belongs, and to whole chunks (``FASTVLA.whole_chunks_only``): a token only if its coefficients fit in
+  what the chunk has left, the end token only once all H * D are written. pi0-FAST's released code
+  (openpi) constrains neither: a sequence of the wrong length decodes to zero actions with a warning
+  (ours does the same, ``FASTTokenizer.decode``), and the arm stops for a chunk. At our scale the model
+  writes such sequences often, and those stops are most of its failures (notebook 05 measures both ways;
+  ``whole_chunks = False`` turns the constraint off).
 - Chunks that run past an episode's end repeat its last action (``ChunkBatches``); FAST encodes the whole
   chunk, padding included, since a chunk with holes has no DCT: the target there is to hold still.
 
-What we measured (``vla.HeadRecipe``: notebook 03's 100 pick-and-place demonstrations, 1500 steps at batch 32,
-two CPU cores; ``python -m vlacourse.fast_vla compare`` trains the binning VLA the same way): the error
-of the predicted chunks on held-out frames falls to 0.119, 0.084 and 0.054 at 300, 600 and 1500 steps
-(binning: 0.163, 0.134, 0.083), so FAST reaches binning's final error in 600 steps; a chunk takes 4.1
-forward passes on average over held-out frames (binning 40), 18 ms and 551 actions per second at an
-episode's start (binning 55 ms, 181); on the arm both succeed in 0 of 20 episodes. Many of the FAST
-VLA's chunks are one coefficient short or long and decode to zeros: the released tokenizer's rule,
-kept here, though padding or cutting the highest frequencies would lose little (they come last).
+The shipped FAST VLA is trained by ``vla.HeadRecipe``, as the flow VLA, on the VLM that points; its file
+records that recipe and what was measured when it was made (notebook 05 reads them).
 """
 
 from __future__ import annotations
@@ -66,6 +64,8 @@ def fast_token_targets(fast: FASTTokenizer, chunks: torch.Tensor,
 class FASTVLA(BinningVLA):
     """The binning VLA with FAST tokens and an end token as its action vocabulary (see the module)."""
 
+    whole_chunks = True  # constrain decoding to sequences that decode to one whole chunk (see the module)
+
     def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
                  instructions: list[str], fast: FASTTokenizer):
         if (fast.chunk_size, fast.action_dim) != (config.chunk_size, config.action_dim):
@@ -73,6 +73,8 @@ class FASTVLA(BinningVLA):
                              f"policy predicts ({config.chunk_size}, {config.action_dim}): fit it on this chunk size")
         self.fast = fast  # set first: the vocabulary grows by its size
         super().__init__(config, stats, vlm, tokenizer, instructions)
+        # coefficients each action token stands for (the end token: none), for constrained decoding
+        self.coefficients_per_token = torch.tensor([len(fast.vocab[t]) for t in range(fast.vocab_size)] + [0])
 
     @property
     def end_token(self) -> int:
@@ -85,10 +87,22 @@ class FASTVLA(BinningVLA):
     def action_token_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return fast_token_targets(self.fast, batch["action"], self.device)
 
+    def whole_chunks_only(self, written: torch.Tensor) -> torch.Tensor:
+        """(B, action_vocab): which tokens may follow ``written`` (B, i) so that the sequence decodes to one
+        whole chunk: a FAST token only if its coefficients fit in what the chunk has left, the end token only
+        once all H * D coefficients are written (then nothing else)."""
+        lengths = self.coefficients_per_token.to(written.device)  # (action_vocab,)
+        left = self.config.chunk_size * self.config.action_dim - lengths[written].sum(1)  # (B,)
+        allowed = lengths[None, :] <= left[:, None]  # (B, action_vocab)
+        allowed[:, self.end_token] = left == 0
+        return allowed
+
     def generate(self, images, instructions, state) -> np.ndarray:
-        """(B, H, D) actions: greedy FAST tokens until the end token, each row decoded on its own."""
+        """(B, H, D) actions: greedy FAST tokens, constrained to whole chunks, until the end token; each row
+        decoded on its own."""
         longest = self.config.chunk_size * self.config.action_dim + 1  # no merges at all, then the end
-        tokens = self.greedy_action_tokens(images, instructions, state, longest, stop=self.end_token).tolist()
+        tokens = self.greedy_action_tokens(images, instructions, state, longest, stop=self.end_token,
+                                           allowed=self.whole_chunks_only if self.whole_chunks else None).tolist()
         chunks = []
         for row in tokens:
             written = row[:row.index(self.end_token)] if self.end_token in row else row  # no end: invalid
@@ -127,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("train", help="train the FAST VLA by vla.HeadRecipe and write its checkpoint")
     make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
-    commands.add_parser("compare", help="train the binning VLA by the same recipe and measure both alike")
+    commands.add_parser("compare", help="train the binning VLA by the same recipe and measure it as the shipped "
+                                        "FAST VLA was measured")
     for command in commands.choices.values():
         command.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -138,14 +153,14 @@ def main(argv: list[str] | None = None) -> None:
     from vlacourse.vla import build_vla
 
     recipe = HeadRecipe()
-    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet)
+    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet, workers=2)
     if args.command == "train":
         policy, metrics = train_and_measure(build_fast_vla, dataset, recipe, progress=not args.quiet)
         policy.save(args.out, metrics)
         print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     else:
-        metrics = {name: train_and_measure(build, dataset, recipe, progress=not args.quiet)[1]
-                   for name, build in (("binning", build_vla), ("FAST", build_fast_vla))}
+        metrics = {"binning": train_and_measure(build_vla, dataset, recipe, progress=not args.quiet)[1],
+                   "FAST (shipped)": load_course_fast_vla().metrics}
     print(json.dumps(metrics, indent=1))
 
 

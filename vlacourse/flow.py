@@ -30,7 +30,7 @@ Where ours differs, and why:
 - The auxiliary localisation loss of the binning VLA (``vlacourse.vla``) reads the expert's state token.
 - The shipped flow VLA starts from the course VLM taught to point on rendered scenes (``vlacourse.pointing``)
   and reads its own point as a prefix token: our stand-in for PaliGemma's pre-training on locating what
-  words name. It is trained by ``vla.POINTING_RECIPE``; its file records that recipe and what was measured
+  words name. It is trained by ``vla.HeadRecipe``; its file records that recipe and what was measured
   when it was made (notebook 06 reads them).
 """
 
@@ -64,7 +64,7 @@ from vlacourse.policy import (
     split_episodes,
 )
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import POINTING_RECIPE, VLMPolicy, build_on_vlm, train_and_measure
+from vlacourse.vla import HeadRecipe, VLMPolicy, build_on_vlm, train_and_measure
 from vlacourse.vlm import VLM
 
 
@@ -272,7 +272,7 @@ def sweep_num_steps(policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frame
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vlacourse.flow", description="the flow-matching VLA (notebook 06)")
     commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train the flow VLA by vla.POINTING_RECIPE and write its checkpoint")
+    make = commands.add_parser("train", help="train the flow VLA by vla.HeadRecipe and write its checkpoint")
     make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
     make.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_mujoco_gl()  # before anything imports MuJoCo
     from vlacourse.sim.dataset import load_or_collect
 
-    recipe = POINTING_RECIPE
+    recipe = HeadRecipe()
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet, workers=2)
     policy, metrics = train_and_measure(build_flow_vla, dataset, recipe, progress=not args.quiet)
     metrics["num_steps"] = {str(n): result for n, result in sweep_num_steps(policy, dataset).items()}
