@@ -214,8 +214,9 @@ for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
 # %% [markdown]
 # At 50 Hz most tokens are copies; at 10 Hz fewer are, so each token says more. The paper's answer,
 # notebook 05's, is to change what a token means rather than how often the robot acts: FAST writes a
-# chunk's *frequencies*, so a smooth chunk is a few tokens that each say something new. The other answer, notebook 06's,
-# is to write no tokens at all: a flow-matching expert outputs the numbers. Both do the task on the arm.
+# chunk's *frequencies*, so a smooth chunk is a few tokens that each say something new. The other
+# answer, notebook 06's, is to write no tokens at all: a flow-matching expert outputs the numbers. Both
+# do the task on the arm.
 # A binning VLA trained by their recipe is measured by `python -m vlacourse.fast_vla compare`.
 
 # %% [markdown]

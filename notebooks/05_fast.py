@@ -286,9 +286,11 @@ print("error of the predicted chunks on held-out frames:",
       ", ".join(f"{e:.3f}" for e in fast_history.chunk_errors))
 
 # %% [markdown]
-# The loss falls, but the chunk error hardly moves, and the warnings say why: this early, the model
-# writes sequences that do not decode to a whole chunk (it ends too soon, or writes too many
-# coefficients), and each decodes to zero actions. Learning *where the chunk ends* is FAST's extra task.
+# The loss falls, but the chunk error hardly moves: 160 steps teach the model what FAST sequences look
+# like, not yet which motion the frame calls for. Left to itself, this early it would also write many
+# sequences that do not decode to a whole chunk (ending too soon, or writing too many coefficients):
+# learning *where the chunk ends* is FAST's extra task. Our VLA's decoding never lets a sequence end
+# anywhere but at a whole chunk ("Constrained decoding", below), so each of these chunks decodes.
 #
 # The first comparison of the two heads was by a small recipe, the same for both: notebook 03's 100
 # demonstrations, 1500 steps at batch 32 on the course VLM, about 15 minutes here. What it measured, on

@@ -391,8 +391,8 @@ class BinningVLA(VLMPolicy):
         for i in range(max_tokens):
             logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab:]  # (B, action_vocab): action tokens only
             if allowed is not None:
-                written = torch.cat(tokens, dim=1) if tokens else torch.zeros(len(state), 0, dtype=torch.long)
-                logits = logits.masked_fill(~allowed(written.to(self.device)), float("-inf"))
+                written = torch.cat(tokens, dim=1) if tokens else stopped.new_zeros(len(state), 0, dtype=torch.long)
+                logits = logits.masked_fill(~allowed(written), float("-inf"))
             token = logits.argmax(-1, keepdim=True)  # (B, 1)
             tokens.append(token)
             if stop is not None:
