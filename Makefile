@@ -21,7 +21,7 @@ help:
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
-	@echo "              ($(ARTIFACTS), or all: about 4.5 hours)"
+	@echo "              ($(ARTIFACTS), or all: about 5.5 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
@@ -67,11 +67,12 @@ test-browser: $(VENV)/.browser
 # compare the result with the shipped file. `make test` reruns only a short prefix of each.
 REPRODUCE_vlm        := tests/test_vlm_checkpoint.py
 REPRODUCE_pointing   := tests/test_pointing_checkpoint.py
+REPRODUCE_binning    := tests/test_binning_checkpoint.py
 REPRODUCE_fast       := tests/test_fast_vla_checkpoint.py
 REPRODUCE_flow       := tests/test_flow_checkpoint.py
 REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
-ARTIFACTS := vlm pointing fast flow insulation rtc
+ARTIFACTS := vlm pointing binning fast flow insulation rtc
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 

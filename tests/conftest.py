@@ -32,7 +32,7 @@ def observation():
 
 @pytest.fixture(scope="session")
 def head_recipe_dataset():
-    """The demonstrations the shipped flow and FAST VLAs were trained on (``vla.HeadRecipe``), collected once,
+    """The demonstrations the shipped binning, FAST and flow VLAs were trained on (``vla.HeadRecipe``), collected once,
     then read from the cache."""
     from vlacourse.sim.dataset import load_or_collect
     from vlacourse.vla import HeadRecipe
@@ -44,6 +44,16 @@ def head_recipe_dataset():
 # A rerun's losses on this machine match the record to many digits; another machine's float arithmetic
 # drifts a little over the steps, where a change to the code path moves them by far more.
 PREFIX_TOLERANCE = 1e-3
+
+
+def assert_same_chunk_error(shipped, dataset):
+    """Re-measure a shipped VLA's chunk error on the held-out frames its training measured it on."""
+    from vlacourse.policy import CHUNK_ERROR_FRAMES, chunk_error, validation_frames
+    from vlacourse.vla import HeadRecipe
+
+    validation = validation_frames(dataset, shipped.config, HeadRecipe().seed)
+    frames = {key: value[:CHUNK_ERROR_FRAMES] for key, value in validation.items()}
+    assert chunk_error(shipped, frames) == pytest.approx(shipped.metrics["chunk_error"][-1], abs=1e-3)
 
 
 def assert_same_prefix(build, dataset, metrics: dict):

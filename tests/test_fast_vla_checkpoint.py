@@ -7,9 +7,8 @@ that the package data is what the package's own command produces.
 
 import pytest
 
-from tests.conftest import assert_same_prefix, retrain_and_compare
+from tests.conftest import assert_same_chunk_error, assert_same_prefix, retrain_and_compare
 from vlacourse.fast_vla import FASTVLA, build_fast_vla, load_course_fast_vla
-from vlacourse.policy import CHUNK_ERROR_FRAMES, chunk_error, validation_frames
 from vlacourse.vla import HeadRecipe, forward_passes_per_chunk
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
@@ -35,9 +34,7 @@ def test_shipped_metrics_meet_the_notebooks_claims(shipped):
 def test_shipped_weights_measure_what_their_metadata_says(shipped, head_recipe_dataset):
     passes = forward_passes_per_chunk(shipped, head_recipe_dataset, HeadRecipe().seed)
     assert passes == pytest.approx(shipped.metrics["forward_passes_per_chunk"], abs=0.5)
-    validation = validation_frames(head_recipe_dataset, shipped.config, HeadRecipe().seed)
-    frames = {key: value[:CHUNK_ERROR_FRAMES] for key, value in validation.items()}
-    assert chunk_error(shipped, frames) == pytest.approx(shipped.metrics["chunk_error"][-1], abs=1e-3)
+    assert_same_chunk_error(shipped, head_recipe_dataset)
 
 
 def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped, head_recipe_dataset):

@@ -12,12 +12,13 @@ from vlacourse.policy import (
     PolicyConfig,
     actions_per_second,
     chunk_error,
+    load_policy,
     no_op_frames,
     object_offsets,
     train_policy,
 )
 from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
-from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary, load_course_vla
+from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
 from vlacourse.vlm import load_course_vlm
 
 
@@ -256,6 +257,6 @@ def test_keypoint_tokens_sit_before_the_state_and_can_be_turned_off(dataset, obs
     assert widths[16] == widths[0] + 2  # one token per camera
 
 
-def test_a_checkpoint_the_course_does_not_ship_names_the_command_that_makes_it():
-    with pytest.raises(FileNotFoundError, match="python -m vlacourse.vla train --out course_vla_binning"):
-        load_course_vla()
+def test_a_checkpoint_missing_from_the_package_names_the_command_that_makes_it():
+    with pytest.raises(FileNotFoundError, match="python -m vlacourse.vla train --out course_vla_gone"):
+        load_policy(None, "course_vla_gone.safetensors", "python -m vlacourse.vla train")

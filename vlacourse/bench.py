@@ -97,7 +97,8 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
 
 
 SHIPPED_VLAS = {"flow": ("vlacourse.flow", "load_course_flow_vla"),
-                "FAST": ("vlacourse.fast_vla", "load_course_fast_vla")}
+                "FAST": ("vlacourse.fast_vla", "load_course_fast_vla"),
+                "binning": ("vlacourse.vla", "load_course_vla")}
 
 
 def bench_success(episodes: int, heldout_episodes: int) -> None:

@@ -32,8 +32,6 @@ records that recipe and what was measured when it was made (notebook 05 reads th
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +41,7 @@ from vlacourse.compression import demonstration_chunks
 from vlacourse.fast import FASTTokenizer
 from vlacourse.policy import PolicyConfig, load_policy
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import BinningVLA, HeadRecipe, VLMPolicy, build_on_vlm, train_and_measure
+from vlacourse.vla import BinningVLA, VLMPolicy, build_on_vlm, train_head_command
 from vlacourse.vlm import VLM
 
 
@@ -136,33 +134,5 @@ def load_course_fast_vla(path: str | Path | None = None, device: str | torch.dev
     return load_policy(path, CHECKPOINT, "python -m vlacourse.fast_vla train", device)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.fast_vla", description="the FAST VLA (notebook 05)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train the FAST VLA by vla.HeadRecipe and write its checkpoint")
-    make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
-    commands.add_parser("compare", help="train the binning VLA by the same recipe and measure it as the shipped "
-                                        "FAST VLA was measured")
-    for command in commands.choices.values():
-        command.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    from vlacourse.notebook import configure_mujoco_gl
-
-    configure_mujoco_gl()  # before anything imports MuJoCo
-    from vlacourse.sim.dataset import load_or_collect
-    from vlacourse.vla import build_vla
-
-    recipe = HeadRecipe()
-    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet, workers=2)
-    if args.command == "train":
-        policy, metrics = train_and_measure(build_fast_vla, dataset, recipe, progress=not args.quiet)
-        policy.save(args.out, metrics)
-        print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
-    else:
-        metrics = {"binning": train_and_measure(build_vla, dataset, recipe, progress=not args.quiet)[1],
-                   "FAST (shipped)": load_course_fast_vla().metrics}
-    print(json.dumps(metrics, indent=1))
-
-
 if __name__ == "__main__":
-    main()
+    train_head_command("python -m vlacourse.fast_vla", "the FAST VLA (notebook 05)", build_fast_vla, CHECKPOINT)

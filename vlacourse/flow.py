@@ -36,8 +36,6 @@ Where ours differs, and why:
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +62,7 @@ from vlacourse.policy import (
     split_episodes,
 )
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import HeadRecipe, VLMPolicy, build_on_vlm, train_and_measure
+from vlacourse.vla import VLMPolicy, build_on_vlm, train_head_command
 from vlacourse.vlm import VLM
 
 
@@ -269,26 +267,7 @@ def sweep_num_steps(policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frame
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.flow", description="the flow-matching VLA (notebook 06)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train the flow VLA by vla.HeadRecipe and write its checkpoint")
-    make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
-    make.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    from vlacourse.notebook import configure_mujoco_gl
-
-    configure_mujoco_gl()  # before anything imports MuJoCo
-    from vlacourse.sim.dataset import load_or_collect
-
-    recipe = HeadRecipe()
-    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet, workers=2)
-    policy, metrics = train_and_measure(build_flow_vla, dataset, recipe, progress=not args.quiet)
-    metrics["num_steps"] = {str(n): result for n, result in sweep_num_steps(policy, dataset).items()}
-    policy.save(args.out, metrics)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
-    print(json.dumps(metrics, indent=1))
-
-
 if __name__ == "__main__":
-    main()
+    train_head_command("python -m vlacourse.flow", "the flow-matching VLA (notebook 06)", build_flow_vla, CHECKPOINT,
+                       measure_more=lambda policy, dataset: {
+                           "num_steps": {str(n): result for n, result in sweep_num_steps(policy, dataset).items()}})

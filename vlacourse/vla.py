@@ -15,6 +15,9 @@ drawn around the mean of the text embeddings, with their spread. Decoding is gre
 the bin tokens, so the model cannot emit text where an action belongs. A chunk of H = 10 actions (0.2 s
 at 50 Hz) is 40 tokens: one forward pass each, which is what makes this kind of VLA slow.
 
+The shipped binning VLA (``load_course_vla``) is trained by ``HeadRecipe``, as the FAST and flow VLAs, on
+the VLM that points (``vlacourse.pointing``); its file records that recipe and what was measured.
+
 Where ours differs, and why:
 - RT-2 and OpenVLA predict one action per step, from one image, without the robot's state. We predict a
   chunk of 10 (ACT, Zhao et al. 2023; pi0-FAST does so too): a chunk costs 40 forward passes instead of
@@ -32,9 +35,10 @@ Where ours differs, and why:
   regression head instead of tokens, because at 64x64 pixels and a few thousand steps behaviour
   cloning alone barely learns where the named block is (measured below).
 
-What we measured (issue 6, not solved yet; two CPU cores, batch 32, 400 demonstrations, 10 seeded
+What we measured on the way to ``HeadRecipe`` (two CPU cores, batch 32, 400 demonstrations, 10 seeded
 evaluation episodes per point unless stated):
-- ``VLARecipe`` without the localisation loss: 3000 steps (17 minutes) take the validation loss from 5.5
+- The short suite (reach, push, pick_place, stack; 400 demonstrations) without the localisation loss: 3000
+  steps (17 minutes) take the validation loss from 5.5
   to 1.0 nats per token, yet the policy succeeds in none of 50 episodes of any short task. The greedy
   bins of the first action are no better on dx than always answering zero motion, the most common bin.
 - Reach alone (400 demonstrations, 1500 steps): with the localisation loss, a regression head on the same
@@ -426,23 +430,8 @@ def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int 
 
 def load_course_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> BinningVLA:
     """The shipped binning VLA (made by ``python -m vlacourse.vla train``), or the one at ``path``;
-    ``.metrics`` holds its success rates measured when it was made."""
+    ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
     return load_policy(path, CHECKPOINT, "python -m vlacourse.vla train", device)
-
-
-@dataclass
-class VLARecipe:
-    """Everything that decides the course's binning VLA checkpoint."""
-
-    seed: int = 0  # seeds the demonstrations, the training and the evaluation
-    suite: str = "short"  # reach, push, pick_place and stack, taken in turn
-    episodes: int = 400  # demonstrations (about 55k frames, 18 minutes of robot time at 50 Hz)
-    steps: int = 3000  # training steps
-    batch_size: int = 32  # frames (with their action chunks) per step
-    lr: float = 5e-4  # peak learning rate, after a warmup, with cosine decay
-    chunk_size: int = 10  # actions per chunk: 40 tokens
-    eval_episodes: int = 50  # seeded evaluation episodes per task, train colour/task combinations
-    heldout_episodes: int = 20  # per task, on the held-out colour/task combinations
 
 
 def build_vla(dataset, chunk_size: int = 10, device: str | torch.device = "cpu",
@@ -452,20 +441,6 @@ def build_vla(dataset, chunk_size: int = 10, device: str | torch.device = "cpu",
     config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size,
                           point_weight=float(pointing_vlm is not None))
     return build_on_vlm(BinningVLA, config, dataset, pointing_vlm).to(device)
-
-
-def evaluate_vla(policy: Policy, recipe: VLARecipe, progress: bool = True) -> dict:
-    """Success per short task on ``eval_episodes`` seeded episodes, and on held-out combinations."""
-    from vlacourse.sim.dataset import SUITES
-    from vlacourse.sim.evaluate import evaluate
-
-    metrics = {}
-    for task in SUITES[recipe.suite].tasks:
-        for split, episodes in (("train", recipe.eval_episodes), ("heldout", recipe.heldout_episodes)):
-            result = evaluate(policy, task, episodes=episodes, seed=recipe.seed, split=split, progress=progress)
-            metrics[f"{task}/{split}"] = result.success_rate
-            metrics[f"{task}/{split}/actions_per_second"] = result.policy_hz
-    return metrics
 
 
 @dataclass
@@ -536,34 +511,31 @@ def forward_passes_per_chunk(policy: VLMPolicy, dataset, seed: int = 0, frames: 
     return float(np.mean(passes))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.vla", description="the course's binning VLA")
+def train_head_command(prog: str, description: str, build, checkpoint: str, argv: list[str] | None = None,
+                       measure_more: Callable[[VLMPolicy, Any], dict] | None = None) -> None:
+    """The command line of every action head on the VLM (``python -m vlacourse.vla``, ``.fast_vla``, ``.flow``):
+    ``train`` trains by ``HeadRecipe()``, measures (``train_and_measure``, then ``measure_more``) and writes
+    the checkpoint with its metrics."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train the binning VLA from the course VLM and write its checkpoint")
-    make.add_argument("--out", type=Path, default=Path(CHECKPOINT), help="where to write the safetensors file")
-    make.add_argument("--steps", type=int, default=VLARecipe.steps)
+    make = commands.add_parser("train", help="train by vla.HeadRecipe and write the checkpoint")
+    make.add_argument("--out", type=Path, default=Path(checkpoint), help="where to write the safetensors file")
     make.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    from vlacourse.notebook import configure_mujoco_gl, seed_everything
+    from vlacourse.notebook import configure_mujoco_gl
 
     configure_mujoco_gl()  # before anything imports MuJoCo
     from vlacourse.sim.dataset import load_or_collect
 
-    start = time.perf_counter()
-    recipe = VLARecipe(steps=args.steps)
-    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet)
-    seed_everything(recipe.seed)  # the new layer's initial weights
-    policy = build_vla(dataset, recipe.chunk_size)
-    train_start = time.perf_counter()
-    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
-                           eval_every=recipe.steps // 10, progress=not args.quiet)
-    train_seconds = time.perf_counter() - train_start
-    metrics = {"train_seconds": train_seconds, "losses": history.losses[:50:5] + history.losses[-1:],
-               "validation_losses": history.eval_losses} | evaluate_vla(policy, recipe, progress=not args.quiet)
+    recipe = HeadRecipe()
+    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet, workers=2)
+    policy, metrics = train_and_measure(build, dataset, recipe, progress=not args.quiet)
+    if measure_more is not None:
+        metrics |= measure_more(policy, dataset)
     policy.save(args.out, metrics)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f} s")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     print(json.dumps(metrics, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    train_head_command("python -m vlacourse.vla", "the binning VLA (notebook 04)", build_vla, CHECKPOINT)
