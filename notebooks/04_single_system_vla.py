@@ -193,6 +193,15 @@ fast_made = load_course_fast_vla().metrics  # the FAST VLA by the same recipe (n
 print(f"the FAST VLA by the same recipe: {fast_made['success']:.0%}, chunk error {fast_made['chunk_error'][-1]:.3f}")
 
 # %% [markdown]
+# One of its successes (seed 3; seeds 1, 2 and 4 are among the third it fails, running out of time):
+
+# %%
+shipped_rollout = record(env, shipped, seed=3)
+print(f'"{shipped_rollout.instruction}": success={shipped_rollout.success} '
+      f'in {len(shipped_rollout.gripper_path)} steps')
+video(shipped_rollout.frames, fps=25)
+
+# %% [markdown]
 # With enough data and a VLM that knows where the blocks are, bins do the task. The way there, measured
 # on the course machines (2 CPU cores; the early runs are described in `vlacourse/vla.py`):
 #
@@ -361,8 +370,8 @@ control_check = check("max_control_hz", max_control_hz)
 # well below a random bin's 5.5 nats; more of a chunk's tokens repeat the previous action's at 50 Hz than
 # at 10 Hz; bad observations raise clear errors and unseen words warn; the shipped binning VLA, trained by
 # the recipe of notebooks 05 and 06, does the task in at least half of 100 seeded episodes when it was made
-# and in at least 4 of the 10 run here (the same seeds every time), less often than the FAST VLA by the
-# same recipe; and the exercises pass.
+# and in at least 4 of the 10 run here (the same seeds every time) and in the video, less often than the
+# FAST VLA by the same recipe; and the exercises pass.
 
 # %%
 assert (round_trip_error <= binning.bin_width / 2 + 1e-6).all(), round_trip_error
@@ -374,7 +383,7 @@ assert set(errors) == set(bad_inputs) and "never saw" in str(caught[0].message)
 assert expert_result.success_rate == 1.0
 assert made["recipe"] == fast_made["recipe"], "the binning and FAST VLAs were made by different recipes"
 assert 0.5 <= made["success"] < fast_made["success"], (made["success"], fast_made["success"])
-assert shipped_result.success_rate >= 0.4, shipped_result
+assert shipped_result.success_rate >= 0.4 and shipped_rollout.success, shipped_result
 assert bin_check.ok and unbin_check.ok and control_check.ok
 print(f"All claims hold: validation loss {first_validation:.2f} -> {last_validation:.2f} nats; the shipped "
       f"binning VLA {made['success']:.0%} of 100 episodes when made, {shipped_result.successes} of 10 here; "

@@ -192,7 +192,7 @@ def test_the_record_command_reproduces_the_recordings_first_50_steps(recording, 
 
 @pytest.mark.reproduce
 def test_the_record_command_reproduces_the_whole_recording(recording, tmp_path):
-    """``make reproduce ARTIFACT=insulation``: the four runs in full (about 35 minutes on two CPU cores)."""
+    """``make reproduce ARTIFACT=insulation``: the four runs in full (about 32 minutes on two CPU cores)."""
     out = tmp_path / "insulation_runs.json"
     subprocess.run([sys.executable, "-m", "vlacourse.insulation", "record", "--out", str(out), "--quiet"], check=True)
     rerun = load_recorded_runs(out)
