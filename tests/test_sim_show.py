@@ -104,6 +104,7 @@ def test_the_flow_benchmark_prints_speed_against_50_hz():
 def test_the_success_benchmark_prints_each_shipped_vla_with_its_interval():
     out = subprocess.run([sys.executable, "-m", "vlacourse.bench", "success", "--episodes", "2", "--heldout-episodes",
                           "1"], capture_output=True, text=True, check=True).stdout
-    for expected in ("scripted expert", "flow VLA", "FAST VLA", "over 2 episodes", "heldout", "over 1 episodes"):
+    for expected in ("scripted expert", "flow VLA", "FAST VLA", "binning VLA", "over 2 episodes", "heldout",
+                     "over 1 episodes"):
         assert expected in out, out
-    assert out.count("%]") == 5, out  # every line has its interval
+    assert out.count("%]") == 7, out  # every line has its interval: the expert, then each VLA on two splits
