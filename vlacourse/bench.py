@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     sim = commands.add_parser("sim", help="the simulator, the renderer and the scripted expert")
     sim.add_argument("--episodes", type=int, default=100, help="episodes per task for the expert's success rate")
     vla = commands.add_parser("vla", help="the binning VLA's inference cost and closed-loop speed")
-    vla.add_argument("--episodes", type=int, default=5, help="episodes per task in the closed loop")
+    vla.add_argument("--episodes", type=int, default=5, help="pick-and-place episodes in the closed loop")
     vla.add_argument("--checkpoint", help="a binning VLA's safetensors file (default: the shipped one)")
     flow = commands.add_parser("flow", help="the flow VLA's inference cost per number of steps, and closed loop")
     flow.add_argument("--episodes", type=int, default=5, help="episodes in the closed loop")

@@ -38,9 +38,9 @@ Where ours differs, and why:
 What we measured on the way to ``HeadRecipe`` (two CPU cores, batch 32, 400 demonstrations, 10 seeded
 evaluation episodes per point unless stated):
 - The short suite (reach, push, pick_place, stack; 400 demonstrations) without the localisation loss: 3000
-  steps (17 minutes) take the validation loss from 5.5
-  to 1.0 nats per token, yet the policy succeeds in none of 50 episodes of any short task. The greedy
-  bins of the first action are no better on dx than always answering zero motion, the most common bin.
+  steps (17 minutes) take the validation loss from 5.5 to 1.0 nats per token, yet the policy succeeds in
+  none of 50 episodes of any short task. The greedy bins of the first action are no better on dx than
+  always answering zero motion, the most common bin.
 - Reach alone (400 demonstrations, 1500 steps): with the localisation loss, a regression head on the same
   backbone reaches the block in 60% of 10 episodes (20% without it; 30% of 20 episodes after 3000 steps
   with no-ops skipped, so the gain is noisy); the binning VLA in 0-10%, with or
