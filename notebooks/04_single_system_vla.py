@@ -40,6 +40,9 @@ course = setup(seed=0)
 #
 # This notebook builds that VLA on the course VLM and asks two questions: **what changes when a VLM
 # becomes a VLA**, and **what does writing actions one token at a time cost?**
+#
+# **In the package:** `vlacourse.policy`, `vlacourse.binning`, `vlacourse.vla`, `vlacourse.compression` (read
+# them beside this notebook).
 
 # %% [markdown]
 # ## What changes: the output vocabulary
@@ -301,6 +304,30 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     policy.predict_action_chunk({**observation, "task": "put the purple block on the moon"})
 print(f"unseen words: {caught[0].message}")
+
+# %% [markdown]
+# ## What did not work on the way
+#
+# Before the recipe it shares with notebooks 05 and 06 (400 demonstrations, a VLM that learned to
+# point), this VLA did not do the task at all. Three lessons from the diagnostics run on the way (run
+# once, with code that is not in the package):
+#
+# - **A policy that learns "stand still" at rest never starts.** The expert's moves start from rest, so
+#   the first frames of every move are labelled "do not move". A policy that learns that label sees the
+#   same frame again after obeying it, and obeys again. `ChunkBatches` skips such no-op frames as chunk
+#   starts (`policy.no_op_frames`), as OpenVLA drops no-op transitions from its LIBERO data. After
+#   that the VLA moved like the expert, but more than 10 cm from the named block: what was left was
+#   *where*.
+# - **Bins learn *where* slowly.** A small CNN that reads x, y keypoints out of its feature maps (a
+#   spatial softmax, Levine et al. 2016), trained on 2000 reach demonstrations with only its output
+#   changed: regressing the chunk reached the block in about four episodes of five after 6000 steps;
+#   256 bins per dimension with cross-entropy in about one of ten, and spreading the targets over
+#   neighbouring bins helped only a little. A regression head reads an offset almost linearly out of
+#   the keypoints; a head over bins has to learn a tuning curve per bin, a lookup table over positions.
+# - **Tricks on the old VLM did not move it.** The localisation loss, keypoint tokens, the instruction
+#   given to the image side (FiLM, as in RT-1), one action per prediction on a GPU: each left success
+#   on reach at about one episode in ten or below. What moved it was data (400 demonstrations, not
+#   100) and perception learned from cheap rendered scenes: notebook 06 measures that step.
 
 # %% [markdown]
 # ## Exercises

@@ -56,33 +56,41 @@ def assert_same_chunk_error(shipped, dataset):
     assert chunk_error(shipped, frames) == pytest.approx(shipped.metrics["chunk_error"][-1], abs=1e-3)
 
 
-def assert_same_prefix(build, dataset, metrics: dict):
-    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of the recipe a shipped checkpoint
-    recorded in its ``metrics``, and check each step's loss against the losses its whole run had there."""
+def assert_same_prefix(build, dataset, metrics: dict, recipe=None):
+    """Train a VLA from ``build`` for the first ``PREFIX_STEPS`` steps of the recipe a shipped run recorded in
+    its ``metrics`` (``recipe``: the ``vla.HeadRecipe`` it must have been made by, ``HeadRecipe()`` unless
+    given), and check each step's loss against the losses its whole run had there."""
     from vlacourse.training import PREFIX_STEPS
     from vlacourse.vla import HeadRecipe, train_by_recipe
 
-    assert metrics["recipe"] == asdict(HeadRecipe()), "the shipped VLA was made by another recipe: make reproduce"
+    recipe = HeadRecipe() if recipe is None else recipe
+    assert metrics["recipe"] == asdict(recipe), "the shipped VLA was made by another recipe: make reproduce"
     recorded = metrics["prefix_losses"]
-    history = train_by_recipe(build, dataset, HeadRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
+    history = train_by_recipe(build, dataset, recipe, progress=False, stop_after=PREFIX_STEPS)[1]
     assert len(recorded) == PREFIX_STEPS
     assert history.losses == pytest.approx(recorded, rel=PREFIX_TOLERANCE), \
         "the recipe's first steps no longer give the shipped run's losses: retrain (make reproduce) and ship"
 
 
+def assert_close_metrics(now: dict, then: dict, tolerance: dict[str, float]):
+    """A rerun's ``now`` against the shipped ``then``: the same first losses, and each metric named in
+    ``tolerance`` (the last value of a curve) within it: float arithmetic may differ a little from the
+    machine that made the shipped file."""
+    assert now["prefix_losses"] == pytest.approx(then["prefix_losses"], rel=PREFIX_TOLERANCE)
+    for name, allowed in tolerance.items():
+        rerun, shipped = now[name], then[name]
+        rerun, shipped = (rerun[-1], shipped[-1]) if isinstance(rerun, list) else (rerun, shipped)
+        assert abs(rerun - shipped) <= allowed, f"{name}: {rerun:.3f} now, {shipped:.3f} shipped"
+
+
 def retrain_and_compare(module: str, load, shipped, tolerance: dict[str, float], tmp_path):
-    """Run ``python -m <module> train`` into ``tmp_path``, load its output with ``load`` and check each named
-    metric (the last value of a curve) against the shipped file's within ``tolerance``: float arithmetic may
-    differ a little from the machine that made the shipped file. Returns the retrained policy."""
+    """Run ``python -m <module> train`` into ``tmp_path``, load its output with ``load`` and compare its
+    metrics with the shipped file's (``assert_close_metrics``). Returns the retrained policy."""
     import subprocess
     import sys
 
     out = tmp_path / "retrained.safetensors"
     subprocess.run([sys.executable, "-m", module, "train", "--out", str(out), "--quiet"], check=True)
     made = load(out)
-    assert made.metrics["prefix_losses"] == pytest.approx(shipped.metrics["prefix_losses"], rel=PREFIX_TOLERANCE)
-    for name, allowed in tolerance.items():
-        now, then = made.metrics[name], shipped.metrics[name]
-        now, then = (now[-1], then[-1]) if isinstance(now, list) else (now, then)
-        assert abs(now - then) <= allowed, f"{name}: {now:.3f} now, {then:.3f} shipped"
+    assert_close_metrics(made.metrics, shipped.metrics, tolerance)
     return made

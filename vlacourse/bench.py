@@ -12,13 +12,12 @@ training colours and on the held-out one, beside the scripted expert's.
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
+
+from vlacourse.cli import Commands
 
 
 def bench_sim(episodes: int) -> None:
-    os.environ.setdefault("MUJOCO_GL", "egl")
     import mujoco
 
     from vlacourse.sim.env import TabletopEnv
@@ -49,7 +48,6 @@ def bench_sim(episodes: int) -> None:
 def bench_vla(episodes: int, checkpoint: str | None) -> None:
     """The shipped binning VLA (or ``checkpoint``): where a chunk's time goes, then its closed loop on
     pick-and-place, the task it learned."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
 
     from vlacourse.policy import torch_threads
@@ -72,7 +70,6 @@ CONTROL_HZ = 50  # the arm's control rate: a chunk of H actions must be ready ev
 def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
     """The shipped flow VLA (or ``checkpoint``) timed with 1 to 20 Euler steps, executing whole chunks, then
     run on ``task`` (the shipped one learned pick-and-place only)."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
 
     from vlacourse.flow import load_course_flow_vla
@@ -102,7 +99,6 @@ SHIPPED_VLAS = {"flow": ("vlacourse.flow", "load_course_flow_vla"),
 
 def bench_success(episodes: int, heldout_episodes: int) -> None:
     """Success over seeded episodes (the same seeds every run: ``sim.evaluate``), train and held-out colours."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
     import importlib
 
     from vlacourse.sim.env import TabletopEnv
@@ -121,21 +117,20 @@ def bench_success(episodes: int, heldout_episodes: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.bench", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    sim = commands.add_parser("sim", help="the simulator, the renderer and the scripted expert")
+    commands = Commands("python -m vlacourse.bench", __doc__.splitlines()[0])
+    sim = commands.add("sim", "the simulator, the renderer and the scripted expert")
     sim.add_argument("--episodes", type=int, default=100, help="episodes per task for the expert's success rate")
-    vla = commands.add_parser("vla", help="the binning VLA's inference cost and closed-loop speed")
+    vla = commands.add("vla", "the binning VLA's inference cost and closed-loop speed")
     vla.add_argument("--episodes", type=int, default=5, help="pick-and-place episodes in the closed loop")
     vla.add_argument("--checkpoint", help="a binning VLA's safetensors file (default: the shipped one)")
-    flow = commands.add_parser("flow", help="the flow VLA's inference cost per number of steps, and closed loop")
+    flow = commands.add("flow", "the flow VLA's inference cost per number of steps, and closed loop")
     flow.add_argument("--episodes", type=int, default=5, help="episodes in the closed loop")
     flow.add_argument("--checkpoint", help="a flow VLA's safetensors file (default: the shipped one)")
     flow.add_argument("--task", default="pick_place", help="the task of the closed loop (default: pick_place)")
-    success = commands.add_parser("success", help="each shipped VLA's success on pick-and-place, with its interval")
+    success = commands.add("success", "each shipped VLA's success on pick-and-place, with its interval")
     success.add_argument("--episodes", type=int, default=100, help="seeded episodes on the training colours")
     success.add_argument("--heldout-episodes", type=int, default=50, help="seeded episodes on the held-out colour")
-    args = parser.parse_args(argv)
+    args = commands.parse(argv)
     if args.command == "success":
         bench_success(args.episodes, args.heldout_episodes)
     elif args.command == "sim":

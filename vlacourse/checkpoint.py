@@ -1,9 +1,11 @@
-"""Reading the course's safetensors files, with an error that names the file and the fix when one is
-missing, truncated (an interrupted download or copy) or not a safetensors file at all (an HTML page, a
-Git LFS pointer)."""
+"""Reading the course's shipped files: safetensors checkpoints and JSON recordings, with an error that
+names the file and the fix when one is missing, truncated (an interrupted download or copy) or not what
+it should be (an HTML page, a Git LFS pointer)."""
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
@@ -19,3 +21,18 @@ def read_metadata(path: str | Path, remedy: str) -> dict[str, str]:
     except SafetensorError as error:
         raise ValueError(f"{path} is not a readable safetensors file ({error}): it is truncated or corrupt. "
                          f"Delete it, then {remedy}") from None
+
+
+def read_recording(path: str | Path | None, shipped: str, command: str) -> dict:
+    """The JSON recording at ``path``; without one, the file ``shipped`` in the package's data, which
+    ``command`` writes."""
+    if path is None:
+        with resources.as_file(resources.files("vlacourse") / "data" / shipped) as file:
+            return read_recording(file, shipped, command)
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"there is no file {path}: make it with `{command} --out {path}`") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not a readable JSON recording ({error}): it is truncated or corrupt. "
+                         f"Delete it, then make it again with `{command} --out {path}`") from None

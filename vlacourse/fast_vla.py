@@ -69,18 +69,14 @@ class FASTVLA(BinningVLA):
         if (fast.chunk_size, fast.action_dim) != (config.chunk_size, config.action_dim):
             raise ValueError(f"the FAST tokenizer was fitted on chunks of ({fast.chunk_size}, {fast.action_dim}), the "
                              f"policy predicts ({config.chunk_size}, {config.action_dim}): fit it on this chunk size")
-        self.fast = fast  # set first: the vocabulary grows by its size
-        super().__init__(config, stats, vlm, tokenizer, instructions)
+        super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab=fast.vocab_size + 1)
+        self.fast = fast
         # coefficients each action token stands for (the end token: none), for constrained decoding
         self.coefficients_per_token = torch.tensor([len(fast.vocab[t]) for t in range(fast.vocab_size)] + [0])
 
     @property
     def end_token(self) -> int:
         return self.fast.vocab_size  # right after the FAST tokens (as ``fast_token_targets`` writes it)
-
-    @property
-    def action_vocab_size(self) -> int:
-        return self.fast.vocab_size + 1
 
     def action_token_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return fast_token_targets(self.fast, batch["action"], self.device)

@@ -37,7 +37,7 @@ Where ours differs, and why:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +48,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from vlacourse.checkpoint import read_recording
 from vlacourse.gpt import Block, GPTConfig, KVCache
 from vlacourse.policy import (
     STATE_KEY,
@@ -57,7 +58,6 @@ from vlacourse.policy import (
     actions_per_second,
     chunk_error,
     load_policy,
-    locate_loss,
     observations_of,
     split_episodes,
 )
@@ -95,6 +95,32 @@ def time_code(t: torch.Tensor, width: int, min_period: float = 4e-3, max_period:
     return torch.cat([angle.sin(), angle.cos()], dim=1)
 
 
+Velocity = Callable[[torch.Tensor, float], torch.Tensor]  # (x_t (B, H, D), t) -> v(x_t, t) (B, H, D)
+Guidance = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (x_t, v, t) -> a term added to v
+
+
+def euler_path(velocity: Velocity, noise: torch.Tensor, num_steps: int,
+               guidance: Guidance | None = None) -> list[torch.Tensor]:
+    """The Euler path from x_1 = ``noise`` to a chunk x_0: ``num_steps`` + 1 tensors (B, H, D), the noise first.
+    Each step is x_(t - 1/N) = x_t - (1/N) (v(x_t, t) + guidance(x_t, v, t)), at t = 1, 1 - 1/N, ..., 1/N.
+    ``guidance`` (real-time chunking's, ``vlacourse.rtc``) receives x_t with gradients on, to take
+    vector-Jacobian products through v; without it, the plain sampler of pi0."""
+    N = num_steps
+    x, path = noise, [noise]
+    for step in range(N):
+        t = 1 - step / N
+        if guidance is None:
+            v = velocity(x, t)
+        else:
+            with torch.enable_grad():
+                x = x.detach().requires_grad_(True)
+                v = velocity(x, t)
+                v = v + guidance(x, v, t)
+        x = (x - v / N).detach()  # (B, H, D): one Euler step of size 1/N toward t = 0
+        path.append(x)
+    return path
+
+
 def suffix_mask(prefix_length: int, chunk_size: int, device: str | torch.device = "cpu") -> torch.Tensor:
     """(1 + H, P + 1 + H) booleans, True where a suffix query may read a key: every query reads the whole
     prefix and the state; only the action tokens read the action tokens."""
@@ -122,8 +148,11 @@ class FlowVLA(VLMPolicy):
 
     config_class = FlowConfig
 
-    def __init__(self, config: FlowConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer, instructions: list[str]):
-        super().__init__(config, stats, vlm, tokenizer, instructions)
+    def __init__(self, config: FlowConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer, instructions: list[str],
+                 action_vocab: int = 0):
+        """``action_vocab``: tokens the VLM learns to write besides the expert's actions (knowledge insulation's
+        FAST tokens); none for pi0."""
+        super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab)
         gpt = self.gpt.config
         C, H, D = gpt.n_embd, config.chunk_size, config.action_dim
         self.action_in = nn.Linear(D, C)
@@ -160,6 +189,11 @@ class FlowVLA(VLMPolicy):
     def velocity(self, cache: KVCache, state: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.action_out(self.expert_hidden(cache, state, x_t, t)[:, 1:])  # (B, H, D)
 
+    def velocity_field(self, cache: KVCache, state: torch.Tensor) -> Velocity:
+        """v(x_t, t) for one prefix and state, every chunk of the batch at the same time t: what ``euler_path``
+        integrates."""
+        return lambda x_t, t: self.velocity(cache, state, x_t, torch.full((len(x_t),), t, device=x_t.device))
+
     # Training: flow matching on the normalised chunk.
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cache = KVCache(self.gpt.config.n_layer)
@@ -176,11 +210,7 @@ class FlowVLA(VLMPolicy):
         hidden = self.expert_hidden(cache, batch[STATE_KEY], x_t, t)
         error = (self.action_out(hidden[:, 1:]) - (noise - actions)).pow(2).mean(-1)  # (B, H)
         loss = error[~batch["action_is_pad"]].mean()
-        parts = {"flow_loss": loss.item()}
-        if self.config.locate_weight > 0:
-            locate, parts["locate_cm"] = locate_loss(self.locator(hidden[:, 0]), batch)
-            loss = loss + self.config.locate_weight * locate
-        return loss, parts
+        return self.add_locate_loss(loss, {"flow_loss": loss.item()}, hidden[:, 0], batch)
 
     # Inference: Euler from noise (t = 1) to actions (t = 0), the prefix computed once.
     @contextmanager
@@ -205,16 +235,12 @@ class FlowVLA(VLMPolicy):
             raise ValueError(f"noise must have the shape of the chunks, ({len(state)}, {H}, {D}): one (chunk_size, "
                              f"action_dim) draw per observation, got {tuple(noise.shape)}")
         x = torch.randn(len(state), H, D, device=self.device) if noise is None else noise.to(self.device)
-        cache = self.prefix_cache(images, instructions)
-        path = [x]
-        for step in range(N):
-            t = torch.full((len(x),), 1 - step / N, device=self.device)
-            if recompute_prefix:
-                cache = self.prefix_cache(images, instructions)
-            x = x - self.velocity(cache, state, x, t) / N  # (B, H, D): one Euler step of size 1/N toward t = 0
-            path.append(x)
+        velocity = self.velocity_field(self.prefix_cache(images, instructions), state)
+        if recompute_prefix:
+            def velocity(x_t: torch.Tensor, t: float) -> torch.Tensor:
+                return self.velocity_field(self.prefix_cache(images, instructions), state)(x_t, t)
         self.decoding_steps = 1 + N  # the prefix pass, then one expert pass per step
-        return path
+        return euler_path(velocity, x, N)
 
     def generate(self, images, instructions, state) -> np.ndarray:
         """(B, H, D) actions: the end of the Euler path, in action units."""
@@ -249,6 +275,16 @@ def load_course_flow_vla(path: str | Path | None = None, device: str | torch.dev
     """The shipped flow VLA (made by ``python -m vlacourse.flow train``), or the one at ``path``;
     ``.metrics`` holds what ``vla.train_and_measure`` measured when it was made."""
     return load_policy(path, CHECKPOINT, "python -m vlacourse.flow train", device)
+
+
+ON_COURSE_VLM = "flow_on_course_vlm.json"
+
+
+def load_flow_on_course_vlm(path: str | Path | None = None) -> dict:
+    """What the shipped flow VLA's recipe gives on the course VLM, which never learned to point
+    (``HeadRecipe(pointing=False)``): the metrics ``python -m vlacourse.flow baseline`` recorded (no weights
+    ship), or those at ``path``. Notebook 06 sets them beside the shipped VLA's."""
+    return read_recording(path, ON_COURSE_VLM, "python -m vlacourse.flow baseline")
 
 
 @torch.no_grad()

@@ -4,8 +4,8 @@ a stop-gradient (Driess et al. 2025, "Knowledge Insulating Vision-Language-Actio
 pi0's recipe (notebook 06) attaches a freshly initialised action expert to a pre-trained VLM and trains
 both with the flow-matching loss. The expert reads the VLM's keys and values, so the loss's gradient flows
 back through them into every VLM layer. Early on that gradient comes from random weights and says nothing
-about images or words, and the VLM forgets: the shipped flow VLA of notebook 06, trained that way,
-answers 0.5% of notebook 02's questions, where the course VLM answers 90.5%. Knowledge insulation keeps
+about images or words, and the VLM forgets: the shipped flow VLA of notebook 06, trained that way, has
+lost most of the course VLM's question answering (notebook 07 measures it). Knowledge insulation keeps
 the model and changes what trains what:
 
         FAST tokens of the chunk           captions, questions (notebook 02)
@@ -42,38 +42,30 @@ Where ours differs, and why:
 - On the VLM's side sit our VLA's keypoint read-outs (new layers, notebook 04): in the frozen run they
   keep their random initial weights.
 
-What we measured (``InsulationRecipe``: notebook 03's 100 pick-and-place demonstrations, 600 steps at
-batch 32 plus 32 captions and questions, two CPU cores; question accuracy on 256 held-out scenes):
-the naive run's question accuracy falls from 90.5% to 41% in 50 steps and 5% at the end (the shipped flow
-VLA, 1500 steps by ``vla.HeadRecipe``: 0.5%); the insulated run keeps 99% of it (89.9%), after a dip to 69%
-at step 150 that the FAST loss causes (its new tokens' gradient into the VLM is the largest of the three
-at the start) and the captions and questions repair; the joint run keeps 100% and the frozen run all of
-it. Chunk error at the end: naive 0.101, joint 0.089, frozen 0.086, insulated 0.088; success on 20
-episodes 0-5% for all. At our scale the co-training data, not the stop-gradient, is what keeps the
-VLM's knowledge: with the gradient clipped to norm 1 the FAST loss dominates every update of the VLM.
+The recorded runs (``python -m vlacourse.insulation record``) are in ``insulation_runs.json``, which
+notebook 07 reads; RESULTS.md tabulates them.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
-from torch.nn import functional as F
 
+from vlacourse.checkpoint import read_recording
+from vlacourse.cli import Commands
 from vlacourse.fast import FASTTokenizer
 from vlacourse.fast_vla import fast_token_targets
 from vlacourse.flow import FlowConfig, FlowVLA
 from vlacourse.gpt import GPTConfig, KVCache
 from vlacourse.policy import STATE_KEY, TASK_KEY, PolicyConfig, train_policy
 from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import VLMPolicy
+from vlacourse.vla import VLMPolicy, action_token_loss
 from vlacourse.vlm import VLM, load_course_vlm, qa_batches, question_accuracy
 
 LOSSES = ("flow", "fast", "vqa")  # the expert's flow loss; the VLM's FAST-token and vision-language losses
@@ -109,8 +101,8 @@ class InsulatedVLA(FlowVLA):
 
     def __init__(self, config: InsulationConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
                  instructions: list[str], fast: FASTTokenizer):
-        self.fast = fast  # set first: the vocabulary grows by its size
-        super().__init__(config, stats, vlm, tokenizer, instructions)
+        super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab=fast.vocab_size + 1)
+        self.fast = fast  # the FAST tokens, then an end token, follow the text tokens
         # The state as the VLM reads it before the FAST tokens; the expert keeps its own (``state_projector``).
         self.vlm_state_projector = nn.Linear(config.state_dim, self.gpt.config.n_embd)
         if config.vlm_frozen:
@@ -118,10 +110,6 @@ class InsulatedVLA(FlowVLA):
             for name in self.vlm_parts():
                 for parameter in parts[name]:
                     parameter.requires_grad_(False)
-
-    @property
-    def action_vocab_size(self) -> int:
-        return self.fast.vocab_size + 1  # the FAST tokens, then an end token
 
     def parts(self) -> dict[str, list[nn.Parameter]]:
         """The network's parameters in the parts the instruments and the widget show, from the camera to the
@@ -164,8 +152,7 @@ class InsulatedVLA(FlowVLA):
             state = self.vlm_state_projector(self.normalize_state(batch[STATE_KEY]))[:, None]  # (B, 1, C)
             x = torch.cat([prefix, state, self.gpt.wte(tokens[:, :-1] + self.text_vocab)], dim=1)  # (B, P + L, C)
             logits = self.gpt.lm_head(self.gpt.features(x, cache)[:, P:])  # (B, L, vocab): the state predicts f1
-            targets = torch.where(targets >= 0, targets + self.text_vocab, targets)
-            losses["fast"] = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+            losses["fast"] = action_token_loss(logits, targets, self.text_vocab)
             if "co_training" in batch:
                 losses["vqa"] = self.vqa_loss(*batch["co_training"])
         read = KVCache(self.gpt.config.n_layer)
@@ -335,28 +322,18 @@ def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = 
 
 def load_recorded_runs(path: str | Path | None = None) -> dict:
     """The shipped recording (made by ``python -m vlacourse.insulation record``), or the one at ``path``."""
-    if path is None:
-        with resources.as_file(resources.files("vlacourse") / "data" / RECORDING) as shipped:
-            return load_recorded_runs(shipped)
-    return json.loads(Path(path).read_text())
+    return read_recording(path, RECORDING, "python -m vlacourse.insulation record")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.insulation",
-                                     description="knowledge insulation (notebook 07)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("record", help="train the four runs of InsulationRecipe and write their measurements")
-    make.add_argument("--out", type=Path, default=Path(RECORDING))
+    commands = Commands("python -m vlacourse.insulation", "knowledge insulation (notebook 07)")
+    make = commands.add("record", "train the four runs of InsulationRecipe and write their measurements", RECORDING)
     make.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     make.add_argument("--steps", type=int, default=InsulationRecipe.steps,
                       help="train each run this long (fewer: the recording's first steps, as a check)")
     make.add_argument("--eval-episodes", type=int, default=InsulationRecipe.eval_episodes,
                       help="episodes on the arm at the end of each run (0: none)")
-    make.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    from vlacourse.notebook import configure_mujoco_gl
-
-    configure_mujoco_gl()  # before anything imports MuJoCo
+    args = commands.parse(argv)
     recipe = InsulationRecipe(eval_episodes=args.eval_episodes)
     recording = record_runs(recipe, args.runs, args.steps, progress=not args.quiet)
     args.out.write_text(json.dumps(recording, indent=1))

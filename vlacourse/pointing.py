@@ -25,7 +25,6 @@ learns several times faster (``vlacourse.vla``), and the VLA reads it as a token
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vlacourse.cli import Commands
 from vlacourse.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
 from vlacourse.training import PREFIX_STEPS, History, train
 from vlacourse.vision import Pointing, pixel_distance, pointing_loss
@@ -188,18 +188,11 @@ def train_pointing(recipe: PointingRecipe, progress: bool = True, stop_after: in
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.pointing",
-                                     description="pre-train the course VLM to point on rendered scenes")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train the pointing VLM and write its checkpoint")
-    make.add_argument("--out", type=Path, default=Path(CHECKPOINT))
+    commands = Commands("python -m vlacourse.pointing", "pre-train the course VLM to point on rendered scenes")
+    make = commands.add("train", "train the pointing VLM and write its checkpoint", CHECKPOINT)
     make.add_argument("--steps", type=int, default=PointingRecipe.steps)
     make.add_argument("--scenes", type=int, default=PointingRecipe.scenes)
-    make.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    from vlacourse.notebook import configure_mujoco_gl
-
-    configure_mujoco_gl()  # before anything imports MuJoCo
+    args = commands.parse(argv)
     vlm, _, metrics = train_pointing(PointingRecipe(steps=args.steps, scenes=args.scenes), not args.quiet)
     vlm.save(args.out, metrics)
     print(f"wrote {args.out}")

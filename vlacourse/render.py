@@ -4,10 +4,10 @@ Import this after ``vlacourse.notebook.setup()`` (or with ``MUJOCO_GL`` set): Mu
 OpenGL backend when it is first imported.
 
 Policy images skip shadows and multisampling and use coarser spheres and capsules: on a 2-core CPU
-with EGL a 64x64 frame then takes about 0.4 ms instead of about 25 ms, and a policy sees no difference
-at that size. MuJoCo sizes the shadow map, the multisampled buffer and the built-in meshes when a
-renderer's GL context is made, so these settings are applied just for that moment and the model is
-left as it was.
+with EGL a 64x64 frame is then tens of times faster (``python -m vlacourse.bench sim`` times it), and a
+policy sees no difference at that size. MuJoCo sizes the shadow map, the multisampled buffer and the
+built-in meshes when a renderer's GL context is made, so these settings are applied just for that
+moment and the model is left as it was.
 """
 
 from __future__ import annotations

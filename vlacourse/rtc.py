@@ -38,27 +38,17 @@ Where ours differs, and why:
   strategies, so that all spend the same inference; with H = 10 and s = 5 it averages two chunks.
 - The paper's chunks are H = 50 (pi0.5) or 8 (its simulated benchmark); the course's flow VLA makes 10.
 
-What we measured (``SweepRecipe``: the shipped flow VLA, the same 8 pick-and-place episodes for each strategy
-and delay, s = 5; ``python -m vlacourse.rtc record``, 15 minutes on two CPU cores): the largest jump at a
-switch, averaged over episodes, is 0.58, 0.55, 0.45, 0.47, 0.47 with RTC at d = 0 ... 4 and 0.82, 0.84, 0.74,
-0.72, 0.76 with naive switching (1.6x at d = 4), 0.42 to 0.45 with temporal ensembling and 0.82 to 0.84 when
-pausing, whose jerk is the largest (354 to 467 m/s^3 at d > 0, naive 275 to 303, RTC 219 to 243). Ensembling
-does well here, against the paper's finding, because our policy is nearly unimodal: its one-jump estimate
-barely depends on x_t (|dA_hat/dx_t| about 0.1 to 0.4), so averaging two chunks is harmless and guidance has
-little to steer. No strategy succeeds in any episode (the shipped policy executing 5 of each 10 actions
-succeeds in 0 of 50, notebook 06): success cannot rank them here. One chunk takes about 2 control steps with
-the plain sampler and 6 with RTC's backward passes on this machine's CPU.
+The recorded sweep (``python -m vlacourse.rtc record``) is in ``rtc_sweep.json``, which notebook 08
+reads; RESULTS.md tabulates it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -66,7 +56,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from vlacourse.flow import CHECKPOINT, FlowVLA, load_course_flow_vla
+from vlacourse.checkpoint import read_recording
+from vlacourse.cli import Commands
+from vlacourse.flow import CHECKPOINT, FlowVLA, Guidance, euler_path, load_course_flow_vla
 from vlacourse.policy import torch_threads
 
 if __name__ == "__main__":  # `python -m vlacourse.rtc`: MuJoCo fixes its rendering backend when first imported
@@ -143,6 +135,20 @@ def guidance_weight(t: float, beta: float) -> float:
     return min(beta, (t**2 + (1 - t) ** 2) / (t * (1 - t)))
 
 
+def rtc_guidance(target: torch.Tensor, weights: torch.Tensor, beta: float) -> Guidance:
+    """RTC's term for ``flow.euler_path`` (section 4): -w(t) g, g = ((Y - A_hat) * W)^T dA_hat/dx_t, with
+    A_hat = x_t - t v the chunk one jump from x_t would reach, Y = ``target`` (B, H, D, normalised) and
+    W = ``weights`` (H,)."""
+
+    def guidance(x_t: torch.Tensor, v: torch.Tensor, t: float) -> torch.Tensor:
+        denoised = x_t - t * v  # A_hat (B, H, D)
+        error = (target - denoised) * weights[None, :, None]  # (B, H, D)
+        (correction,) = torch.autograd.grad(denoised, x_t, grad_outputs=error.detach())  # the VJP
+        return -guidance_weight(t, beta) * correction
+
+    return guidance
+
+
 def guided_denoise(
     policy: FlowVLA,
     cache,
@@ -152,41 +158,30 @@ def guided_denoise(
     weights: torch.Tensor,
     beta: float,
 ) -> torch.Tensor:
-    """(B, H, D) normalised chunk: the Euler sampler of ``FlowVLA.denoise``, each step guided toward ``target``
+    """(B, H, D) normalised chunk: the flow VLA's Euler sampler, each step guided toward ``target``
     (B, H, D, normalised) where ``weights`` (H,) say how much. Zero weights or beta = 0 give the plain sampler."""
-    N = policy.config.num_steps
-    x = noise
-    for step in range(N):
-        t = 1 - step / N
-        time = torch.full((len(x),), t, device=x.device)
-        with torch.enable_grad():
-            x_in = x.detach().requires_grad_(True)
-            v = policy.velocity(cache, state, x_in, time)  # (B, H, D)
-            denoised = x_in - t * v  # the chunk one jump from here would reach
-            error = (target - denoised) * weights[None, :, None]  # (B, H, D)
-            (correction,) = torch.autograd.grad(denoised, x_in, grad_outputs=error.detach())  # the VJP
-        x = (x - (v - guidance_weight(t, beta) * correction) / N).detach()
-    return x
+    velocity = policy.velocity_field(cache, state)
+    return euler_path(velocity, noise, policy.config.num_steps, rtc_guidance(target, weights, beta))[-1]
 
 
 def guidance_sensitivity(policy: FlowVLA, observation: dict, seed: int = 0) -> list[float]:
     """|e^T dA_hat/dx_t| / |e| for a random error e at each Euler step of one plain sample: how far the guidance
     can move the one-jump estimate. Near 0, the policy is sure of its chunk whatever the sample, and no
     guidance can steer it; near 1, the estimate follows the sample."""
-    N = policy.config.num_steps
     images, instructions, state = policy.observation_tensors([observation])
-    cache = policy.prefix_cache(images, instructions)
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(1, policy.config.chunk_size, policy.config.action_dim, generator=generator).to(policy.device)
+    noise = torch.randn(1, policy.config.chunk_size, policy.config.action_dim, generator=generator).to(policy.device)
     ratios = []
-    for step in range(N):
-        t = 1 - step / N
-        x_in = x.detach().requires_grad_(True)
-        v = policy.velocity(cache, state, x_in, torch.full((1,), t, device=x.device))
-        error = torch.randn(x.shape, generator=generator).to(x.device)
-        (product,) = torch.autograd.grad(x_in - t * v, x_in, grad_outputs=error)
+
+    def probe(x_t: torch.Tensor, v: torch.Tensor, t: float) -> torch.Tensor:
+        """Measures the product RTC's guidance would take at this step, and steers nothing."""
+        error = torch.randn(x_t.shape, generator=generator).to(x_t.device)
+        (product,) = torch.autograd.grad(x_t - t * v, x_t, grad_outputs=error)
         ratios.append((product.norm() / error.norm()).item())
-        x = (x - v / N).detach()
+        return torch.zeros_like(v)
+
+    velocity = policy.velocity_field(policy.prefix_cache(images, instructions), state)
+    euler_path(velocity, noise, policy.config.num_steps, probe)
     return ratios
 
 
@@ -433,10 +428,7 @@ def record_sweep(recipe: SweepRecipe, strategies=STRATEGIES, progress: bool = Tr
 
 def load_recorded_sweep(path: str | Path | None = None) -> dict:
     """The shipped recording (made by ``python -m vlacourse.rtc record``), or the one at ``path``."""
-    if path is None:
-        with resources.as_file(resources.files("vlacourse") / "data" / RECORDING) as shipped:
-            return load_recorded_sweep(shipped)
-    return json.loads(Path(path).read_text())
+    return read_recording(path, RECORDING, "python -m vlacourse.rtc record")
 
 
 SWEEP_PANELS = (
@@ -466,14 +458,11 @@ def plot_sweep(recording: dict) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vlacourse.rtc", description="real-time chunking (notebook 08)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("record", help="run every strategy at every delay of SweepRecipe and write the metrics")
-    make.add_argument("--out", type=Path, default=Path(RECORDING))
+    commands = Commands("python -m vlacourse.rtc", "real-time chunking (notebook 08)")
+    make = commands.add("record", "run every strategy at every delay of SweepRecipe and write the metrics", RECORDING)
     make.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     make.add_argument("--episodes", type=int, default=SweepRecipe.episodes)
-    make.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    args = commands.parse(argv)
     recording = record_sweep(SweepRecipe(episodes=args.episodes), args.strategies, progress=not args.quiet)
     args.out.write_text(json.dumps(recording, indent=1))
     print(f"wrote {args.out} in {recording['seconds'] / 60:.1f} minutes")

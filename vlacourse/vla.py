@@ -33,81 +33,14 @@ Where ours differs, and why:
   Embodied Reasoning) found that most of the gain comes from the better representation learned by
   predicting them, even when they are not generated at test time. Ours is the lightest form: a
   regression head instead of tokens, because at 64x64 pixels and a few thousand steps behaviour
-  cloning alone barely learns where the named block is (measured below).
+  cloning alone barely learns where the named block is (notebook 04).
 
-What we measured on the way to ``HeadRecipe`` (two CPU cores, batch 32, 400 demonstrations, 10 seeded
-evaluation episodes per point unless stated):
-- The short suite (reach, push, pick_place, stack; 400 demonstrations) without the localisation loss: 3000
-  steps (17 minutes) take the validation loss from 5.5 to 1.0 nats per token, yet the policy succeeds in
-  none of 50 episodes of any short task. The greedy bins of the first action are no better on dx than
-  always answering zero motion, the most common bin.
-- Reach alone (400 demonstrations, 1500 steps): with the localisation loss, a regression head on the same
-  backbone reaches the block in 60% of 10 episodes (20% without it; 30% of 20 episodes after 3000 steps
-  with no-ops skipped, so the gain is noisy); the binning VLA in 0-10%, with or
-  without Gaussian-smoothed bin targets or bins whose embeddings start in order: in 3 of 4 traced
-  episodes it hardly leaves its start. On its own training frames its first action correlates with the
-  expert's at only 0.6 (dx, dy) and 0.3 (dz).
-- Why it barely moved: the expert's minimum-jerk moves start at rest, so the first frames of every
-  move are labelled "do not move" (the first 4 of a 39-frame reach); a policy that learns that label at
-  rest sees the same frame again and never starts. ``ChunkBatches`` now skips such no-op frames as chunk
-  starts, as OpenVLA drops no-op transitions from LIBERO (``policy.no_op_frames``). Then the binning VLA
-  on reach moves like the expert (mean |action| 0.19, 0.23, 0.24 on training frames, the expert's 0.16,
-  0.22, 0.26) and comes down to the table, but 11-15 cm from the named block: what is left is *where*.
-- The whole short suite, regression head with the localisation loss, 3000 steps: 0% on every task, the
-  blocks located to 5.5 cm (median, held-out frames). At this compute behaviour cloning from 64x64
-  pixels is far from enough, whatever the action head: see the issue's notes for what to try next.
-- Data and architecture, against a yardstick: a small CNN trained from scratch (three convolutions, a
-  spatial softmax that turns each feature map into an x, y keypoint as in Levine et al. 2016, an MLP on
-  the keypoints, the named colour and the state; L1 on the chunk; batch 64, lr 1e-3; a diagnostic, not
-  a course policy), 50 episodes per point. On 400 reach demonstrations it peaks at 54% (3000 steps) and
-  falls to 26% at 6000: 380 training layouts are too few (random 4-pixel shifts did not help: 50%). On
-  2000 reach demonstrations it reaches 84% at 3000 steps (6 minutes); with an 8x8-pixel patch stem,
-  the ViT's patching, 84% at 6000 steps (2 minutes): the patch size is not what stops ours. Without the
-  spatial softmax (the patch features flattened into the MLP) it stays at 8-20% up to 6000 steps:
-  reading coordinates out of the feature maps is what makes it learn *where* fast. The course VLM's own
-  ViT (pre-trained, trained on) with a linear map from its 8x8 patch tokens to 16 maps and the same
-  spatial softmax: 14, 56, 88, 94% at 750, 1500, 2250, 3000 steps (19 minutes), the fastest of all.
-  The binning VLA on the same 2000 reach demonstrations, 4000 steps at batch 32 (34 minutes): 4, 8, 2,
-  6% at 1000 to 4000 steps (validation loss 2.7 to 1.7 nats per token). So more demonstrations are
-  needed (100 per task is far too few), and even with them this VLA learns *where* far more slowly than
-  a network that reads coordinates out of its feature maps.
-  Given to the binning VLA as two extra prefix tokens (each camera's 16 keypoints, projected, now
-  ``PolicyConfig.keypoints``), the same read-out did not rescue it in 1500 steps (10% at 750 and 1500).
-- The output is the slow part (the CNN yardstick above, 8x8 patch stem, 2000 reach demonstrations, 6000
-  steps; only its head changed). L1 regression on the chunk: 10, 50, 78, 84% at 1500, 3000, 4500, 6000
-  steps. 256 bins per action dimension with cross-entropy, as the VLA's tokens but without
-  autoregression: 6, 8, 8, 10%; decoding the expected bin instead of the most likely one: 14% at the
-  end; 32 bins instead of 256: 18%; targets spread over neighbouring bins (a Gaussian of 3 bins): 28%.
-  A regression head reads the block's offset out of the keypoints almost linearly; a head over bins has
-  to learn one tuning curve per bin, a lookup table over positions, which takes far more data and
-  capacity than ours (OpenVLA: 7B parameters, 970k demonstrations). Pertsch et al. 2025 (FAST) name a
-  second cost, which our chunks of 10 show too: consecutive bins of a 50 Hz chunk nearly repeat, so
-  teacher forcing rewards copying the previous token (the chunk's tokens reach 1.5 nats when a chunk of
-  one action, OpenVLA's choice, stays at 3.1).
-- The GPT path is slow too. The VLA's backbone (both ViTs, keypoint tokens, the GPT) with an L1 head on
-  the state token's last hidden state instead of bins (a diagnostic subclass), batch 32, lr 1e-3, 2000
-  reach demonstrations: 12% at 1500 and at 3000 steps (23 minutes), where the ViT-keypoint yardstick had
-  reached 56% on as many samples (1500 steps at batch 64). What stands between the keypoints and the
-  actions there: the GPT with 128 image tokens in its prefix, the colour read from words rather than a
-  one-hot, and the auxiliary and regularising losses. Measured: without the image tokens, 6% at 1500
-  steps (they help); with the colour also given as a one-hot added to the state token, **34% at 1500**.
-  Reading *which* block the words name is the GPT path's slow part. One token per keypoint (its x, y
-  projected, plus a learned embedding per keypoint), so that attention could select the named one, did
-  not help: 8% at 1500 steps. Neither did handing the instruction to the image side, FiLM-style as in
-  RT-1 (Brohan et al. 2022; the keypoint read-out's patch tokens scaled and shifted by a linear map of
-  the instruction's mean word embedding): 6% at 750 and 1500 steps; nor adding that mean embedding,
-  projected, to the state token: 6% at 750 and 1500. The one-hot and the mean embedding carry the same
-  information for reach (only the colour word differs), so what the one-hot changes is how fast it is
-  learned, not what can be learned; why remains open.
-- On a GPU (one H200, six variants trained at once, batch 64, lr 1e-3 constant after 100 warmup steps,
-  2000 reach demonstrations, about 2900 steps each, 50 episodes): the binning VLA 2%; one action per
-  chunk 0%, 8% with keypoint tokens. The short suite (2000 demonstrations, about 1900 steps, 25 episodes
-  per task): 4, 0, 0, 0% (chunks of 10, keypoints) and 8, 4, 4, 0% (one action per chunk).
+What it measured (success on the arm, chunk error, speed) is in the shipped file's metadata and in
+RESULTS.md; notebook 04's "What did not work on the way" tells what did not.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
@@ -121,6 +54,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from vlacourse.binning import NUM_BINS, BinningTokenizer
+from vlacourse.cli import REQUIRED, Commands
 from vlacourse.gpt import GPT, GPTConfig, KVCache
 from vlacourse.policy import (
     ENVIRONMENT_STATE_DIM,
@@ -166,15 +100,15 @@ class VLMPolicy(Policy):
     """What every VLA of the course built on the course VLM shares: the prefix the actions are read after
     (both cameras' patch tokens, the instruction, a keypoint token per camera, the state), its
     pre-processing, saving and loading. A subclass decides how actions come out of it: the tokens it adds to
-    the vocabulary (``action_vocab_size``), ``forward`` (the training loss) and ``generate``."""
+    the vocabulary (``action_vocab``), ``forward`` (the training loss) and ``generate``."""
 
     def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
-                 instructions: list[str]):
+                 instructions: list[str], action_vocab: int = 0):
         super().__init__(config, stats)
         self.tokenizer = tokenizer
-        self.text_vocab = vlm.gpt.config.vocab_size  # bin b is token text_vocab + b
+        self.text_vocab = vlm.gpt.config.vocab_size  # action token a is token text_vocab + a
         self.vision, self.projector = vlm.vision, vlm.projector
-        self.gpt = grow_vocabulary(vlm.gpt, self.action_vocab_size)
+        self.gpt = grow_vocabulary(vlm.gpt, action_vocab)
         self.state_projector = nn.Linear(config.state_dim, self.gpt.config.n_embd)
         # Per camera, K keypoints read out of the ViT's patch grid, projected into one token (see the module).
         grid = int(self.vision.config.num_patches ** 0.5)
@@ -201,7 +135,7 @@ class VLMPolicy(Policy):
     @property
     def action_vocab_size(self) -> int:
         """Tokens added to the VLM's vocabulary for actions (action token i is text token text_vocab + i)."""
-        return 0
+        return self.gpt.config.vocab_size - self.text_vocab
 
     # Pre-processing.
     def _encode(self, text: str) -> list[int]:
@@ -267,6 +201,15 @@ class VLMPolicy(Policy):
         point, point_parts = pointing_loss(pointing, batch[POINTING_KEY], self.config.cameras)
         return loss + self.config.point_weight * point, parts | point_parts
 
+    def add_locate_loss(self, loss: torch.Tensor, parts: dict[str, float], state_hidden: torch.Tensor,
+                        batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """``loss`` plus the localisation loss read off the state token's last hidden state (B, C), weighted by
+        ``locate_weight``, and ``parts`` with its median block error in cm; unchanged when the weight is 0."""
+        if self.config.locate_weight <= 0:
+            return loss, parts
+        locate, located_cm = locate_loss(self.locator(state_hidden), batch)
+        return loss + self.config.locate_weight * locate, parts | {"locate_cm": located_cm}
+
     def state_token(self, state: torch.Tensor) -> torch.Tensor:
         """(B, state_dim) -> (B, 1, C): the normalised state, projected to one token (as pi0 does)."""
         return self.state_projector(self.normalize_state(state))[:, None]
@@ -313,6 +256,13 @@ class VLMPolicy(Policy):
         return cls(config, None, vlm, tokenizer, json.loads(metadata["instructions"]), **extra)
 
 
+def action_token_loss(logits: torch.Tensor, targets: torch.Tensor, text_vocab: int) -> torch.Tensor:
+    """The next-token loss on action tokens: (B, L, vocab) logits against (B, L) targets numbered among the
+    action tokens (action token a is vocabulary id ``text_vocab`` + a; -100: padding, skipped)."""
+    ids = torch.where(targets >= 0, targets + text_vocab, targets)  # (B, L) ids in the whole vocabulary
+    return F.cross_entropy(logits.flatten(0, 1), ids.flatten(), ignore_index=-100)
+
+
 def build_on_vlm(cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_vlm: VLMPolicy | None = None,
                  **extra) -> VLMPolicy:
     """A fresh ``cls`` policy with the dataset's statistics and instructions, on the course VLM or, given
@@ -335,10 +285,10 @@ def build_on_vlm(cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_v
 class BinningVLA(VLMPolicy):
     """The course VLM + 256 action-bin tokens, trained end to end on demonstrations (see the module)."""
 
-    @property
-    def action_vocab_size(self) -> int:
-        """One token per bin (bin b is text token text_vocab + b)."""
-        return NUM_BINS
+    def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
+                 instructions: list[str], action_vocab: int = NUM_BINS):
+        """``action_vocab``: one token per bin (bin b is text token text_vocab + b); FAST passes its own."""
+        super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab)
 
     @property
     def action_tokenizer(self) -> BinningTokenizer:
@@ -357,7 +307,6 @@ class BinningVLA(VLMPolicy):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         images, instructions = self.images_of(batch), self.instruction_ids(batch[TASK_KEY])
         tokens, targets = self.action_token_targets(batch)  # (B, L) each
-        B, L = tokens.shape
         # The last prefix position predicts the first action token; action token i predicts token i + 1.
         actions = self.gpt.wte(tokens[:, :-1] + self.text_vocab)  # (B, L - 1, C)
         pointing = None
@@ -369,16 +318,12 @@ class BinningVLA(VLMPolicy):
             prefix, pointing = self.read_prefix(images, instructions, batch[STATE_KEY], cache)  # (B, P, C)
             hidden = torch.cat([prefix[:, -1:], self.gpt.features(actions, cache)], dim=1)  # (B, L, C)
         logits = self.gpt.lm_head(hidden)  # (B, L, vocab)
-        targets = torch.where(targets >= 0, targets + self.text_vocab, targets)  # ids in the whole vocabulary
-        loss = F.cross_entropy(logits.reshape(B * L, -1), targets.reshape(-1), ignore_index=-100)
+        loss = action_token_loss(logits, targets, self.text_vocab)
         with torch.no_grad():
             predicted = logits[..., self.text_vocab:].argmax(-1)
-            real = targets != -100
-            accuracy = (predicted == tokens)[real].float().mean().item()
+            accuracy = (predicted == tokens)[targets != -100].float().mean().item()
         parts = {"action_loss": loss.item(), "token_accuracy": accuracy}
-        if self.config.locate_weight > 0:
-            locate, parts["locate_cm"] = locate_loss(self.locator(hidden[:, 0]), batch)
-            loss = loss + self.config.locate_weight * locate
+        loss, parts = self.add_locate_loss(loss, parts, hidden[:, 0], batch)
         return self.add_pointing_loss(loss, parts, pointing, batch)
 
     # Inference: greedy, constrained to the action tokens, one token at a time with a KV cache.
@@ -516,23 +461,22 @@ def train_head_command(prog: str, description: str, build, checkpoint: str, argv
     """The command line of every action head on the VLM (``python -m vlacourse.vla``, ``.fast_vla``, ``.flow``):
     ``train`` trains by ``HeadRecipe()``, measures (``train_and_measure``, then ``measure_more``) and writes
     the checkpoint with its metrics."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("train", help="train by vla.HeadRecipe and write the checkpoint")
-    make.add_argument("--out", type=Path, default=Path(checkpoint), help="where to write the safetensors file")
-    make.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    from vlacourse.notebook import configure_mujoco_gl
-
-    configure_mujoco_gl()  # before anything imports MuJoCo
+    commands = Commands(prog, description)
+    commands.add("train", "train by vla.HeadRecipe and write the checkpoint", checkpoint)
+    commands.add("baseline", "the same recipe on the course VLM, which never learned to point "
+                 "(HeadRecipe(pointing=False)): write only its metrics, as JSON", REQUIRED)
+    args = commands.parse(argv)
     from vlacourse.sim.dataset import load_or_collect
 
-    recipe = HeadRecipe()
+    recipe = HeadRecipe(pointing=args.command == "train")
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=not args.quiet, workers=2)
     policy, metrics = train_and_measure(build, dataset, recipe, progress=not args.quiet)
     if measure_more is not None:
         metrics |= measure_more(policy, dataset)
-    policy.save(args.out, metrics)
+    if args.command == "train":
+        policy.save(args.out, metrics)
+    else:
+        args.out.write_text(json.dumps({"made_by": f"{prog} baseline", **metrics}, indent=1) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     print(json.dumps(metrics, indent=1))
 

@@ -12,7 +12,7 @@ the robot's state holds. ``PointingLabels`` turns a frame's state and object pos
 block appears in each camera: the targets a VLM learns to point at (``vlacourse.pointing``).
 
 A demonstration costs about a second of simulation; a scene for pointing, a fresh layout with the gripper
-somewhere above the table, costs a reset and two renders, about 3 ms (``render_pointing_scenes``).
+somewhere above the table, costs a reset and two renders, a few milliseconds (``render_pointing_scenes``).
 """
 
 from __future__ import annotations

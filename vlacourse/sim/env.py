@@ -66,8 +66,9 @@ class TabletopEnv(gym.Env):
     """The arm, four blocks, a bin and two zones; one task per episode.
 
     ``task`` picks the task (or pass ``options={"task": ...}`` to ``reset``); ``split="heldout"`` draws
-    only the held-out colour/task combinations. ``cameras`` chooses which images to render (each costs
-    about 0.3 ms at 64x64); ``render()`` returns a larger picture of the scene for people.
+    only the held-out colour/task combinations. ``cameras`` chooses which images to render (each one is
+    a render per step: ``python -m vlacourse.bench sim`` times it); ``render()`` returns a larger picture
+    of the scene for people.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
