@@ -46,6 +46,9 @@ course = setup(seed=0)
 # cell also picks MuJoCo's rendering backend (before MuJoCo is imported), seeds every random generator
 # and picks the device: a GPU when there is one, else the CPU. Everything in the course runs on a
 # 2-core CPU in at most 3 minutes a notebook.
+#
+# **In the package:** `vlacourse.course`, `vlacourse.setup_check`, `vlacourse.render` (read them beside this
+# notebook).
 
 # %% [markdown]
 # ## The map

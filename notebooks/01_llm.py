@@ -39,6 +39,9 @@ course = setup(seed=0)
 # We build the whole stack at small scale on the course's own language: sentences about a robot arm
 # and its blocks. A tokenizer cuts text into tokens; a tiny GPT learns to predict the next token; we
 # sample from it; and we time how long each new token takes, with and without a KV cache.
+#
+# **In the package:** `vlacourse.corpus`, `vlacourse.tokenizer`, `vlacourse.gpt`, `vlacourse.lm`,
+# `vlacourse.training` (read them beside this notebook).
 
 # %%
 from vlacourse.corpus import load_corpus

@@ -46,6 +46,9 @@ course = setup(seed=0)
 #    on captions and questions (LLaVA).
 #
 # The question of this notebook: *does it really see?* We measure it on scenes it has never seen.
+#
+# **In the package:** `vlacourse.scenes`, `vlacourse.vision`, `vlacourse.vlm`, `vlacourse.sim.cameras`,
+# `vlacourse.pointing` (read them beside this notebook).
 
 # %% [markdown]
 # ## The scenes: images whose facts we know

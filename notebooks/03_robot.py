@@ -40,6 +40,8 @@ course = setup(seed=0)
 # Our robot lives in [MuJoCo](https://mujoco.org), a physics simulator. It is small, but it is not a
 # toy: the gripper holds blocks by friction and can drop them, the cameras render what a policy would
 # see, and the same seed always gives the same episode.
+#
+# **In the package:** `vlacourse.sim` (read it beside this notebook).
 
 # %% [markdown]
 # ## The arm

@@ -43,6 +43,8 @@ course = setup(seed=0)
 # tokens that carry as much as they cost?** Their answer borrows from JPEG: a discrete cosine
 # transform, rounding, and byte-pair encoding. We build it, take it apart with a widget, and measure it
 # on the arm's own demonstrations.
+#
+# **In the package:** `vlacourse.fast`, `vlacourse.fast_vla` (read them beside this notebook).
 
 # %% [markdown]
 # ## The cost of bins, on our demonstrations

@@ -55,6 +55,8 @@ course = setup(seed=0)
 # tokens is itself a large gradient into the VLM (the widget below shows it is the largest of the three
 # at the start). The white paper also gives KI "5x training speedup (from-scratch only)", the figure it
 # gives for FAST too; we measure our own speed below, in seconds per step and steps to a chunk error.
+#
+# **In the package:** `vlacourse.insulation`, `vlacourse.gradient_widget` (read them beside this notebook).
 
 # %% [markdown]
 # ## The forgetting, measured

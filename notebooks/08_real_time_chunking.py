@@ -66,6 +66,8 @@ course = setup(seed=0)
 # inference) and guides the rest with weights that decay (the *soft mask*); its ablation with a hard mask
 # (weight 1 on the first d, 0 after) is one of our strategies below. The white paper's "robot freezes
 # between chunks" is the synchronous strategy.
+#
+# **In the package:** `vlacourse.rtc`, `vlacourse.chunk_widget` (read them beside this notebook).
 
 # %% [markdown]
 # ## How many steps does one inference take here?

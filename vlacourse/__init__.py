@@ -1,20 +1,40 @@
 """vlacourse: the companion package of the VLA course.
 
-Modules, in the order the notebooks meet them:
-    notebook     the setup every notebook runs first: MuJoCo's GL backend, seeds, device, Colab
-    course       the notebooks in order, the repository, the course map
-    render       offscreen MuJoCo rendering (fast for policies, pretty for people)
-    widgets      controls that redraw a picture: the pattern every course widget uses
-    setup_check  notebook 00's environment check and scene explorer
-    exercises    check() for the learner's functions, and the student-notebook writer
-    corpus       the course's language: templated sentences about the tabletop (notebook 01)
-    tokenizer    byte-level BPE (notebook 01)
-    gpt          a tiny GPT with a KV cache, in nanoGPT's style (notebook 01)
-    lm           token windows, the unigram baseline, the cost of a generated token (notebook 01)
-    training     the training loop with a live loss curve, shared by every model of the course
-    checkpoint   reading the course's safetensors files, with errors that name the fix
-    sim          the robot: arm, tasks, expert, dataset, evaluation, display (notebook 03)
-    bench        benchmarks that print numbers: python -m vlacourse.bench sim
+The package in the order the notebooks meet it: each module under the notebook that builds it or first
+builds on it (tests/test_package_map.py checks this map against the notebooks' imports).
+
+    every notebook  notebook        the setup cell: MuJoCo's GL backend, seeds, device, Colab
+                    exercises       check() for the learner's functions, and the student-notebook writer
+    00 welcome      course          the notebooks in order, the repository, the course map
+                    setup_check     the environment check and the scene explorer
+                    render          offscreen MuJoCo rendering (fast for policies, pretty for people)
+    01 LLM          corpus          the course's language: templated sentences about the tabletop
+                    tokenizer       byte-level BPE
+                    gpt             a tiny GPT with a KV cache, in nanoGPT's style
+                    lm              token windows, the unigram baseline, the cost of a generated token
+                    training        the training loop with a live loss curve, shared by every model
+    02 VLM          scenes          rendered scenes with their facts: the VLM's images and words
+                    vision          a ViT, SigLIP-style contrastive training, the pointer
+                    vlm             the LLaVA-style course VLM and its three-stage recipe
+                    sim.cameras     where things appear in the cameras: the pointing labels
+                    pointing        the course VLM taught to point on rendered scenes
+    03 robot        sim             the arm, its tasks, the scripted expert, demonstrations, evaluation
+    04 binning VLA  policy          the policy interface (select_action, predict_action_chunk), chunk batches
+                    binning         RT-2's action bins
+                    vla             the VLM prefix every VLA shares, the binning VLA, the recipe of the heads
+                    compression     action tokenizers measured on the demonstrations: FAST against bins
+    05 FAST         fast            the FAST tokenizer: DCT, scale and round, BPE
+                    fast_vla        the VLA that writes FAST tokens
+    06 flow         flow            the flow-matching action expert and its Euler sampler
+    07 insulation   insulation      knowledge insulation: the four runs and their instruments
+                    gradient_widget the gradient-blocking widget
+    08 chunking     rtc             real-time chunking: the execution loop, the five strategies, the sweep
+                    chunk_widget    the chunk-overlap widget
+    tools           widgets         controls that redraw a picture: the pattern every course widget uses
+                    checkpoint      reading the shipped checkpoints and recordings, with errors that name the fix
+                    cli             the package's commands (python -m vlacourse.<module> ...)
+                    results         RESULTS.md, from what the shipped artifacts recorded
+                    bench           benchmarks that print numbers: python -m vlacourse.bench sim
 
 Import ``vlacourse.render`` (or anything that imports mujoco) only after ``setup()``.
 """

@@ -1,0 +1,81 @@
+"""The package docstring's map (which notebook builds on which module) agrees with the package and the
+notebooks: every module is on it once, every module a notebook imports is on it, and every module listed
+under a notebook is imported by that notebook."""
+
+import ast
+import re
+
+import vlacourse
+from tests.conftest import NOTEBOOK_SOURCES, ROOT
+
+EVERY_NOTEBOOK = "every notebook"
+
+
+def package_map() -> dict[str, list[str]]:
+    """{section ("every notebook", "00", ..., "tools"): [module, ...]} from the docstring's indented rows."""
+    sections: dict[str, list[str]] = {}
+    section = None
+    for line in vlacourse.__doc__.splitlines():
+        row = re.match(r"^    (\S.{0,14}|\s{15})\s(\S+)\s", line)
+        if row is None:
+            continue
+        label = row.group(1).strip()
+        if label:
+            section = EVERY_NOTEBOOK if label == EVERY_NOTEBOOK else label.split()[0]
+        sections.setdefault(section, []).append(row.group(2))
+    return sections
+
+
+def package_modules() -> set[str]:
+    package = ROOT / "vlacourse"
+    return {path.stem for path in package.glob("*.py") if path.stem != "__init__"} | \
+           {path.parent.name for path in package.glob("*/__init__.py")}
+
+
+def notebook_imports(source: str, mapped: set[str]) -> set[str]:
+    """The package modules a notebook imports, named as the map names them (``sim.env`` is ``sim``)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vlacourse"):
+            names |= {node.module} if node.module != "vlacourse" else {f"vlacourse.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names if a.name.startswith("vlacourse.")}
+    modules = set()
+    for name in names:
+        module = name.removeprefix("vlacourse.")
+        modules.add(module if module in mapped else module.split(".")[0])
+    return modules
+
+
+def test_every_module_of_the_package_is_on_the_map_once():
+    listed = [module for modules in package_map().values() for module in modules]
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    top_level = {module for module in listed if "." not in module}
+    assert top_level == package_modules(), (top_level ^ package_modules())
+
+
+def test_the_map_agrees_with_what_each_notebook_imports():
+    sections = package_map()
+    mapped = {module for modules in sections.values() for module in modules}
+    assert len(NOTEBOOK_SOURCES) >= 9
+    for path in NOTEBOOK_SOURCES:
+        imported = notebook_imports(path.read_text(), mapped)
+        assert imported <= mapped, f"{path.name} imports modules the map does not list: {imported - mapped}"
+        own = set(sections.get(path.name[:2], []))
+        assert own <= imported, f"the map lists {own - imported} under {path.name}, which does not import them"
+        assert set(sections[EVERY_NOTEBOOK]) <= imported, path.name
+
+
+def test_the_map_reader_sees_each_section():
+    sections = package_map()
+    assert sections["06"] == ["flow"] and "sim.cameras" in sections["02"] and "cli" in sections["tools"]
+
+
+def test_each_notebooks_first_text_names_the_modules_it_builds_on():
+    sections = package_map()
+    for path in NOTEBOOK_SOURCES:
+        source = path.read_text()
+        start = source.index("# %% [markdown]")
+        first_text = source[start:source.index("\n# %%", start + 1)]
+        named = set(re.findall(r"`vlacourse\.([a-z_.]+)`", first_text))
+        assert named == set(sections.get(path.name[:2], [])), (path.name, named)
