@@ -12,7 +12,7 @@ LAB_FLAGS ?=
 # Jupyter refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-browser test-colab reproduce unit notebooks sync student lint bench assets clean help
+.PHONY: lab test test-browser test-colab reproduce unit notebooks sync student lint bench assets results clean help
 
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
@@ -21,12 +21,13 @@ help:
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
-	@echo "              ($(ARTIFACTS), or all: about 5.5 hours)"
+	@echo "              ($(ARTIFACTS), or all: about 6.5 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
 	@echo "make bench    print the simulator's and the VLAs' speed (python -m vlacourse.bench sim, vla, flow)"
 	@echo "make assets   redraw the figures in assets/ from the package"
+	@echo "make results  rewrite RESULTS.md from the shipped artifacts' recorded metrics (after make reproduce ships one)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), \
@@ -70,9 +71,10 @@ REPRODUCE_pointing   := tests/test_pointing_checkpoint.py
 REPRODUCE_binning    := tests/test_binning_checkpoint.py
 REPRODUCE_fast       := tests/test_fast_vla_checkpoint.py
 REPRODUCE_flow       := tests/test_flow_checkpoint.py
+REPRODUCE_baseline   := tests/test_flow_on_course_vlm.py
 REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
-ARTIFACTS := vlm pointing binning fast flow insulation rtc
+ARTIFACTS := vlm pointing binning fast flow baseline insulation rtc
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 
@@ -116,6 +118,9 @@ bench: $(VENV)/.installed
 assets: $(VENV)/.installed
 	MPLBACKEND=agg $(PY) -c 'from vlacourse.course import draw_course_map; \
 	  draw_course_map().savefig("assets/course_map.png", dpi=90, bbox_inches="tight")'
+
+results: $(VENV)/.installed
+	$(PY) -m vlacourse.results
 
 clean:
 	rm -rf $(VENV) $(COLAB_VENV) student .pytest_cache .ruff_cache

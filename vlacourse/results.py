@@ -1,0 +1,164 @@
+"""RESULTS.md: every number the course's shipped artifacts recorded when they were made, on one page.
+
+The numbers live in the artifacts themselves: each checkpoint's metadata (``metrics``, written by the command
+that trained it) and the JSON recordings in ``vlacourse/data``. This module only reads them, without loading
+any weights, and writes them as Markdown tables:
+
+    python -m vlacourse.results              # rewrites RESULTS.md (run it at the repository root)
+    python -m vlacourse.results --check      # exits 1 if RESULTS.md is not what the artifacts say
+
+``make reproduce`` retrains an artifact; after shipping a new one, rerun the command (``make test`` checks the
+page is current). Notebooks read the same files, never this page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+from vlacourse.checkpoint import read_metadata
+
+HEADS = {"binning": "course_vla_binning.safetensors", "FAST": "course_vla_fast.safetensors",
+         "flow": "course_vla_flow.safetensors"}
+
+
+def metrics_of(checkpoint: str) -> dict:
+    """The ``metrics`` a shipped checkpoint recorded, read from its header only (no weights are loaded)."""
+    with resources.as_file(resources.files("vlacourse") / "data" / checkpoint) as path:
+        return json.loads(read_metadata(path, "run `make reproduce` for it")["metrics"])
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def success(rate: float, episodes: int) -> str:
+    """A success rate with its 95% Wilson interval, as ``vlacourse.sim.evaluate`` reports it."""
+    from vlacourse.sim.evaluate import wilson_interval  # imports MuJoCo: after ``configure_mujoco_gl``
+
+    low, high = wilson_interval(round(rate * episodes), episodes)
+    return f"{rate:.0%} [{low:.0%}, {high:.0%}] of {episodes}"
+
+
+def vlm_section() -> list[str]:
+    vlm, pointer = metrics_of("course_vlm.safetensors"), metrics_of("course_pointing_vlm.safetensors")
+    recipe = pointer["recipe"]
+    return ["## Notebook 02: the course VLM, and the VLM that points", "",
+            "`python -m vlacourse.vlm train`, then `python -m vlacourse.pointing train`; held-out scenes.", "",
+            *table(["measure", "value", "baseline"], [
+                ["image-to-text retrieval, top-1 among 32", f"{vlm['retrieval_top1']:.1%}",
+                 f"chance {vlm['retrieval_chance']:.1%}"],
+                ["answers to questions", f"{vlm['vqa_accuracy']:.1%}", f"majority answer {vlm['vqa_majority']:.1%}"],
+                ["pointing, scene camera: median / 90th percentile error",
+                 f"{pointer['scene_px_median']:.2f} / {pointer['scene_px_p90']:.2f} px, "
+                 f"{pointer['scene_cm_median']:.2f} / {pointer['scene_cm_p90']:.2f} cm", ""],
+                ["pointing, wrist camera: median / 90th percentile error",
+                 f"{pointer['wrist_px_median']:.2f} / {pointer['wrist_px_p90']:.2f} px", ""],
+                ["named block in view said right", f"{pointer['in_view_right']:.1%}", ""]]),
+            "", f"The pointer trained on {recipe['scenes']:,} rendered scenes "
+            f"({pointer['render_seconds'] / 60:.0f} min to render), {recipe['steps']} steps at batch "
+            f"{recipe['batch_size']} ({pointer['train_seconds'] / 60:.0f} min).", ""]
+
+
+def heads_section() -> list[str]:
+    heads = {name: metrics_of(file) for name, file in HEADS.items()}
+    recipe = heads["flow"]["recipe"]
+    rows = [[name, success(m["success"], recipe["eval_episodes"]),
+             success(m["success_fresh_seed"], recipe["eval_episodes"]),
+             success(m["success_heldout"], recipe["heldout_episodes"]), f"{m['chunk_error'][-1]:.3f}",
+             f"{m['forward_passes_per_chunk']:.1f}", f"{m['ms_per_chunk']:.1f}", f"{m['train_seconds'] / 60:.0f}"]
+            for name, m in heads.items()]
+    return ["## Notebooks 04-06: three action heads, one recipe", "",
+            f"`vla.HeadRecipe`: {recipe['episodes']} {recipe['suite']} demonstrations, {recipe['steps']} steps at "
+            f"batch {recipe['batch_size']}, lr {recipe['lr']}, on the VLM that points. Success on pick-and-place "
+            "(train split: seed 0, then a fresh seed) and on the held-out colour, with 95% intervals.", "",
+            *table(["head", "success", "fresh seed", "held-out colour", "chunk error", "passes per chunk",
+                    "ms per chunk", "training (min)"], rows), ""]
+
+
+def ladder_section() -> list[str]:
+    from vlacourse.flow import load_flow_on_course_vlm
+
+    shipped, baseline = metrics_of(HEADS["flow"]), load_flow_on_course_vlm()
+    episodes = shipped["recipe"]["eval_episodes"]
+    rows = [[start, success(m["success"], episodes), success(m["success_fresh_seed"], episodes),
+             f"{m['chunk_error'][-1]:.3f}"]
+            for start, m in (("the course VLM (captions and questions)", baseline),
+                             ("the VLM that points (20,000 rendered scenes)", shipped))]
+    return ["## Notebook 06: what the flow VLA starts from", "",
+            "The same recipe and demonstrations; only the VLM under the action expert differs "
+            "(`python -m vlacourse.flow baseline` against `... train`).", "",
+            *table(["flow VLA on", "success", "fresh seed", "chunk error"], rows), "",
+            "The shipped flow VLA with other numbers of Euler steps, on the same weights:", "",
+            *table(["Euler steps", "chunk error", "ms per chunk when made"],
+                   [[n, f"{r['chunk_error']:.3f}", f"{r['ms_per_chunk']:.1f}"]
+                    for n, r in shipped["num_steps"].items()]), ""]
+
+
+def insulation_section() -> list[str]:
+    from vlacourse.insulation import load_recorded_runs
+
+    runs = load_recorded_runs()
+    recipe = runs["recipe"]
+    rows = [[name, "yes" if run["stop_gradient"] else "no", "yes" if run["vlm_losses"] else "no",
+             f"{run['chunk_error'][-1]:.3f}",
+             f"{run['vqa_accuracy'][0]:.1%} -> {min(run['vqa_accuracy']):.1%} -> {run['vqa_accuracy'][-1]:.1%}",
+             success(run["success"], recipe["eval_episodes"]), f"{run['seconds'] / 60:.1f}"]
+            for name, run in runs["runs"].items()]
+    return ["## Notebook 07: knowledge insulation", "",
+            f"`python -m vlacourse.insulation record`: {recipe['episodes']} {recipe['suite']} demonstrations, "
+            f"{recipe['steps']} steps at batch {recipe['batch_size']}; question accuracy on "
+            f"{recipe['heldout_scenes']} held-out scenes.", "",
+            *table(["run", "stop-gradient", "VLM losses", "chunk error", "questions: start -> lowest -> end",
+                    "success", "minutes"], rows), ""]
+
+
+def chunking_section() -> list[str]:
+    from vlacourse.rtc import load_recorded_sweep, summarize
+
+    sweep = load_recorded_sweep()
+    recipe = sweep["recipe"]
+    rows = [[strategy, *(f"{cell['success']:.0%}, {cell['discontinuity']:.2f}, {cell['jerk']:.0f}"
+                         for cell in (by_delay[str(d)] for d in recipe["delays"]))]
+            for strategy, by_delay in summarize(sweep["results"]).items()]
+    return ["## Notebook 08: real-time chunking", "",
+            f"`python -m vlacourse.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
+            f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min. "
+            "Each cell: success, the largest jump at a switch (action units), RMS jerk (m/s^3), averaged over "
+            "episodes.", "",
+            *table(["strategy", *(f"delay d = {d}" for d in recipe["delays"])], rows), ""]
+
+
+def render() -> str:
+    lines = ["# Results", "",
+             "What the course's shipped artifacts measured when they were made, read from their files in "
+             "`vlacourse/data` (checkpoint metadata and JSON recordings). Written by `python -m vlacourse.results`: "
+             "do not edit by hand. Times are this repository's two-core CPU machine.", "",
+             *vlm_section(), *heads_section(), *ladder_section(), *insulation_section(), *chunking_section()]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m vlacourse.results", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("RESULTS.md"), help="the page to write or check")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page is out of date")
+    args = parser.parse_args(argv)
+    from vlacourse.notebook import configure_mujoco_gl
+
+    configure_mujoco_gl()
+    page = render()
+    if args.check:
+        if not args.out.exists() or args.out.read_text() != page:
+            sys.exit(f"{args.out} is out of date with the shipped artifacts: run `python -m vlacourse.results`")
+        print(f"{args.out} is current")
+        return
+    args.out.write_text(page)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
