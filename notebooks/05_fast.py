@@ -44,7 +44,8 @@ course = setup(seed=0)
 # transform, rounding, and byte-pair encoding. We build it, take it apart with a widget, and measure it
 # on the arm's own demonstrations.
 #
-# **In the package:** `vlacourse.fast`, `vlacourse.fast_vla` (read them beside this notebook).
+# **In the package:** `vlacourse.fast`, `vlacourse.fast_vla`, `vlacourse.dct_widget` (read them beside this
+# notebook).
 
 # %% [markdown]
 # ## The cost of bins, on our demonstrations
@@ -156,7 +157,7 @@ print(f"largest error after decoding: {np.abs(decoded - chunk).max():.4f} "
 # (Each scale fits its own tokenizer the first time you pick it, a second or two.)
 
 # %%
-from vlacourse.fast import DCTCompressionWidget
+from vlacourse.dct_widget import DCTCompressionWidget
 
 widget = DCTCompressionWidget(dataset)
 widget

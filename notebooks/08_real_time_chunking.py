@@ -162,7 +162,7 @@ print("|g| / |error| at t = 1.0 ... 0.1:", " ".join(f"{s:.2f}" for s in sensitiv
 # Try: d = 4, naive, then RTC; synchronous at d = 4 (the grey pauses); temporal ensembling.
 
 # %%
-from vlacourse.chunk_widget import chunk_overlap_widget
+from vlacourse.chunk_widget import chunk_overlap_widget, plot_sweep
 
 overlap = chunk_overlap_widget(policy)
 overlap
@@ -196,7 +196,7 @@ for strategy in tqdm(("naive", "rtc"), desc="strategies"):
 # %%
 recording = rtc.load_recorded_sweep()
 summary = rtc.summarize(recording["results"])
-rtc.plot_sweep(recording)
+plot_sweep(recording)
 plt.show()
 
 # %%

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from vlacourse.dct_widget import DCTCompressionWidget
 from vlacourse.fast import (
-    DCTCompressionWidget,
     FASTTokenizer,
     compress,
     flatten_frequency_major,

@@ -79,3 +79,19 @@ def test_each_notebooks_first_text_names_the_modules_it_builds_on():
         first_text = source[start:source.index("\n# %%", start + 1)]
         named = set(re.findall(r"`vlacourse\.([a-z_.]+)`", first_text))
         assert named == set(sections.get(path.name[:2], [])), (path.name, named)
+
+
+# The models and algorithms a learner reads: no widget or plotting library (those live in the *_widget
+# modules, widgets, sim.show and the notebooks).
+MODEL_MODULES = ("tokenizer", "gpt", "lm", "vision", "vlm", "pointing", "policy", "binning", "vla", "fast",
+                 "fast_vla", "flow", "insulation", "rtc", "compression", "sim/cameras", "sim/env", "sim/expert")
+
+
+def test_model_modules_import_no_widget_or_plotting_library():
+    for module in MODEL_MODULES:
+        source = (ROOT / "vlacourse" / f"{module}.py").read_text()
+        imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(source))
+                    for alias in getattr(node, "names", []) if isinstance(node, ast.Import)}
+        imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"matplotlib", "ipywidgets", "plotly"}, module

@@ -25,11 +25,12 @@ builds on it (tests/test_package_map.py checks this map against the notebooks' i
                     compression     action tokenizers measured on the demonstrations: FAST against bins
     05 FAST         fast            the FAST tokenizer: DCT, scale and round, BPE
                     fast_vla        the VLA that writes FAST tokens
+                    dct_widget      the DCT compression widget
     06 flow         flow            the flow-matching action expert and its Euler sampler
     07 insulation   insulation      knowledge insulation: the four runs and their instruments
                     gradient_widget the gradient-blocking widget
     08 chunking     rtc             real-time chunking: the execution loop, the five strategies, the sweep
-                    chunk_widget    the chunk-overlap widget
+                    chunk_widget    the sweep's plot and the chunk-overlap widget
     tools           widgets         controls that redraw a picture: the pattern every course widget uses
                     checkpoint      reading the shipped checkpoints and recordings, with errors that name the fix
                     cli             the package's commands (python -m vlacourse.<module> ...)

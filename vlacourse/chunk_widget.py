@@ -1,5 +1,6 @@
-"""The chunk-overlap widget (notebook 08): the first 40 steps of one episode on the simulated arm, run by the
-shipped flow VLA under the chosen delay d, execution horizon s and strategy (``vlacourse.rtc``).
+"""Notebook 08's pictures: the recorded sweep against the delay, and the chunk-overlap widget, the first 40
+steps of one episode on the simulated arm, run by the shipped flow VLA under the chosen delay d, execution
+horizon s and strategy (``vlacourse.rtc``).
 
     [ delay d ] [ horizon s ] [ strategy ]
     +----------------------------------------------------------------------------+
@@ -19,6 +20,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -33,6 +35,7 @@ from vlacourse.rtc import (
     guidance_mask,
     rms_jerk,
     run_episode,
+    summarize,
 )
 from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
 from vlacourse.sim.evaluate import evaluation_seed
@@ -49,6 +52,32 @@ REGION_COLOURS = {
     "overlap": "#fdd0a2",
     "free": "#f0f0f0",
 }
+
+
+SWEEP_PANELS = (
+    ("success", "success (%)", 100),
+    ("closest_cm", "nearest the gripper came to the block (cm)", 1),
+    ("discontinuity", "largest jump at a switch (action units)", 1),
+    ("jerk", "RMS jerk (m/s$^3$)", 1),
+)
+
+
+def plot_sweep(recording: dict) -> Figure:
+    """As the paper plots its simulated benchmark: each metric against the delay d, one line per strategy."""
+    summary = summarize(recording["results"])
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), layout="constrained")
+    for ax, (key, label, scale) in zip(axes.flat, SWEEP_PANELS, strict=True):
+        for strategy, cells in summary.items():
+            delays = [int(d) for d in cells]
+            ax.plot(delays, [cells[str(d)][key] * scale for d in delays], "o-", label=STRATEGY_NAMES[strategy])
+        ax.set(xlabel="inference delay d (control steps of 20 ms)", ylabel=label, xticks=delays)
+    axes[0, 0].set_ylim(-3, 103)  # success in percent, whatever it reaches
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(
+        f"the shipped flow VLA, {recording['recipe']['episodes']} episodes per point, "
+        f"s = {recording['recipe']['horizon']}, H = {recording['chunk_size']}"
+    )
+    return fig
 
 
 def shown_switch(trace: Trace) -> int:

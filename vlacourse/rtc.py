@@ -51,10 +51,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from vlacourse.checkpoint import read_recording
 from vlacourse.cli import Commands
@@ -429,32 +427,6 @@ def record_sweep(recipe: SweepRecipe, strategies=STRATEGIES, progress: bool = Tr
 def load_recorded_sweep(path: str | Path | None = None) -> dict:
     """The shipped recording (made by ``python -m vlacourse.rtc record``), or the one at ``path``."""
     return read_recording(path, RECORDING, "python -m vlacourse.rtc record")
-
-
-SWEEP_PANELS = (
-    ("success", "success (%)", 100),
-    ("closest_cm", "nearest the gripper came to the block (cm)", 1),
-    ("discontinuity", "largest jump at a switch (action units)", 1),
-    ("jerk", "RMS jerk (m/s$^3$)", 1),
-)
-
-
-def plot_sweep(recording: dict) -> Figure:
-    """As the paper plots its simulated benchmark: each metric against the delay d, one line per strategy."""
-    summary = summarize(recording["results"])
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6), layout="constrained")
-    for ax, (key, label, scale) in zip(axes.flat, SWEEP_PANELS, strict=True):
-        for strategy, cells in summary.items():
-            delays = [int(d) for d in cells]
-            ax.plot(delays, [cells[str(d)][key] * scale for d in delays], "o-", label=STRATEGY_NAMES[strategy])
-        ax.set(xlabel="inference delay d (control steps of 20 ms)", ylabel=label, xticks=delays)
-    axes[0, 0].set_ylim(-3, 103)  # success in percent, whatever it reaches
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(
-        f"the shipped flow VLA, {recording['recipe']['episodes']} episodes per point, "
-        f"s = {recording['recipe']['horizon']}, H = {recording['chunk_size']}"
-    )
-    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
