@@ -28,6 +28,9 @@ def read_recording(path: str | Path | None, shipped: str, command: str) -> dict:
     ``command`` writes."""
     if path is None:
         with resources.as_file(resources.files("vlacourse") / "data" / shipped) as file:
+            if not file.exists():  # as ``policy.load_policy`` says of a checkpoint
+                raise FileNotFoundError(f"this version of the course ships no {shipped} yet: make one with "
+                                        f"`{command} --out {shipped}` and pass its path")
             return read_recording(file, shipped, command)
     try:
         return json.loads(Path(path).read_text())

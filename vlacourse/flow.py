@@ -235,10 +235,11 @@ class FlowVLA(VLMPolicy):
             raise ValueError(f"noise must have the shape of the chunks, ({len(state)}, {H}, {D}): one (chunk_size, "
                              f"action_dim) draw per observation, got {tuple(noise.shape)}")
         x = torch.randn(len(state), H, D, device=self.device) if noise is None else noise.to(self.device)
-        velocity = self.velocity_field(self.prefix_cache(images, instructions), state)
         if recompute_prefix:
             def velocity(x_t: torch.Tensor, t: float) -> torch.Tensor:
                 return self.velocity_field(self.prefix_cache(images, instructions), state)(x_t, t)
+        else:
+            velocity = self.velocity_field(self.prefix_cache(images, instructions), state)
         self.decoding_steps = 1 + N  # the prefix pass, then one expert pass per step
         return euler_path(velocity, x, N)
 
