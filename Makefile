@@ -21,7 +21,7 @@ help:
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
-	@echo "              ($(ARTIFACTS), or all: about 6.5 hours)"
+	@echo "              ($(ARTIFACTS), or all: about 7.5 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
@@ -72,9 +72,10 @@ REPRODUCE_binning    := tests/test_binning_checkpoint.py
 REPRODUCE_fast       := tests/test_fast_vla_checkpoint.py
 REPRODUCE_flow       := tests/test_flow_checkpoint.py
 REPRODUCE_baseline   := tests/test_flow_on_course_vlm.py
+REPRODUCE_binning10hz := tests/test_binning_at_10hz.py
 REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
-ARTIFACTS := vlm pointing binning fast flow baseline insulation rtc
+ARTIFACTS := vlm pointing binning binning10hz fast flow baseline insulation rtc
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 

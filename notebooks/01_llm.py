@@ -107,7 +107,8 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters (GPT-2 small h
 
 # %%
 from vlacourse.lm import TokenWindows, unigram_cross_entropy, validation_loss
-from vlacourse.training import LiveLossPlot, train
+from vlacourse.training import train
+from vlacourse.widgets import LiveLossPlot
 
 windows = TokenWindows(ids, window=64, batch_size=32, device=course.device, seed=0)
 unigram = unigram_cross_entropy(windows.train, windows.val, tokenizer.vocab_size)

@@ -117,9 +117,10 @@ right.axis("off");
 # %%
 import math
 
-from vlacourse.training import LiveLossPlot, train
+from vlacourse.training import train
 from vlacourse.vision import SigLIP
 from vlacourse.vlm import caption_batches, caption_retrieval, load_course_vlm
+from vlacourse.widgets import LiveLossPlot
 
 # The course checkpoint: its SigLIP and VLM come later; its tokenizer is notebook 01's BPE (512 tokens).
 siglip, vlm, tokenizer, shipped_metrics = load_course_vlm(device=course.device)

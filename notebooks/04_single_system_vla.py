@@ -135,7 +135,7 @@ print(f"after 12 steps {policy.queued_actions} actions are left in the queue")
 
 # %%
 from vlacourse.policy import train_policy
-from vlacourse.training import LiveLossPlot
+from vlacourse.widgets import LiveLossPlot
 
 plot = LiveLossPlot("binning VLA: next-token loss on action tokens", baseline=("a random bin, ln 256", np.log(256)))
 plot
@@ -251,11 +251,44 @@ for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
     print(f"{hz:2d} Hz: {repeated[hz]:.0%} of a chunk's tokens repeat the bin one action earlier")
 
 # %% [markdown]
-# At 50 Hz most tokens are copies; at 10 Hz fewer are, so each token says more. The paper's answer,
-# notebook 05's, is to change what a token means rather than how often the robot acts: FAST writes a
-# chunk's *frequencies*, so a smooth chunk is a few tokens that each say something new. The other
-# answer, notebook 06's, is to write no tokens at all: a flow-matching expert outputs the numbers. Both
-# do the task more often than bins by the same recipe (84% and 90% against 66%).
+# At 50 Hz most tokens are copies; at 10 Hz fewer are, so each token says more.
+#
+# ## The paper's experiment, on our arm: the same bins at 10 Hz
+#
+# If copies are what hold bins back, the same VLA acting less often should do better. `vla.AT_10_HZ` is
+# the shipped recipe with one change: the policy acts every 5 control steps (10 Hz), each action held for 5
+# steps (`PolicyConfig.action_repeat`). It learns from the same demonstrations, each 10 Hz action the mean
+# motion of its 5 steps (so that held for 5 steps it moves as far) with the last step's gripper command,
+# in chunks of 2: a chunk still spans 0.2 s, now in 8 tokens instead of 40. `python -m vlacourse.vla 10hz`
+# trained and measured it (about an hour here, no weights shipped); its recording, beside the shipped VLA's:
+
+# %%
+from dataclasses import asdict
+
+from vlacourse.results import success
+from vlacourse.sim.evaluate import wilson_interval
+from vlacourse.vla import AT_10_HZ, load_binning_at_10hz
+
+at_10_hz = load_binning_at_10hz()
+episodes = made["recipe"]["eval_episodes"]
+for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 (AT_10_HZ)", at_10_hz)):
+    print(f"{name}: {success(run['success'], episodes)}, fresh seeds {run['success_fresh_seed']:.0%}, "
+          f"held-out colour {run['success_heldout']:.0%}; {run['forward_passes_per_chunk']:.0f} tokens per chunk")
+
+# %% [markdown]
+# The paper's finding holds on our arm: the same bins, the same data, the same steps, and success goes from
+# about two episodes in three to nearly all of them, with intervals far apart. Acting at 10 Hz is how
+# OpenVLA's robots (5 to 15 Hz) get away with bins. It is not free: the policy now decides only every
+# 0.1 s, and a robot that must react faster, or a motion finer than what a 10 Hz staircase of held actions
+# can draw, needs the high rate back. (Its chunk error is not comparable with the others': it is measured
+# against the smoother 10 Hz targets.) The held-out colour stays at 0%: a faster or slower tokenizer does
+# not teach a word the demonstrations never used.
+#
+# The paper's answer, notebook 05's, keeps the high rate and changes what a token means: FAST writes a
+# chunk's *frequencies*, so a smooth chunk is a few tokens that each say something new. The other answer,
+# notebook 06's, is to write no tokens at all: a flow-matching expert outputs the numbers. At 50 Hz, by the
+# same recipe, both do the task more often than bins (84% and 90% against 66%); we did not run them at
+# 10 Hz.
 
 # %% [markdown]
 # ## The cost of writing actions one token at a time
@@ -398,7 +431,8 @@ control_check = check("max_control_hz", max_control_hz)
 # at 10 Hz; bad observations raise clear errors and unseen words warn; the shipped binning VLA, trained by
 # the recipe of notebooks 05 and 06, does the task in at least half of 100 seeded episodes when it was made
 # and in at least 4 of the 10 run here (the same seeds every time) and in the video, less often than the
-# FAST VLA by the same recipe; and the exercises pass.
+# FAST VLA by the same recipe; the same recipe at 10 Hz succeeds more often than at 50 Hz, its 95% interval
+# entirely above; and the exercises pass.
 
 # %%
 assert (round_trip_error <= binning.bin_width / 2 + 1e-6).all(), round_trip_error
@@ -410,8 +444,12 @@ assert set(errors) == set(bad_inputs) and "never saw" in str(caught[0].message)
 assert expert_result.success_rate == 1.0
 assert made["recipe"] == fast_made["recipe"], "the binning and FAST VLAs were made by different recipes"
 assert 0.5 <= made["success"] < fast_made["success"], (made["success"], fast_made["success"])
+assert at_10_hz["recipe"] == {**made["recipe"], "chunk_size": 2, "action_repeat": 5} == asdict(AT_10_HZ)
+assert (wilson_interval(round(made["success"] * episodes), episodes)[1]
+        < wilson_interval(round(at_10_hz["success"] * episodes), episodes)[0]), (made["success"], at_10_hz["success"])
 assert shipped_result.success_rate >= 0.4 and shipped_rollout.success, shipped_result
 assert bin_check.ok and unbin_check.ok and control_check.ok
 print(f"All claims hold: validation loss {first_validation:.2f} -> {last_validation:.2f} nats; the shipped "
-      f"binning VLA {made['success']:.0%} of 100 episodes when made, {shipped_result.successes} of 10 here; "
+      f"binning VLA {made['success']:.0%} of 100 episodes when made ({at_10_hz['success']:.0%} at 10 Hz), "
+      f"{shipped_result.successes} of 10 here; "
       f"{cost['actions_per_second']:.0f} actions per second on this machine.")

@@ -274,7 +274,7 @@ for horizon in (10, 50):
 from vlacourse.fast_vla import build_fast_vla
 from vlacourse.notebook import seed_everything
 from vlacourse.policy import train_policy
-from vlacourse.training import LiveLossPlot
+from vlacourse.widgets import LiveLossPlot
 
 seed_everything(0)
 fast_vla = build_fast_vla(dataset, chunk_size=10).to(course.device)

@@ -156,7 +156,7 @@ print(f"VLM side {vlm_parameters / 1e6:.2f}M parameters, action expert {expert_p
 
 # %%
 from vlacourse.policy import ChunkBatches, train_policy
-from vlacourse.training import LiveLossPlot
+from vlacourse.widgets import LiveLossPlot
 
 batch = ChunkBatches(dataset, policy.config, 256, seed=0)()
 normalized = policy.normalize_actions(batch["action"].to(course.device))

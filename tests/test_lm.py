@@ -14,7 +14,8 @@ from vlacourse.lm import (
     unigram_cross_entropy,
     validation_loss,
 )
-from vlacourse.training import LiveLossPlot, train
+from vlacourse.training import train
+from vlacourse.widgets import LiveLossPlot
 
 
 def test_shipped_corpus_is_what_the_generator_makes():

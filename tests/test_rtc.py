@@ -153,6 +153,12 @@ def test_bad_settings_name_the_fix():
         ExecutionConfig("rtc", -1, 5).check(10)
 
 
+def test_a_policy_that_holds_its_actions_is_refused(policy, monkeypatch):
+    monkeypatch.setattr(policy.config, "action_repeat", 5)
+    with pytest.raises(ValueError, match="action_repeat=1"):
+        ChunkPlanner(policy, ExecutionConfig("rtc", 0, 5), seed=0)
+
+
 def test_the_recording_reruns(policy):
     """The shipped sweep's first episode, rerun for the two strategies the notebook compares most."""
     recording = load_recorded_sweep()

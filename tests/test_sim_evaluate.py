@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from vlacourse.policy import PolicyConfig
+from vlacourse.policy import Policy, PolicyConfig
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.evaluate import evaluate, wilson_interval
 from vlacourse.sim.expert import ScriptedExpert
@@ -80,6 +80,8 @@ class StepsByIndex:
 
     def select_action(self, observation):  # one step of a chunk, as Policy's queue would give it
         return self.predict_action_chunk(observation)[0]
+
+    executed_actions = Policy.executed_actions  # reads only the config
 
 
 def test_side_by_side_runs_the_same_episodes_in_batches():

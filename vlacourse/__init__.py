@@ -12,7 +12,7 @@ builds on it (tests/test_package_map.py checks this map against the notebooks' i
                     tokenizer       byte-level BPE
                     gpt             a tiny GPT with a KV cache, in nanoGPT's style
                     lm              token windows, the unigram baseline, the cost of a generated token
-                    training        the training loop with a live loss curve, shared by every model
+                    training        the training loop shared by every model
     02 VLM          scenes          rendered scenes with their facts: the VLM's images and words
                     vision          a ViT, SigLIP-style contrastive training, the pointer
                     vlm             the LLaVA-style course VLM and its three-stage recipe
@@ -31,7 +31,7 @@ builds on it (tests/test_package_map.py checks this map against the notebooks' i
                     gradient_widget the gradient-blocking widget
     08 chunking     rtc             real-time chunking: the execution loop, the five strategies, the sweep
                     chunk_widget    the sweep's plot and the chunk-overlap widget
-    tools           widgets         controls that redraw a picture: the pattern every course widget uses
+    tools           widgets         controls that redraw a picture (every course widget), the live loss curve
                     checkpoint      reading the shipped checkpoints and recordings, with errors that name the fix
                     cli             the package's commands (python -m vlacourse.<module> ...)
                     results         RESULTS.md, from what the shipped artifacts recorded

@@ -39,7 +39,7 @@ import torch
 
 from vlacourse.compression import demonstration_chunks
 from vlacourse.fast import FASTTokenizer
-from vlacourse.policy import PolicyConfig, load_policy
+from vlacourse.policy import PolicyConfig, held_actions, load_policy
 from vlacourse.tokenizer import BPETokenizer
 from vlacourse.vla import BinningVLA, VLMPolicy, build_on_vlm, train_head_command
 from vlacourse.vlm import VLM
@@ -63,6 +63,7 @@ class FASTVLA(BinningVLA):
     """The binning VLA with FAST tokens and an end token as its action vocabulary (see the module)."""
 
     whole_chunks = True  # constrain decoding to sequences that decode to one whole chunk (see the module)
+    saved_arguments = {"fast": FASTTokenizer}  # the FAST tokenizer is saved in the file's metadata
 
     def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
                  instructions: list[str], fast: FASTTokenizer):
@@ -103,20 +104,15 @@ class FASTVLA(BinningVLA):
             chunks.append(self.fast.decode(written))
         return np.stack(chunks)
 
-    def extra_metadata(self) -> dict[str, str]:
-        return super().extra_metadata() | {"fast": self.fast.to_json()}
 
-    @classmethod
-    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str], **extra) -> FASTVLA:
-        return super().from_metadata(config, metadata, fast=FASTTokenizer.from_json(metadata["fast"]))
-
-
-def build_fast_vla(dataset, chunk_size: int = 10, scale: float = 10.0, vocab_size: int = 1024,
-                   device: str | torch.device = "cpu", pointing_vlm: VLMPolicy | None = None) -> FASTVLA:
-    """A fresh FAST VLA, its tokenizer fitted on the dataset's chunks of ``chunk_size``, on the course VLM or
-    on ``pointing_vlm`` (``vla.build_on_vlm``)."""
-    fast = FASTTokenizer.fit(demonstration_chunks(dataset, chunk_size), vocab_size, scale)
-    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size,
+def build_fast_vla(dataset, chunk_size: int = 10, action_repeat: int = 1, scale: float = 10.0,
+                   vocab_size: int = 1024, device: str | torch.device = "cpu",
+                   pointing_vlm: VLMPolicy | None = None) -> FASTVLA:
+    """A fresh FAST VLA, its tokenizer fitted on the dataset's chunks of ``chunk_size`` actions, each held
+    ``action_repeat`` control steps, on the course VLM or on ``pointing_vlm`` (``vla.build_on_vlm``)."""
+    chunks = held_actions(demonstration_chunks(dataset, chunk_size * action_repeat), action_repeat)  # (N, H, D)
+    fast = FASTTokenizer.fit(chunks, vocab_size, scale)
+    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size, action_repeat=action_repeat,
                           point_weight=float(pointing_vlm is not None))
     return build_on_vlm(FASTVLA, config, dataset, pointing_vlm, fast=fast).to(device)
 

@@ -260,11 +260,12 @@ class FlowVLA(VLMPolicy):
         return np.stack([self.unnormalize_actions(x).cpu().numpy() for x in path])
 
 
-def build_flow_vla(dataset, chunk_size: int = 10, num_steps: int = 10, device: str | torch.device = "cpu",
-                   pointing_vlm: VLMPolicy | None = None) -> FlowVLA:
+def build_flow_vla(dataset, chunk_size: int = 10, action_repeat: int = 1, num_steps: int = 10,
+                   device: str | torch.device = "cpu", pointing_vlm: VLMPolicy | None = None) -> FlowVLA:
     """A fresh flow-matching VLA with the dataset's statistics and instructions, on the course VLM or on
-    ``pointing_vlm`` (``vla.build_on_vlm``)."""
-    config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, num_steps=num_steps,
+    ``pointing_vlm`` (``vla.build_on_vlm``); it acts every ``action_repeat`` control steps."""
+    config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, action_repeat=action_repeat,
+                        num_steps=num_steps,
                         point_weight=float(pointing_vlm is not None))
     return build_on_vlm(FlowVLA, config, dataset, pointing_vlm).to(device)
 

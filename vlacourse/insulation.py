@@ -63,10 +63,10 @@ from vlacourse.fast import FASTTokenizer
 from vlacourse.fast_vla import fast_token_targets
 from vlacourse.flow import FlowConfig, FlowVLA
 from vlacourse.gpt import GPTConfig, KVCache
-from vlacourse.policy import STATE_KEY, TASK_KEY, PolicyConfig, train_policy
+from vlacourse.policy import STATE_KEY, TASK_KEY, train_policy
 from vlacourse.tokenizer import BPETokenizer
 from vlacourse.vla import VLMPolicy, action_token_loss
-from vlacourse.vlm import VLM, load_course_vlm, qa_batches, question_accuracy
+from vlacourse.vlm import VLM, load_course_vlm, qa_batches, question_accuracy, text_after_image
 
 LOSSES = ("flow", "fast", "vqa")  # the expert's flow loss; the VLM's FAST-token and vision-language losses
 RUNS = {"naive": {"stop_gradient": False, "vlm_losses": False},  # the runs of notebook 07 (see the module)
@@ -98,6 +98,7 @@ class InsulatedVLA(FlowVLA):
     """The flow VLA with FAST tokens and vision-language data training its VLM, the expert insulated."""
 
     config_class = InsulationConfig
+    saved_arguments = {"fast": FASTTokenizer}  # the FAST tokenizer is saved in the file's metadata
 
     def __init__(self, config: InsulationConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
                  instructions: list[str], fast: FASTTokenizer):
@@ -132,12 +133,10 @@ class InsulatedVLA(FlowVLA):
     def vlm_parts(self) -> list[str]:
         return [name for name in self.parts() if not name.startswith("expert")]
 
-    # The VLM's own loss on captions and questions: VLM.forward, run on this policy's vision encoder,
-    # projector and GPT, the modules the actions are read from.
-    image_prefix = VLM.image_prefix
-
     def vqa_loss(self, images: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return VLM.forward(self, images, ids, targets)[1]
+        """The VLM's own loss on captions and questions, on this policy's vision encoder, projector and GPT:
+        the modules the actions are read from."""
+        return text_after_image(self.gpt, self.projector(self.vision(images)), ids, targets)[1]
 
     def losses(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], KVCache]:
         """Each loss on a batch (``LOSSES``: the VLM's only with ``vlm_losses``, "vqa" only when the batch has
@@ -170,13 +169,6 @@ class InsulatedVLA(FlowVLA):
         losses, _ = self.losses(batch)
         weights = {"flow": 1.0, "fast": self.config.fast_weight, "vqa": self.config.vqa_weight}
         return sum(weights[name] * loss for name, loss in losses.items()), {k: v.item() for k, v in losses.items()}
-
-    def extra_metadata(self) -> dict[str, str]:
-        return super().extra_metadata() | {"fast": self.fast.to_json()}
-
-    @classmethod
-    def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str], **extra) -> InsulatedVLA:
-        return super().from_metadata(config, metadata, fast=FASTTokenizer.from_json(metadata["fast"]))
 
 
 def build_insulated_vla(dataset, run: str = "insulated", chunk_size: int = 10,

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,7 +38,10 @@ import torch.nn as nn
 from safetensors.torch import load_model, save_model
 
 from vlacourse.checkpoint import read_metadata
-from vlacourse.training import History, LiveLossPlot, train
+from vlacourse.training import History, train
+
+if TYPE_CHECKING:
+    from vlacourse.widgets import LiveLossPlot
 
 STATE_KEY, ACTION_KEY, TASK_KEY = "observation.state", "action", "task"
 ENVIRONMENT_STATE_KEY = "observation.environment_state"  # labels for auxiliary losses, never an input
@@ -57,12 +60,27 @@ class PolicyConfig:
     locate_weight: float = 1.0  # weight of the auxiliary loss that locates the objects (0 turns it off)
     keypoints: int = 16  # spatial-softmax keypoints read out of each camera's patch tokens (0: none)
     point_weight: float = 0.0  # weight of the loss that points at the named block; > 0 adds a pointer
+    action_repeat: int = 1  # control steps each predicted action is held (5: a 10 Hz policy on the 50 Hz arm)
 
     def __post_init__(self):
         self.cameras = tuple(self.cameras)  # JSON gives lists back
+        if self.action_repeat < 1:
+            raise ValueError(f"action_repeat must be at least 1 (1: one action per control step), "
+                             f"got {self.action_repeat}")
         if not 1 <= self.n_action_steps <= self.chunk_size:
             raise ValueError(f"n_action_steps must be between 1 and chunk_size={self.chunk_size}, "
                              f"got {self.n_action_steps}")
+
+
+def held_actions(actions: np.ndarray, repeat: int) -> np.ndarray:
+    """(..., T, D) actions of a policy that acts every ``repeat`` control steps, from the (..., T * repeat, D)
+    actions of the control steps: each moves as the mean of its steps, so that held for ``repeat`` steps it goes
+    as far in the arm's own units (and the actions' statistics stay those of the dataset), and commands the
+    gripper as the last of them. ``repeat`` = 1 gives the actions back."""
+    if repeat == 1:
+        return actions
+    grouped = actions.reshape(*actions.shape[:-2], -1, repeat, actions.shape[-1])  # (..., T, repeat, D)
+    return np.concatenate([grouped[..., :3].mean(-2), grouped[..., -1, 3:]], axis=-1)  # (..., T, D)
 
 
 OFFSET_UNIT = 0.1  # metres: object offsets are learned in units of 10 cm, so that they are about 1
@@ -136,12 +154,16 @@ class Policy(nn.Module):
         """Actions left in the queue: ``select_action`` predicts a new chunk when this is 0."""
         return len(self._queue)
 
+    def executed_actions(self, chunk: np.ndarray) -> np.ndarray:
+        """The control steps' actions a chunk (H, D) becomes: its first ``n_action_steps``, each held for
+        ``action_repeat`` steps."""
+        return np.repeat(chunk[: self.config.n_action_steps], self.config.action_repeat, axis=0)
+
     @torch.no_grad()
     def select_action(self, observation: dict[str, Any]) -> np.ndarray:
         """The next action (action_dim,): from the queue, or from a new chunk when the queue is empty."""
         if not self._queue:
-            chunk = self.predict_action_chunk(observation)
-            self._queue.extend(chunk[: self.config.n_action_steps])
+            self._queue.extend(self.executed_actions(self.predict_action_chunk(observation)))
         return self._queue.popleft()
 
     def predict_action_chunk(self, observation: dict[str, Any]) -> np.ndarray:
@@ -219,6 +241,7 @@ class ChunkBatches:
 
     A frame near the end of its episode has fewer than H actions left: the chunk is padded with the
     last action and ``action_is_pad`` marks the padding, so the loss can skip it (as LeRobot does).
+    A policy that holds each action for ``action_repeat`` control steps learns chunks of ``held_actions``.
     With ``skip_no_ops`` no chunk starts at a no-op frame (``no_op_frames``); chunks still run through them.
     """
 
@@ -237,20 +260,21 @@ class ChunkBatches:
         arrays = dataset.arrays
         self.images = {c: torch.from_numpy(arrays[f"observation.images.{c}"]) for c in config.cameras}
         self.state = torch.from_numpy(arrays[STATE_KEY])
-        self.actions = torch.from_numpy(arrays[ACTION_KEY])
+        self.actions = arrays[ACTION_KEY]
         self.task_index = arrays["task_index"]
         # The objects' true positions, for policies that learn to locate them as an auxiliary task.
         self.environment_state = torch.from_numpy(arrays[ENVIRONMENT_STATE_KEY])
         self.pointing = pointing_targets(arrays, dataset.tasks) if config.point_weight > 0 else None
 
     def batch_at(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
-        H = self.config.chunk_size
-        wanted = frames[:, None] + np.arange(H)[None, :]  # (B, H) frame of each chunk action
-        is_pad = wanted >= self.episode_end[frames][:, None]
+        H, k = self.config.chunk_size, self.config.action_repeat
+        wanted = frames[:, None] + np.arange(H * k)[None, :]  # (B, H * k) control step of each chunk action
+        is_pad = wanted[:, ::k] >= self.episode_end[frames][:, None]  # (B, H): an action that starts past the end
         wanted = np.minimum(wanted, self.episode_end[frames][:, None] - 1)
         index = torch.from_numpy(frames)
+        actions = torch.from_numpy(held_actions(self.actions[wanted], k))  # (B, H, D)
         batch = {f"observation.images.{c}": images[index] for c, images in self.images.items()}
-        batch |= {STATE_KEY: self.state[index], ACTION_KEY: self.actions[torch.from_numpy(wanted)],  # (B, H, D)
+        batch |= {STATE_KEY: self.state[index], ACTION_KEY: actions,
                   "action_is_pad": torch.from_numpy(is_pad), ENVIRONMENT_STATE_KEY: self.environment_state[index]}
         if self.pointing is not None:
             batch[POINTING_KEY] = self.pointing[index]  # (B, cameras, 3)
@@ -383,13 +407,15 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def actions_per_second(policy: Policy, observation: dict[str, Any], chunks: int = 20) -> dict[str, float]:
     """Inference speed on one observation: milliseconds per chunk, and actions per second when every
-    action of a chunk is executed (``n_action_steps`` of them) before the next chunk is predicted."""
+    control step of a chunk is executed (``n_action_steps`` actions, each held ``action_repeat`` steps) before the
+    next chunk is predicted."""
     policy.predict_action_chunk(observation)  # warm up (first calls allocate)
     start = time.perf_counter()
     for _ in range(chunks):
         policy.predict_action_chunk(observation)
     ms = (time.perf_counter() - start) / chunks * 1000
-    return {"ms_per_chunk": ms, "actions_per_second": policy.config.n_action_steps / ms * 1000}
+    steps = policy.config.n_action_steps * policy.config.action_repeat
+    return {"ms_per_chunk": ms, "actions_per_second": steps / ms * 1000}
 
 
 def warn_unseen_words(instruction: str, known: set[str]) -> None:

@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -59,14 +60,8 @@ from vlacourse.cli import Commands
 from vlacourse.flow import CHECKPOINT, FlowVLA, Guidance, euler_path, load_course_flow_vla
 from vlacourse.policy import torch_threads
 
-if __name__ == "__main__":  # `python -m vlacourse.rtc`: MuJoCo fixes its rendering backend when first imported
-    from vlacourse.notebook import configure_mujoco_gl
-
-    configure_mujoco_gl()
-
-from vlacourse.sim.env import MAX_STEP, TabletopEnv  # noqa: E402
-from vlacourse.sim.evaluate import evaluation_seed  # noqa: E402
-from vlacourse.sim.tasks import held  # noqa: E402
+if TYPE_CHECKING:  # the simulator is imported where it runs: MuJoCo fixes its rendering backend when first imported
+    from vlacourse.sim.env import TabletopEnv
 
 STRATEGIES = ("synchronous", "naive", "ensemble", "hard_mask", "rtc")
 STRATEGY_NAMES = {
@@ -206,6 +201,9 @@ class ChunkPlanner:
 
     def __init__(self, policy: FlowVLA, config: ExecutionConfig, seed: int):
         config.check(policy.config.chunk_size)
+        if policy.config.action_repeat != 1:  # delays and horizons count control steps, one action each
+            raise ValueError(f"real-time chunking needs a policy that acts every control step (action_repeat=1), "
+                             f"got action_repeat={policy.config.action_repeat}")
         self.policy, self.config = policy, config
         self.generator = torch.Generator().manual_seed(seed)  # noise on the CPU: the same draws on any device
 
@@ -254,6 +252,9 @@ def run_episode(
     observation of that moment and delivers its chunk d steps later; meanwhile the robot executes the
     chunk it has. Deterministic for a seed: the episode, the noise and the simulated delay are all fixed.
     ``frame_every`` > 0 renders a display frame every that many steps (for the widget)."""
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.tasks import held
+
     env = env or TabletopEnv(task)
     d, s = config.delay, config.horizon
     planner = ChunkPlanner(policy, config, seed)
@@ -313,6 +314,8 @@ def boundary_jumps(trace: Trace) -> np.ndarray:
 
 def rms_jerk(trace: Trace) -> float:
     """Root mean square jerk of the commanded gripper target, m/s^3: the third difference of its path."""
+    from vlacourse.sim.env import MAX_STEP
+
     velocity = trace.actions[:, MOTION] * MAX_STEP / CONTROL_PERIOD  # (T, 3) m/s
     jerk = np.diff(velocity, n=2, axis=0) / CONTROL_PERIOD**2
     return float(np.sqrt((jerk**2).sum(1).mean())) if len(jerk) else 0.0
@@ -346,6 +349,9 @@ def sweep(
 ) -> dict[str, dict[str, list[dict[str, float]]]]:
     """{strategy: {d: [metrics of each episode]}}: the same seeded episodes for every strategy and delay;
     ``progress`` wraps the loop over (strategy, d) cells (e.g. tqdm)."""
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluation_seed
+
     env = TabletopEnv(task, cameras=policy.config.cameras)
     cells = [(strategy, d) for strategy in strategies for d in delays]
     results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}

@@ -7,8 +7,8 @@
         loss.backward(); clip; optimizer.step()
         every eval_every steps: evaluate() -> validation loss, drawn beside the training loss
 
-The live curve is a PNG in an ``ipywidgets.Image`` (see ``vlacourse.widgets``), so it updates in Colab
-and JupyterLab alike; in a script it is simply not shown.
+Given a ``plot`` (``vlacourse.widgets.LiveLossPlot``, a PNG in an ``ipywidgets.Image`` that updates in Colab
+and JupyterLab alike), the loop redraws it at each evaluation; this module imports no widget library.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import ipywidgets as widgets
 import torch
 from tqdm.auto import tqdm
 
-from vlacourse.widgets import new_figure, png_from_figure
+if TYPE_CHECKING:
+    from vlacourse.widgets import LiveLossPlot
 
 PREFIX_STEPS = 50  # the first steps of a shipped checkpoint's recipe, rerun by `make test` against its record
 
@@ -32,36 +33,6 @@ class History:
     losses: list[float] = field(default_factory=list)
     eval_steps: list[int] = field(default_factory=list)
     eval_losses: list[float] = field(default_factory=list)
-
-
-class LiveLossPlot:
-    """A loss curve redrawn as training goes; ``baseline`` draws a horizontal reference line."""
-
-    def __init__(self, title: str = "loss", baseline: tuple[str, float] | None = None):
-        self.title, self.baseline = title, baseline
-        self.image = widgets.Image(format="png")
-
-    def draw(self, history: History) -> None:
-        fig = new_figure(6.5, 3.2)
-        ax = fig.add_subplot()
-        ax.plot(history.steps, history.losses, color="0.6", linewidth=1, label="training")
-        if history.eval_steps:
-            ax.plot(history.eval_steps, history.eval_losses, "o-", color="crimson", markersize=3, label="validation")
-        if self.baseline:
-            ax.axhline(self.baseline[1], color="k", linestyle="--", linewidth=1, label=self.baseline[0])
-        ax.set(xlabel="step", ylabel="cross-entropy (nats)", title=self.title)
-        ax.legend(fontsize=8, loc="upper left")
-        if getattr(history, "success_rates", None):  # a policy's runs on the arm, on a second axis
-            arm = ax.twinx()
-            arm.plot(history.success_steps, history.success_rates, "s-", color="seagreen", markersize=4)
-            arm.set(ylim=(-0.02, 1.02), ylabel="success on the arm")
-            arm.yaxis.label.set_color("seagreen")
-        self.image.value = png_from_figure(fig)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.image)
 
 
 def learning_rate(step: int, steps: int, lr: float, warmup_steps: int = 0, cosine: bool = False) -> float:

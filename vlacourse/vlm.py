@@ -44,6 +44,17 @@ if TYPE_CHECKING:  # vlacourse.scenes imports MuJoCo, which must not load before
 CHECKPOINT = "course_vlm.safetensors"
 
 
+def text_after_image(gpt: GPT, prefix: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor | None = None):
+    """(logits (B, T, vocab), loss): the GPT reads text ``ids`` (B, T) after an image ``prefix`` (B, N, C), the
+    loss on ``targets`` (B, T) (-100: no loss; None: no loss at all). The VLM's forward pass, and the question
+    loss of a VLA that keeps training its VLM (``vlacourse.insulation``)."""
+    x = torch.cat([prefix, gpt.wte(ids)], dim=1)  # (B, N + T, C)
+    if targets is not None:
+        targets = torch.cat([torch.full(prefix.shape[:2], -100, device=ids.device), targets], dim=1)  # (B, N + T)
+    logits, loss = gpt.forward_embeddings(x, targets)
+    return logits[:, prefix.shape[1]:], loss
+
+
 class VLM(nn.Module):
     def __init__(self, vit: ViTConfig, gpt: GPTConfig):
         super().__init__()
@@ -56,12 +67,7 @@ class VLM(nn.Module):
 
     def forward(self, images: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits for text ``ids`` (B, T) read after the image prefix; loss on ``targets`` (-100: no loss)."""
-        prefix = self.image_prefix(images)
-        x = torch.cat([prefix, self.gpt.wte(ids)], dim=1)  # (B, N + T, C)
-        if targets is not None:
-            targets = torch.cat([torch.full(prefix.shape[:2], -100, device=ids.device), targets], dim=1)
-        logits, loss = self.gpt.forward_embeddings(x, targets)
-        return logits[:, prefix.shape[1]:], loss
+        return text_after_image(self.gpt, self.image_prefix(images), ids, targets)
 
     @torch.no_grad()
     def generate(self, images: torch.Tensor, prompt: list[int], max_new_tokens: int,

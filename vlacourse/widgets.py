@@ -11,18 +11,22 @@ the figure is turned into PNG by matplotlib's Agg renderer directly, so it shows
 forced ``agg`` backend would print ``<Figure ...>`` as text inside an ``Output``, and ``FigureWidget``
 needs anywidget on plotly 6+ and is reported broken in Colab. The redraw replaces the image's bytes,
 so nothing flickers, and a test can move a control by setting ``.value`` and read the new picture.
+``LiveLossPlot``, the loss curve every training cell shows, is the same kind of picture.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
+
+if TYPE_CHECKING:
+    from vlacourse.training import History
 
 
 def png_from_rgb(rgb: np.ndarray) -> bytes:
@@ -128,3 +132,33 @@ def check_control_value(control: widgets.ValueWidget, name: str, value: Any) -> 
         allowed = [option[1] if isinstance(option, tuple) else option for option in control.options]
         if value not in allowed:
             raise ValueError(f"{name}={value!r} is not an option: choose one of {allowed}")
+
+
+class LiveLossPlot:
+    """A loss curve redrawn as training goes; ``baseline`` draws a horizontal reference line."""
+
+    def __init__(self, title: str = "loss", baseline: tuple[str, float] | None = None):
+        self.title, self.baseline = title, baseline
+        self.image = widgets.Image(format="png")
+
+    def draw(self, history: History) -> None:
+        fig = new_figure(6.5, 3.2)
+        ax = fig.add_subplot()
+        ax.plot(history.steps, history.losses, color="0.6", linewidth=1, label="training")
+        if history.eval_steps:
+            ax.plot(history.eval_steps, history.eval_losses, "o-", color="crimson", markersize=3, label="validation")
+        if self.baseline:
+            ax.axhline(self.baseline[1], color="k", linestyle="--", linewidth=1, label=self.baseline[0])
+        ax.set(xlabel="step", ylabel="cross-entropy (nats)", title=self.title)
+        ax.legend(fontsize=8, loc="upper left")
+        if getattr(history, "success_rates", None):  # a policy's runs on the arm, on a second axis
+            arm = ax.twinx()
+            arm.plot(history.success_steps, history.success_rates, "s-", color="seagreen", markersize=4)
+            arm.set(ylim=(-0.02, 1.02), ylabel="success on the arm")
+            arm.yaxis.label.set_color("seagreen")
+        self.image.value = png_from_figure(fig)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.image)

@@ -111,9 +111,9 @@ def _evaluate_side_by_side(policy, task: str, episodes: int, seed: int, split: s
                            progress: bool) -> EvalResult:
     """``evaluate`` with ``width`` environments stepped in lockstep, each with its own action queue; a
     finished environment starts the next unplayed episode."""
-    if not callable(getattr(policy, "predict_action_chunks", None)):
-        raise TypeError(f"side_by_side needs a course policy (with predict_action_chunks); {type(policy).__name__} "
-                        "has none: use side_by_side=1")
+    if not all(callable(getattr(policy, name, None)) for name in ("predict_action_chunks", "executed_actions")):
+        raise TypeError(f"side_by_side needs a course policy (with predict_action_chunks and executed_actions); "
+                        f"{type(policy).__name__} lacks them: use side_by_side=1")
     envs = [TabletopEnv(task, split=split) for _ in range(min(width, episodes))]
     next_episode, successes, lengths, policy_seconds, steps = 0, 0, [], 0.0, 0
     observations, queues = [None] * len(envs), [[] for _ in envs]
@@ -130,7 +130,7 @@ def _evaluate_side_by_side(policy, task: str, episodes: int, seed: int, split: s
             chunks = policy.predict_action_chunks([observations[i] for i in needing])  # (B, H, D)
             policy_seconds += time.perf_counter() - tic
             for i, chunk in zip(needing, chunks, strict=True):
-                queues[i] = list(chunk[: policy.config.n_action_steps])
+                queues[i] = list(policy.executed_actions(chunk))
         for i in list(running):
             env = envs[i]
             observations[i], _, terminated, truncated, _ = env.step(np.asarray(queues[i].pop(0)))
