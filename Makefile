@@ -103,6 +103,7 @@ notebooks: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check vlacourse tests notebooks
+	$(VENV)/bin/ruff format --check vlacourse tests notebooks
 
 sync: $(VENV)/.installed
 	$(VENV)/bin/jupytext --quiet --to ipynb --update notebooks/[0-9]*.py

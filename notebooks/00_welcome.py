@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -61,10 +61,12 @@ course = setup(seed=0)
 # plan (a point, a map, a command) for a policy to execute.
 
 # %%
+import matplotlib.pyplot as plt
+
 from vlacourse.course import NOTEBOOKS, draw_course_map
 
-draw_course_map();
-
+draw_course_map()
+plt.show()
 # %%
 for notebook in NOTEBOOKS:
     print(f"{notebook.stem:<26} {notebook.summary}")
@@ -89,7 +91,6 @@ requirements = print_environment(course)
 # much, since a 50 Hz control loop has only 20 ms per step for everything.
 
 # %%
-import matplotlib.pyplot as plt
 import mujoco
 
 from vlacourse.render import Camera, load_model

@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -116,8 +116,15 @@ plot = LiveLossPlot("the tiny GPT learns the course's language", baseline=("unig
 plot
 
 # %%
-history = train(model, windows.batch, steps=800, lr=3e-3, evaluate=lambda: validation_loss(model, windows),
-                eval_every=100, plot=plot)
+history = train(
+    model,
+    windows.batch,
+    steps=800,
+    lr=3e-3,
+    evaluate=lambda: validation_loss(model, windows),
+    eval_every=100,
+    plot=plot,
+)
 final_val = history.eval_losses[-1]
 print(f"validation loss {final_val:.3f} nats against the unigram baseline's {unigram:.3f}")
 
@@ -133,9 +140,10 @@ prompt = torch.tensor([tokenizer.encode("question: where is the red block? answe
 newline = tokenizer.encode("\n")[0]
 generator = torch.Generator(device=course.device).manual_seed(0)
 for temperature in (0.0, 0.7, 1.0, 1.5):
-    out = model.generate(prompt.repeat(3, 1), max_new_tokens=24, temperature=temperature, generator=generator,
-                         stop_token=newline)
-    samples = [tokenizer.decode(row[prompt.shape[1]:].tolist()).split("\n")[0] for row in out]
+    out = model.generate(
+        prompt.repeat(3, 1), max_new_tokens=24, temperature=temperature, generator=generator, stop_token=newline
+    )
+    samples = [tokenizer.decode(row[prompt.shape[1] :].tolist()).split("\n")[0] for row in out]
     print(f"temperature {temperature}: " + " | ".join(samples))
 
 # %% [markdown]
@@ -159,10 +167,14 @@ speedup = uncached[-1] / cached[-1]
 fig, ax = plt.subplots(figsize=(6, 3.4))
 ax.plot(contexts, uncached, "o-", label="without cache: recompute everything")
 ax.plot(contexts, cached, "o-", label="with KV cache: only the new token")
-ax.set(xlabel="tokens already in the context", ylabel="ms per new token", ylim=(0, None),
-       title=f"one more token after {contexts[-1]}: {speedup:.1f}x faster with the cache")
-ax.legend();
-
+ax.set(
+    xlabel="tokens already in the context",
+    ylabel="ms per new token",
+    ylim=(0, None),
+    title=f"one more token after {contexts[-1]}: {speedup:.1f}x faster with the cache",
+)
+ax.legend()
+plt.show()
 # %% [markdown]
 # Times depend on the machine (and on what else it is doing). The work does not: here are the
 # floating-point operations of the matrix products in that one pass, counted by torch as they run. Without
@@ -173,8 +185,10 @@ from vlacourse.lm import matmul_flops_per_token
 
 flops_uncached = matmul_flops_per_token(model, contexts[-1], use_cache=False)
 flops_cached = matmul_flops_per_token(model, contexts[-1], use_cache=True)
-print(f"one more token after {contexts[-1]}: {flops_uncached / 1e6:.0f} MFLOP without the cache, "
-      f"{flops_cached / 1e6:.1f} MFLOP with it ({flops_uncached // flops_cached}x less work)")
+print(
+    f"one more token after {contexts[-1]}: {flops_uncached / 1e6:.0f} MFLOP without the cache, "
+    f"{flops_cached / 1e6:.1f} MFLOP with it ({flops_uncached // flops_cached}x less work)"
+)
 
 # %% [markdown]
 # Even with the cache, tokens come one at a time: a 7-dimensional robot action at 50 Hz, one token per
@@ -197,8 +211,9 @@ print(tokenizer.decode(greedy_cached[0].tolist()).split("\n")[0])
 # they would be the same for any scene:
 
 # %%
-question = torch.tensor([tokenizer.encode("question: what colour is the block in the bin? answer:")],
-                        device=course.device)
+question = torch.tensor(
+    [tokenizer.encode("question: what colour is the block in the bin? answer:")], device=course.device
+)
 with torch.no_grad():
     probabilities = torch.softmax(model(question)[0][0, -1], dim=-1)
 colour_probability = {c: float(probabilities[tokenizer.encode(f" {c}")[0]]) for c in ("red", "green", "blue", "yellow")}
@@ -266,6 +281,8 @@ assert flops_uncached == (contexts[-1] + 1) * flops_cached, "with the cache, onl
 assert torch.equal(greedy_cached, greedy_uncached), "cached and uncached decoding disagree"
 assert max(colour_probability.values()) < 0.6, "the LLM claims to know a scene it cannot see"
 assert mask_check.ok and pair_check.ok
-print(f"All claims hold: loss {final_val:.2f} vs unigram {unigram:.2f}; KV cache {flops_uncached // flops_cached}x "
-      f"less work (and {speedup:.1f}x faster here); "
-      f"colour guesses {max(colour_probability.values()):.0%} at most.")
+print(
+    f"All claims hold: loss {final_val:.2f} vs unigram {unigram:.2f}; KV cache {flops_uncached // flops_cached}x "
+    f"less work (and {speedup:.1f}x faster here); "
+    f"colour guesses {max(colour_probability.values()):.0%} at most."
+)

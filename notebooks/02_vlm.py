@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -93,11 +93,11 @@ left.set_xticks(np.arange(-0.5, 64, p), [])
 left.set_yticks(np.arange(-0.5, 64, p), [])
 left.grid(color="white", linewidth=0.8)
 left.set_title(f"{vit_config.num_patches} patches of {p}x{p} pixels")
-strip = [image[r:r + p, c:c + p] for r in range(0, 64, p) for c in range(0, 64, p)][24:40]
+strip = [image[r : r + p, c : c + p] for r in range(0, 64, p) for c in range(0, 64, p)][24:40]
 right.imshow(np.concatenate([np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=255) for t in strip], axis=1))
 right.set_title("patches 24 to 39: the tokens of rows 4 and 5, in reading order")
-right.axis("off");
-
+right.axis("off")
+plt.show()
 # %% [markdown]
 # ## Contrastive alignment: SigLIP
 #
@@ -134,8 +134,17 @@ plot
 siglip_scratch = SigLIP(vit_config, siglip.text_tower.config).to(course.device)  # same shapes, random weights
 batches = caption_batches(train_scenes, tokenizer, batch_size, seed=0, device=course.device)
 heldout_batches = caption_batches(heldout, tokenizer, batch_size, seed=0, device=course.device)
-train(siglip_scratch, batches, steps=150, lr=5e-4, warmup_steps=Recipe.warmup_steps, weight_decay=0.0,
-      eval_every=25, evaluate=lambda: siglip_scratch(*heldout_batches())[1], plot=plot)
+train(
+    siglip_scratch,
+    batches,
+    steps=150,
+    lr=5e-4,
+    warmup_steps=Recipe.warmup_steps,
+    weight_decay=0.0,
+    eval_every=25,
+    evaluate=lambda: siglip_scratch(*heldout_batches())[1],
+    plot=plot,
+)
 scratch_retrieval = caption_retrieval(siglip_scratch, tokenizer, heldout)
 print(f"after 150 steps: image-to-text top-1 {scratch_retrieval:.0%} among 32 held-out scenes (chance 3%)")
 
@@ -156,8 +165,9 @@ from vlacourse.vlm import encode_captions, images_of
 group = heldout[:32]
 with torch.no_grad():
     image_embeddings = siglip.embed_images(images_of(group, course.device))
-    text_embeddings = siglip.embed_texts(*(t.to(course.device) for t in encode_captions(
-        tokenizer, [s.caption() for s in group])))
+    text_embeddings = siglip.embed_texts(
+        *(t.to(course.device) for t in encode_captions(tokenizer, [s.caption() for s in group]))
+    )
 similarity = (image_embeddings @ text_embeddings.T).cpu()
 fig, (ax_image, ax_matrix) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1, 1.4])
 ax_matrix.imshow(similarity, cmap="viridis")
@@ -171,10 +181,14 @@ def short(caption):  # "the red block is in the bin. the green ..." -> "red: in 
     return caption.replace("the ", "").replace(" block is ", ": ").replace(". ", "; ").rstrip(".")
 
 
-ax_image.set_title("its three best captions (* the true one):\n" + "\n".join(
-    f"{'*' if i == 5 else ' '} {similarity[5, i]:+.2f} {short(group[i].caption())}" for i in best),
-    fontsize=7, loc="left", family="monospace");
-
+ax_image.set_title(
+    "its three best captions (* the true one):\n"
+    + "\n".join(f"{'*' if i == 5 else ' '} {similarity[5, i]:+.2f} {short(group[i].caption())}" for i in best),
+    fontsize=7,
+    loc="left",
+    family="monospace",
+)
+plt.show()
 # %% [markdown]
 # ## The VLM: image tokens as a prefix (LLaVA)
 #
@@ -217,8 +231,10 @@ print(f"projector alone, 100 steps: {stage1_accuracy:.0%} of questions about hel
 from vlacourse.vlm import answer
 
 accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
-print(f"course VLM: {accuracy:.1%} correct on {4 * len(heldout)} questions about held-out scenes; "
-      f"majority baseline {majority:.1%}")
+print(
+    f"course VLM: {accuracy:.1%} correct on {4 * len(heldout)} questions about held-out scenes; "
+    f"majority baseline {majority:.1%}"
+)
 
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.6))
 rng = np.random.default_rng(1)
@@ -245,8 +261,9 @@ from vlacourse.vlm import attention_to_image, question_prompt
 
 scene = next(s for s in heldout if s.held is not None)
 question = "what is the gripper holding?"
-weights = attention_to_image(vlm, torch.from_numpy(scene.image).to(course.device),
-                             tokenizer.encode(question_prompt(question)))
+weights = attention_to_image(
+    vlm, torch.from_numpy(scene.image).to(course.device), tokenizer.encode(question_prompt(question))
+)
 [said] = answer(vlm, tokenizer, images_of([scene], course.device), question)
 fig, (ax_scene, ax_map) = plt.subplots(1, 2, figsize=(8, 3.8))
 ax_scene.imshow(scene.image)
@@ -290,14 +307,17 @@ from vlacourse.pointing import PointingBatches, load_course_pointing_vlm, pointi
 from vlacourse.sim.cameras import render_pointing_scenes
 
 pointing_vlm = load_course_pointing_vlm(device=course.device)
-fresh = PointingBatches(render_pointing_scenes(128, seed=7, progress=False), batch_size=4, seed=7,
-                        device=course.device)
+fresh = PointingBatches(render_pointing_scenes(128, seed=7, progress=False), batch_size=4, seed=7, device=course.device)
 pointed = pointing_error(pointing_vlm, fresh, frames=128)
 print(f"trained on {pointing_vlm.metrics['recipe']['scenes']:,} rendered scenes; on 128 new ones, every block named:")
-print(f"  scene camera: median error {pointed['scene_px_median']:.2f} px, {pointed['scene_cm_median']:.2f} cm on "
-      f"the table (90% within {pointed['scene_px_p90']:.1f} px, {pointed['scene_cm_p90']:.1f} cm)")
-print(f"  wrist camera, when the block is in its view: median {pointed['wrist_px_median']:.2f} px "
-      f"(90% within {pointed['wrist_px_p90']:.1f} px); in view or not, called right {pointed['in_view_right']:.0%}")
+print(
+    f"  scene camera: median error {pointed['scene_px_median']:.2f} px, {pointed['scene_cm_median']:.2f} cm on "
+    f"the table (90% within {pointed['scene_px_p90']:.1f} px, {pointed['scene_cm_p90']:.1f} cm)"
+)
+print(
+    f"  wrist camera, when the block is in its view: median {pointed['wrist_px_median']:.2f} px "
+    f"(90% within {pointed['wrist_px_p90']:.1f} px); in view or not, called right {pointed['in_view_right']:.0%}"
+)
 
 examples = fresh.batch_at(np.arange(4), np.array([0, 1, 2, 3]))
 with torch.no_grad():
@@ -317,8 +337,9 @@ for i in range(4):
     axes[0, i].set_title(textwrap.fill(f'"{examples["task"][i]}"', 28), fontsize=8)
 axes[0, 0].text(-4, 32, "scene", rotation=90, va="center", ha="right")
 axes[1, 0].text(-4, 32, "wrist", rotation=90, va="center", ha="right")
-fig.suptitle("x: where the VLM points; o: where the named block is (neither: it says, rightly, out of view)",
-             fontsize=9)
+fig.suptitle(
+    "x: where the VLM points; o: where the named block is (neither: it says, rightly, out of view)", fontsize=9
+)
 
 # %% [markdown]
 # ## Why a VLM still cannot act
@@ -394,5 +415,7 @@ assert scratch_retrieval > 3 / 32, "150 steps of SigLIP should already beat chan
 assert pointed["scene_cm_median"] < 1.0, f"the VLM points {pointed['scene_cm_median']:.1f} cm off (median)"
 assert pointed["in_view_right"] > 0.9, f"in the wrist's view or not: right {pointed['in_view_right']:.0%}"
 assert loss_check.ok and mask_check.ok
-print(f"All claims hold: retrieval {retrieval:.0%} (chance 3%); answers {accuracy:.0%} against a "
-      f"majority baseline of {majority:.0%}; it points {pointed['scene_cm_median']:.1f} cm from the named block.")
+print(
+    f"All claims hold: retrieval {retrieval:.0%} (chance 3%); answers {accuracy:.0%} against a "
+    f"majority baseline of {majority:.0%}; it points {pointed['scene_cm_median']:.1f} cm from the named block."
+)

@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -61,14 +61,14 @@ from vlacourse.sim.show import side_by_side
 
 env = TabletopEnv("pick_place")  # policy images are 64x64 from two cameras
 observation, info = env.reset(seed=0)
-side_by_side(observation["observation.images.scene"], env.render());
-
+side_by_side(observation["observation.images.scene"], env.render())
+plt.show()
 # %%
 plt.figure(figsize=(3.2, 3.2))
 plt.imshow(observation["observation.images.wrist"])
 plt.title("the wrist camera (64x64)")
-plt.axis("off");
-
+plt.axis("off")
+plt.show()
 # %%
 model = env.arm.model
 for name in ("shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll", "left_finger"):
@@ -142,8 +142,8 @@ fig, ax = plt.subplots(figsize=(6, 2.6))
 ax.plot(np.arange(1, 51) / 50, path, label="position (m)")
 ax.plot(np.arange(1, 51) / 50, np.gradient(path, 1 / 50), label="speed (m/s)")
 ax.set(xlabel="time (s)", title="minimum jerk: starts and stops gently")
-ax.legend();
-
+ax.legend()
+plt.show()
 # %%
 from vlacourse.sim.show import plot_gripper_path, record, video
 
@@ -154,8 +154,8 @@ print("subtasks:", list(dict.fromkeys(rollout.subtasks)))
 video(rollout.frames, fps=25)
 
 # %%
-plot_gripper_path(rollout, env);
-
+plot_gripper_path(rollout, env)
+plt.show()
 # %% [markdown]
 # ## How good is the teacher? Measured, not assumed
 #
@@ -194,8 +194,10 @@ tic = time.perf_counter()
 # Two processes record the same dataset as one, in about half the time on two cores.
 dataset = load_or_collect("pick_place", episodes=100, seed=0, workers=2)
 collect_seconds = time.perf_counter() - tic
-print(f"{dataset.num_episodes} episodes, {len(dataset)} frames ({len(dataset) / dataset.fps / 60:.1f} minutes "
-      f"of robot time) in {collect_seconds:.1f} s{' (from the cache)' if was_cached else ''}")
+print(
+    f"{dataset.num_episodes} episodes, {len(dataset)} frames ({len(dataset) / dataset.fps / 60:.1f} minutes "
+    f"of robot time) in {collect_seconds:.1f} s{' (from the cache)' if was_cached else ''}"
+)
 for key, (shape, dtype) in dataset.features.items():
     print(f"  {key:<30} {shape!s:<12} {dtype}")
 
@@ -347,5 +349,7 @@ assert dataset.num_episodes == 100 and dataset.episode_success.all()
 assert not any("green" in task for task in dataset.tasks), "a held-out combination leaked into training data"
 assert noisy_jerk > 2 * smooth_jerk
 assert bin_check.ok and statistics_check.ok
-print(f"All claims hold: expert success {', '.join(f'{t} {r.success_rate:.0%}' for t, r in expert_results.items())}; "
-      f"{frame_ms:.2f} ms a frame on this machine.")
+print(
+    f"All claims hold: expert success {', '.join(f'{t} {r.success_rate:.0%}' for t, r in expert_results.items())}; "
+    f"{frame_ms:.2f} ms a frame on this machine."
+)

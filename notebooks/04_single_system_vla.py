@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -101,9 +101,11 @@ prefix = policy.prefix(images, instruction_ids, state)
 print(f"vocabulary: {policy.text_vocab} text tokens + 256 bins = {policy.gpt.config.vocab_size}")
 print(f"instruction: {observation['task']!r} -> {instruction_ids.shape[1]} tokens (padded on the left)")
 print(f"prefix: {prefix.shape[1]} embeddings = 2 x 64 patches + {instruction_ids.shape[1]} text + 2 keypoint + 1 state")
-print(f"then {policy.config.chunk_size} actions x {policy.config.action_dim} dims = "
-      f"{policy.config.chunk_size * policy.config.action_dim} action tokens; "
-      f"{sum(p.numel() for p in policy.parameters()) / 1e6:.1f}M parameters")
+print(
+    f"then {policy.config.chunk_size} actions x {policy.config.action_dim} dims = "
+    f"{policy.config.chunk_size * policy.config.action_dim} action tokens; "
+    f"{sum(p.numel() for p in policy.parameters()) / 1e6:.1f}M parameters"
+)
 
 # %% [markdown]
 # ## The policy interface
@@ -141,12 +143,15 @@ plot = LiveLossPlot("binning VLA: next-token loss on action tokens", baseline=("
 plot
 
 # %%
-history = train_policy(policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
-                       eval_every=40, plot=plot)
+history = train_policy(
+    policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
+)
 first_validation, last_validation = history.eval_losses[0], history.eval_losses[-1]
 print(f"validation loss {first_validation:.2f} -> {last_validation:.2f} nats per action token")
-print("error of the predicted chunks on held-out frames (action units):",
-      ", ".join(f"{e:.3f}" for e in history.chunk_errors))
+print(
+    "error of the predicted chunks on held-out frames (action units):",
+    ", ".join(f"{e:.3f}" for e in history.chunk_errors),
+)
 
 # %% [markdown]
 # ## On the arm
@@ -187,9 +192,11 @@ from vlacourse.vla import load_course_vla
 
 shipped = load_course_vla(device=course.device)
 made = shipped.metrics
-print(f"when it was made: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
-      f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
-      f"{made['recipe']['heldout_episodes']} with the held-out colour; chunk error {made['chunk_error'][-1]:.3f}")
+print(
+    f"when it was made: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
+    f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
+    f"{made['recipe']['heldout_episodes']} with the held-out colour; chunk error {made['chunk_error'][-1]:.3f}"
+)
 shipped_result = evaluate(shipped, "pick_place", episodes=10, seed=0, side_by_side=10)
 print("shipped binning VLA:", shipped_result)
 fast_made = load_course_fast_vla().metrics  # the FAST VLA by the same recipe (notebook 05), for comparison
@@ -200,8 +207,9 @@ print(f"the FAST VLA by the same recipe: {fast_made['success']:.0%}, chunk error
 
 # %%
 shipped_rollout = record(env, shipped, seed=3)
-print(f'"{shipped_rollout.instruction}": success={shipped_rollout.success} '
-      f'in {len(shipped_rollout.gripper_path)} steps')
+print(
+    f'"{shipped_rollout.instruction}": success={shipped_rollout.success} in {len(shipped_rollout.gripper_path)} steps'
+)
 video(shipped_rollout.frames, fps=25)
 
 # %% [markdown]
@@ -272,8 +280,10 @@ from vlacourse.vla import AT_10_HZ, load_binning_at_10hz
 at_10_hz = load_binning_at_10hz()
 episodes = made["recipe"]["eval_episodes"]
 for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 (AT_10_HZ)", at_10_hz)):
-    print(f"{name}: {success(run['success'], episodes)}, fresh seeds {run['success_fresh_seed']:.0%}, "
-          f"held-out colour {run['success_heldout']:.0%}; {run['forward_passes_per_chunk']:.0f} tokens per chunk")
+    print(
+        f"{name}: {success(run['success'], episodes)}, fresh seeds {run['success_fresh_seed']:.0%}, "
+        f"held-out colour {run['success_heldout']:.0%}; {run['forward_passes_per_chunk']:.0f} tokens per chunk"
+    )
 
 # %% [markdown]
 # The paper's finding holds on our arm: the same bins, the same data, the same steps, and success goes from
@@ -302,10 +312,14 @@ from vlacourse.vla import decoding_cost
 
 cost = decoding_cost(policy, observation, repeats=10)
 print(f"tokens per chunk {cost['tokens_per_chunk']}, forward passes per chunk {cost['forward_passes_per_chunk']}")
-print(f"prefix pass {cost['ms_prefix']:.1f} ms, each further token {cost['ms_per_token']:.2f} ms, "
-      f"{cost['ms_per_chunk']:.0f} ms per chunk: {cost['actions_per_second']:.0f} actions per second")
-print(f"the arm needs 50 actions per second; the token passes take "
-      f"{(cost['ms_per_chunk'] - cost['ms_prefix']) / cost['ms_per_chunk']:.0%} of each chunk's time")
+print(
+    f"prefix pass {cost['ms_prefix']:.1f} ms, each further token {cost['ms_per_token']:.2f} ms, "
+    f"{cost['ms_per_chunk']:.0f} ms per chunk: {cost['actions_per_second']:.0f} actions per second"
+)
+print(
+    f"the arm needs 50 actions per second; the token passes take "
+    f"{(cost['ms_per_chunk'] - cost['ms_prefix']) / cost['ms_per_chunk']:.0%} of each chunk's time"
+)
 
 # %% [markdown]
 # On this machine that keeps up with 50 Hz, because our VLA is small (2M parameters) and its chunk is
@@ -445,11 +459,15 @@ assert expert_result.success_rate == 1.0
 assert made["recipe"] == fast_made["recipe"], "the binning and FAST VLAs were made by different recipes"
 assert 0.5 <= made["success"] < fast_made["success"], (made["success"], fast_made["success"])
 assert at_10_hz["recipe"] == {**made["recipe"], "chunk_size": 2, "action_repeat": 5} == asdict(AT_10_HZ)
-assert (wilson_interval(round(made["success"] * episodes), episodes)[1]
-        < wilson_interval(round(at_10_hz["success"] * episodes), episodes)[0]), (made["success"], at_10_hz["success"])
+assert (
+    wilson_interval(round(made["success"] * episodes), episodes)[1]
+    < wilson_interval(round(at_10_hz["success"] * episodes), episodes)[0]
+), (made["success"], at_10_hz["success"])
 assert shipped_result.success_rate >= 0.4 and shipped_rollout.success, shipped_result
 assert bin_check.ok and unbin_check.ok and control_check.ok
-print(f"All claims hold: validation loss {first_validation:.2f} -> {last_validation:.2f} nats; the shipped "
-      f"binning VLA {made['success']:.0%} of 100 episodes when made ({at_10_hz['success']:.0%} at 10 Hz), "
-      f"{shipped_result.successes} of 10 here; "
-      f"{cost['actions_per_second']:.0f} actions per second on this machine.")
+print(
+    f"All claims hold: validation loss {first_validation:.2f} -> {last_validation:.2f} nats; the shipped "
+    f"binning VLA {made['success']:.0%} of 100 episodes when made ({at_10_hz['success']:.0%} at 10 Hz), "
+    f"{shipped_result.successes} of 10 here; "
+    f"{cost['actions_per_second']:.0f} actions per second on this machine."
+)

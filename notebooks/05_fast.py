@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -139,8 +139,10 @@ print("rounded coefficients (rows: frequency 0..9; columns: dx, dy, dz, gripper)
 print(integers)
 print(f"flattened: {integers.reshape(-1).tolist()}")
 print(f"FAST tokens: {tokens}  ({len(tokens)} tokens instead of {chunk.size})")
-print(f"largest error after decoding: {np.abs(decoded - chunk).max():.4f} "
-      f"(a bin is {binning.bin_width.min():.4f} to {binning.bin_width.max():.4f} wide)")
+print(
+    f"largest error after decoding: {np.abs(decoded - chunk).max():.4f} "
+    f"(a bin is {binning.bin_width.min():.4f} to {binning.bin_width.max():.4f} wide)"
+)
 
 # %% [markdown]
 # ## Try it: the DCT compression widget
@@ -206,8 +208,10 @@ for hz, slowdown in rates.items():
     cut = int(0.8 * len(second))
     fitted = FASTTokenizer.fit(second[:cut], vocab_size=1024, scale=10)
     motion_tokens[hz] = {"binning": float(second[0].size), "FAST": tokens_and_error(fitted, second[cut:])[0]}
-    print(f"{hz:2d} Hz: binning {motion_tokens[hz]['binning']:5.0f} tokens per second of motion, "
-          f"FAST {motion_tokens[hz]['FAST']:5.1f}")
+    print(
+        f"{hz:2d} Hz: binning {motion_tokens[hz]['binning']:5.0f} tokens per second of motion, "
+        f"FAST {motion_tokens[hz]['FAST']:5.1f}"
+    )
 
 fast_growth = motion_tokens[50]["FAST"] / motion_tokens[10]["FAST"]
 print(f"from 10 to 50 Hz: binning x5.0, FAST x{fast_growth:.1f}")
@@ -240,10 +244,14 @@ from vlacourse.compression import nonzero_coefficients
 nonzero = {}
 for horizon in (10, 50):
     long_chunks = demonstration_chunks(dataset, chunk_size=horizon)
-    nonzero[horizon] = {"per dimension": nonzero_coefficients(long_chunks, per_step=False),
-                        "per time step": nonzero_coefficients(long_chunks, per_step=True)}
-    print(f"chunks of {horizon}: non-zero coefficients per chunk, bounds per dimension "
-          f"{nonzero[horizon]['per dimension']:.1f}, per time step {nonzero[horizon]['per time step']:.1f}")
+    nonzero[horizon] = {
+        "per dimension": nonzero_coefficients(long_chunks, per_step=False),
+        "per time step": nonzero_coefficients(long_chunks, per_step=True),
+    }
+    print(
+        f"chunks of {horizon}: non-zero coefficients per chunk, bounds per dimension "
+        f"{nonzero[horizon]['per dimension']:.1f}, per time step {nonzero[horizon]['per time step']:.1f}"
+    )
 
 # %% [markdown]
 # The warning holds, but on our data it is milder than the white paper suggests: with quantile bounds,
@@ -283,10 +291,10 @@ plot = LiveLossPlot("FAST VLA: next-token loss on FAST tokens")
 plot
 
 # %%
-fast_history = train_policy(fast_vla, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
-                            eval_every=40, plot=plot)
-print("error of the predicted chunks on held-out frames:",
-      ", ".join(f"{e:.3f}" for e in fast_history.chunk_errors))
+fast_history = train_policy(
+    fast_vla, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
+)
+print("error of the predicted chunks on held-out frames:", ", ".join(f"{e:.3f}" for e in fast_history.chunk_errors))
 
 # %% [markdown]
 # The loss falls, but the chunk error hardly moves: 160 steps teach the model what FAST sequences look
@@ -326,13 +334,17 @@ from vlacourse.fast_vla import load_course_fast_vla
 
 shipped = load_course_fast_vla(device=course.device)
 made = shipped.metrics
-print(f"recipe: {made['recipe']['episodes']} demonstrations, {made['recipe']['steps']} steps at batch "
-      f"{made['recipe']['batch_size']}, on the VLM that points: {made['recipe']['pointing']}")
+print(
+    f"recipe: {made['recipe']['episodes']} demonstrations, {made['recipe']['steps']} steps at batch "
+    f"{made['recipe']['batch_size']}, on the VLM that points: {made['recipe']['pointing']}"
+)
 print("chunk error on held-out frames during training:", ", ".join(f"{e:.3f}" for e in made["chunk_error"]))
 print(f"forward passes per chunk: {made['forward_passes_per_chunk']:.1f} on average over 32 held-out frames")
-print(f"success on pick-and-place: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
-      f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
-      f"{made['recipe']['heldout_episodes']} with the held-out colour (green)")
+print(
+    f"success on pick-and-place: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
+    f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
+    f"{made['recipe']['heldout_episodes']} with the held-out colour (green)"
+)
 
 # %% [markdown]
 # It does the task: in most seeded episodes, on the recipe's seeds and on fresh ones alike (the claims
@@ -357,10 +369,14 @@ fresh = load_or_collect("pick_place", episodes=4, seed=1, progress=False)  # see
 binning_cost = decoding_cost(build_vla(dataset, chunk_size=10).to(course.device), observation)  # 40, trained or not
 fast_cost = decoding_cost(shipped, observation)
 fast_passes = forward_passes_per_chunk(shipped, fresh)
-print(f"binning VLA: 40 forward passes per chunk, {binning_cost['ms_per_chunk']:.1f} ms per chunk, "
-      f"{binning_cost['actions_per_second']:.0f} actions per second")
-print(f"FAST VLA:    {fast_passes:.1f} forward passes per chunk on average over 32 fresh frames; "
-      f"{fast_cost['ms_per_chunk']:.1f} ms per chunk, {fast_cost['actions_per_second']:.0f} actions per second")
+print(
+    f"binning VLA: 40 forward passes per chunk, {binning_cost['ms_per_chunk']:.1f} ms per chunk, "
+    f"{binning_cost['actions_per_second']:.0f} actions per second"
+)
+print(
+    f"FAST VLA:    {fast_passes:.1f} forward passes per chunk on average over 32 fresh frames; "
+    f"{fast_cost['ms_per_chunk']:.1f} ms per chunk, {fast_cost['actions_per_second']:.0f} actions per second"
+)
 rollout = record(env, shipped, seed=1)
 print(f'"{rollout.instruction}": success={rollout.success} in {len(rollout.gripper_path)} steps')
 plot_gripper_path(rollout, env)
@@ -456,8 +472,10 @@ def smallest_scale(normalized, bound, scales):
 scale_check = check("smallest_scale", smallest_scale)
 
 # %%
-print("the smallest scale that keeps every normalised action within 0.02:",
-      smallest_scale(fast.normalize(test_chunks), 0.02, [2, 5, 10, 20, 50, 100, 200]))
+print(
+    "the smallest scale that keeps every normalised action within 0.02:",
+    smallest_scale(fast.normalize(test_chunks), 0.02, [2, 5, 10, 20, 50, 100, 200]),
+)
 
 # %% [markdown]
 # ### Exercise 5.3 (no check): count the decoding steps
@@ -493,5 +511,7 @@ assert made["success_fresh_seed"] >= made["success"] - 0.1, made["success_fresh_
 assert fast_result.success_rate >= 0.7, fast_result
 assert len(stopped) > 0 and free_result.success_rate < fast_result.success_rate, (free_result, len(stopped))
 assert flatten_check.ok and scale_check.ok
-print(f"All claims hold: {comparison['ratio']:.1f}x fewer tokens at matched error "
-      f"(scale {comparison['matched_scale']}), FAST x{fast_growth:.1f} from 10 to 50 Hz.")
+print(
+    f"All claims hold: {comparison['ratio']:.1f}x fewer tokens at matched error "
+    f"(scale {comparison['matched_scale']}), FAST x{fast_growth:.1f} from 10 to 50 Hz."
+)

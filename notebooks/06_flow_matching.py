@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -132,7 +132,7 @@ fig, (whole, zoom) = plt.subplots(1, 2, figsize=(10, 4.8))
 whole.imshow(mask, cmap="Greys", interpolation="nearest")
 whole.set(xlabel="keys (read)", ylabel="queries (reading)", title=f"all {P} + 1 + {H} tokens")
 last = 4  # the zoom shows the last prefix tokens, the state and the actions
-zoom.imshow(mask[P - last:, P - last:], cmap="Greys", interpolation="nearest")
+zoom.imshow(mask[P - last :, P - last :], cmap="Greys", interpolation="nearest")
 names = [f"p{i}" for i in range(P - last, P)] + ["state"] + [f"a{i}" for i in range(H)]
 zoom.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
 zoom.set_yticks(range(len(names)), names, fontsize=8)
@@ -144,8 +144,9 @@ fig.tight_layout()
 plt.show()
 vlm_parameters = sum(p.numel() for name, p in policy.named_parameters() if not name.startswith(("expert", "action_")))
 expert_parameters = sum(p.numel() for name, p in policy.named_parameters() if name.startswith(("expert", "action_")))
-print(f"VLM side {vlm_parameters / 1e6:.2f}M parameters, action expert {expert_parameters / 1e6:.2f}M "
-      f"(pi0: 3B and 300M)")
+print(
+    f"VLM side {vlm_parameters / 1e6:.2f}M parameters, action expert {expert_parameters / 1e6:.2f}M (pi0: 3B and 300M)"
+)
 
 # %% [markdown]
 # ## Training: the same loop, a different loss
@@ -165,12 +166,15 @@ plot = LiveLossPlot("flow VLA: flow-matching loss", baseline=("the field v = 0",
 plot
 
 # %%
-history = train_policy(policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30,
-                       eval_every=40, plot=plot)
+history = train_policy(
+    policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
+)
 first_validation, last_validation = history.eval_losses[0], history.eval_losses[-1]
 print(f"validation loss {first_validation:.3f} -> {last_validation:.3f} (the field v = 0: {zero_field_loss:.3f})")
-print("error of the predicted chunks on held-out frames (action units):",
-      ", ".join(f"{e:.3f}" for e in history.chunk_errors))
+print(
+    "error of the predicted chunks on held-out frames (action units):",
+    ", ".join(f"{e:.3f}" for e in history.chunk_errors),
+)
 
 # %% [markdown]
 # ## Noise becoming a trajectory
@@ -234,9 +238,11 @@ expert_result = evaluate(ScriptedExpert(expert_env), "pick_place", episodes=10, 
 print("flow VLA:", flow_result)
 print("expert:  ", expert_result)
 made = shipped.metrics
-print(f"when it was made: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
-      f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
-      f"{made['recipe']['heldout_episodes']} with the held-out colour")
+print(
+    f"when it was made: {made['success']:.0%} of {made['recipe']['eval_episodes']} seeded episodes, "
+    f"{made['success_fresh_seed']:.0%} on fresh seeds, {made['success_heldout']:.0%} of "
+    f"{made['recipe']['heldout_episodes']} with the held-out colour"
+)
 
 # %% [markdown]
 # The shipped flow VLA picks up the named block and drops it in the bin; its metadata, printed above,
@@ -264,13 +270,19 @@ from vlacourse.flow import load_flow_on_course_vlm
 
 on_course_vlm = load_flow_on_course_vlm()
 assert on_course_vlm["recipe"] == {**made["recipe"], "pointing": False}, "one change between the two runs"
-print(f"400 demonstrations, {made['recipe']['steps']} steps; success over {made['recipe']['eval_episodes']} "
-      "seeded episodes each")
+print(
+    f"400 demonstrations, {made['recipe']['steps']} steps; success over {made['recipe']['eval_episodes']} "
+    "seeded episodes each"
+)
 print(f"{'the flow VLA starts from':46s} {'success':>8s} {'fresh seeds':>12s} {'chunk error':>12s}")
-for start, metrics in (("the course VLM (captions and questions)", on_course_vlm),
-                       ("the VLM that points (20,000 rendered scenes)", made)):
-    print(f"{start:46s} {metrics['success']:8.0%} {metrics['success_fresh_seed']:12.0%} "
-          f"{metrics['chunk_error'][-1]:12.3f}")
+for start, metrics in (
+    ("the course VLM (captions and questions)", on_course_vlm),
+    ("the VLM that points (20,000 rendered scenes)", made),
+):
+    print(
+        f"{start:46s} {metrics['success']:8.0%} {metrics['success_fresh_seed']:12.0%} "
+        f"{metrics['chunk_error'][-1]:12.3f}"
+    )
 
 # %% [markdown]
 # Both do the task now; one does it twice as often. With the shipped recipe's 6000 steps the VLA on the
@@ -329,8 +341,11 @@ from vlacourse.fast_vla import load_course_fast_vla
 from vlacourse.policy import actions_per_second
 from vlacourse.vla import forward_passes_per_chunk, load_course_vla
 
-heads = {"binning": load_course_vla(device=course.device), "FAST": load_course_fast_vla(device=course.device),
-         "flow": shipped}
+heads = {
+    "binning": load_course_vla(device=course.device),
+    "FAST": load_course_fast_vla(device=course.device),
+    "flow": shipped,
+}
 speeds = {name: actions_per_second(head, observation) for name, head in heads.items()}
 passes = {name: forward_passes_per_chunk(head, fresh) for name, head in heads.items()}
 # What training measured: each shipped file carries its metrics and the recipe that made it, the same for all.
@@ -339,8 +354,10 @@ assert all(metrics["recipe"] == recorded["flow"]["recipe"] for metrics in record
 print(f"{'':8s} {'passes/chunk':>12s} {'ms/chunk':>9s} {'actions/s':>10s} {'chunk error':>12s} {'success':>8s}")
 for name in heads:
     speed, made_by_recipe = speeds[name], recorded[name]
-    print(f"{name:8s} {passes[name]:12.1f} {speed['ms_per_chunk']:9.1f} {speed['actions_per_second']:10.0f} "
-          f"{made_by_recipe['chunk_error'][-1]:12.3f} {made_by_recipe['success']:8.0%}")
+    print(
+        f"{name:8s} {passes[name]:12.1f} {speed['ms_per_chunk']:9.1f} {speed['actions_per_second']:10.0f} "
+        f"{made_by_recipe['chunk_error'][-1]:12.3f} {made_by_recipe['success']:8.0%}"
+    )
 
 # %% [markdown]
 # ## How many integration steps?
@@ -358,8 +375,13 @@ steps = list(sweep)
 quality.plot(steps, [sweep[n]["chunk_error"] for n in steps], "o-")
 quality.set(xscale="log", xlabel="Euler steps", ylabel="chunk error (action units)", title="quality")
 cost.plot(steps, [sweep[n]["ms_per_chunk"] for n in steps], "o-", color="tab:orange")
-cost.axhline(1000 * shipped.config.n_action_steps / 50, color="k", linestyle="--", linewidth=1,
-             label="50 Hz: a chunk of 10 every 200 ms")
+cost.axhline(
+    1000 * shipped.config.n_action_steps / 50,
+    color="k",
+    linestyle="--",
+    linewidth=1,
+    label="50 Hz: a chunk of 10 every 200 ms",
+)
 cost.set(xscale="log", xlabel="Euler steps", ylabel="ms per chunk", title="cost, this machine")
 cost.legend(fontsize=8)
 fig.tight_layout()
@@ -386,8 +408,10 @@ from vlacourse.policy import torch_threads
 
 with torch_threads(1):
     one_core = actions_per_second(shipped, observation)
-print(f"one CPU thread, 10 Euler steps: {one_core['ms_per_chunk']:.1f} ms per chunk, "
-      f"{one_core['actions_per_second']:.0f} actions per second (the arm needs 50)")
+print(
+    f"one CPU thread, 10 Euler steps: {one_core['ms_per_chunk']:.1f} ms per chunk, "
+    f"{one_core['actions_per_second']:.0f} actions per second (the arm needs 50)"
+)
 
 # %% [markdown]
 # ## Exercises
@@ -469,11 +493,15 @@ assert 0.6 < (t > 0.5).mean() < 0.7
 assert passes["flow"] == 11 and passes["binning"] == 40
 assert made["success"] >= 0.8 and made["success_fresh_seed"] >= made["success"] - 0.1, made
 episodes = made["recipe"]["eval_episodes"]
-assert (wilson_interval(round(on_course_vlm["success"] * episodes), episodes)[1]
-        < wilson_interval(round(made["success"] * episodes), episodes)[0]), (on_course_vlm["success"], made["success"])
+assert (
+    wilson_interval(round(on_course_vlm["success"] * episodes), episodes)[1]
+    < wilson_interval(round(made["success"] * episodes), episodes)[0]
+), (on_course_vlm["success"], made["success"])
 assert flow_result.success_rate >= 0.7 and rollout.success, flow_result
 assert expert_result.success_rate == 1.0
 assert loss_check.ok and sampler_check.ok
-print(f"All claims hold: the flow VLA succeeded in {made['success']:.0%} of 100 episodes when it was made and in "
-      f"{flow_result.successes} of {flow_result.episodes} here; {passes['flow']:.0f} forward passes per chunk "
-      f"(on this machine: {one_core['actions_per_second']:.0f} actions per second on one CPU thread).")
+print(
+    f"All claims hold: the flow VLA succeeded in {made['success']:.0%} of 100 episodes when it was made and in "
+    f"{flow_result.successes} of {flow_result.episodes} here; {passes['flow']:.0f} forward passes per chunk "
+    f"(on this machine: {one_core['actions_per_second']:.0f} actions per second on one CPU thread)."
+)

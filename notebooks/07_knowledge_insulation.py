@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -80,8 +80,10 @@ _, course_vlm, tokenizer, _ = load_course_vlm(device=course.device)
 flow_vla = load_course_flow_vla(device=course.device)
 heldout = Recipe().heldout(progress=False)[:256]  # the course VLM's held-out scenes
 inside_flow_vla = text_vlm(flow_vla)
-accuracy = {"course VLM": question_accuracy(course_vlm, tokenizer, heldout)[0],
-            "inside the flow VLA": question_accuracy(inside_flow_vla, tokenizer, heldout)[0]}
+accuracy = {
+    "course VLM": question_accuracy(course_vlm, tokenizer, heldout)[0],
+    "inside the flow VLA": question_accuracy(inside_flow_vla, tokenizer, heldout)[0],
+}
 for name, value in accuracy.items():
     print(f"{name:>20}: {value:.1%} of {4 * len(heldout)} questions answered right")
 
@@ -91,8 +93,10 @@ for ax, scene in zip(axes, heldout[:3], strict=True):
     lines = []
     for question, truth in scene.questions(rng, count=2):
         image = images_of([scene], course.device)
-        [before], [after] = answer(course_vlm, tokenizer, image, question), answer(inside_flow_vla, tokenizer, image,
-                                                                                    question)
+        [before], [after] = (
+            answer(course_vlm, tokenizer, image, question),
+            answer(inside_flow_vla, tokenizer, image, question),
+        )
         lines.append(f"{question} (truth: {truth})\n  course VLM: {before!r}   flow VLA: {after!r}")
     ax.imshow(scene.image)
     ax.set_title("\n".join(lines), fontsize=6.5, loc="left")
@@ -143,8 +147,10 @@ norms = {}
 for run in ("joint", "insulated"):
     torch.manual_seed(0)
     policy = build_insulated_vla(demos, run, device=course.device)
-    batch = {**ChunkBatches(demos, policy.config, 32, seed=0, device=course.device)(),
-             "co_training": qa_batches(scenes, tokenizer, 32, seed=0, device=course.device)()}
+    batch = {
+        **ChunkBatches(demos, policy.config, 32, seed=0, device=course.device)(),
+        "co_training": qa_batches(scenes, tokenizer, 32, seed=0, device=course.device)(),
+    }
     torch.manual_seed(1)
     norms[run] = gradient_norms(policy, batch)
 
@@ -159,10 +165,14 @@ ax.legend()
 plt.show()
 vlm_parts = policy.vlm_parts()
 flow_into_vlm = {run: max(norms[run]["flow"][p] for p in vlm_parts) for run in norms}
-print(f"largest flow-loss gradient on a VLM part: joint {flow_into_vlm['joint']:.3g}, "
-      f"insulated {flow_into_vlm['insulated']!r} (exactly zero)")
-print("gradient norms on VLM layer 1 at step 0: " + ", ".join(
-    f"{loss} {norms['insulated'][loss]['VLM layer 1']:.3g}" for loss in norms["insulated"]))
+print(
+    f"largest flow-loss gradient on a VLM part: joint {flow_into_vlm['joint']:.3g}, "
+    f"insulated {flow_into_vlm['insulated']!r} (exactly zero)"
+)
+print(
+    "gradient norms on VLM layer 1 at step 0: "
+    + ", ".join(f"{loss} {norms['insulated'][loss]['VLM layer 1']:.3g}" for loss in norms["insulated"])
+)
 
 # %% [markdown]
 # ## Watch it forget, and not
@@ -179,8 +189,10 @@ from vlacourse.insulation import co_train, load_recorded_runs
 _, live = co_train(InsulationRecipe(eval_episodes=0), "naive", demos, scenes, heldout, steps=50)
 recording = load_recorded_runs()
 recorded = recording["runs"]["naive"]["vqa_accuracy"][:2]
-print(f"naive: question accuracy {live['vqa_accuracy'][0]:.1%} -> {live['vqa_accuracy'][1]:.1%} after 50 steps "
-      f"(recorded: {recorded[0]:.1%} -> {recorded[1]:.1%}), {live['seconds_per_step']:.2f} s per step")
+print(
+    f"naive: question accuracy {live['vqa_accuracy'][0]:.1%} -> {live['vqa_accuracy'][1]:.1%} after 50 steps "
+    f"(recorded: {recorded[0]:.1%} -> {recorded[1]:.1%}), {live['seconds_per_step']:.2f} s per step"
+)
 
 # %% [markdown]
 # ## The gradient-blocking widget
@@ -231,8 +243,10 @@ def steps_to(measured, error=threshold):
 print(f"{'run':>10} | question accuracy | kept | chunk error | steps to {threshold} | s/step | success")
 for run, measured in runs.items():
     first, last = measured["vqa_accuracy"][0], measured["vqa_accuracy"][-1]
-    print(f"{run:>10} | {first:6.1%} -> {last:6.1%}  | {last / first:4.0%} | {measured['chunk_error'][-1]:11.3f} | "
-          f"{str(steps_to(measured)):>13} | {measured['seconds_per_step']:6.2f} | {measured['success']:.0%}")
+    print(
+        f"{run:>10} | {first:6.1%} -> {last:6.1%}  | {last / first:4.0%} | {measured['chunk_error'][-1]:11.3f} | "
+        f"{str(steps_to(measured)):>13} | {measured['seconds_per_step']:6.2f} | {measured['success']:.0%}"
+    )
 
 # %% [markdown]
 # What the four runs say, at our scale:
@@ -275,11 +289,15 @@ from vlacourse.sim.env import TabletopEnv
 observation = TabletopEnv("pick_place").reset(seed=0)[0]
 insulated = build_insulated_vla(demos, "insulated", device=course.device).eval()
 chunk = insulated.predict_action_chunk(observation)
-speed = {"insulated": actions_per_second(insulated, observation),
-         "flow VLA (notebook 06)": actions_per_second(flow_vla, observation)}
-print(f"a chunk of {chunk.shape[0]} actions in {insulated.decoding_steps} forward passes "
-      f"(1 prefix + {insulated.config.num_steps} expert steps); FAST vocabulary of {insulated.fast.vocab_size} "
-      f"tokens, none decoded")
+speed = {
+    "insulated": actions_per_second(insulated, observation),
+    "flow VLA (notebook 06)": actions_per_second(flow_vla, observation),
+}
+print(
+    f"a chunk of {chunk.shape[0]} actions in {insulated.decoding_steps} forward passes "
+    f"(1 prefix + {insulated.config.num_steps} expert steps); FAST vocabulary of {insulated.fast.vocab_size} "
+    f"tokens, none decoded"
+)
 for name, measured in speed.items():
     print(f"{name:>28}: {measured['ms_per_chunk']:.1f} ms per chunk")
 
@@ -361,5 +379,7 @@ assert runs["insulated"]["success"] >= runs["naive"]["success"]
 assert abs(live["vqa_accuracy"][1] - runs["naive"]["vqa_accuracy"][1]) <= 2 / 1024, live
 assert insulated.decoding_steps == 1 + insulated.config.num_steps
 assert attention_check.ok and sides_check.ok
-print(f"All claims hold: the insulated VLM keeps {runs['insulated']['vqa_accuracy'][-1] / start:.0%} of its "
-      f"question accuracy, the naive one {runs['naive']['vqa_accuracy'][-1] / start:.0%}.")
+print(
+    f"All claims hold: the insulated VLM keeps {runs['insulated']['vqa_accuracy'][-1] / start:.0%} of its "
+    f"question accuracy, the naive one {runs['naive']['vqa_accuracy'][-1] / start:.0%}."
+)

@@ -19,10 +19,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+https://github.com/vla-course/vla-course"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\n".join(f"{p}=={md.version(p)}" for p in shipped))
+    package = "vlacourse @ git+https://github.com/vla-course/vla-course"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
@@ -179,11 +179,15 @@ from tqdm.auto import tqdm
 live = {}
 for strategy in tqdm(("naive", "rtc"), desc="strategies"):
     config = rtc.ExecutionConfig(strategy, delay=4, horizon=5)
-    metrics = [rtc.episode_metrics(rtc.run_episode(policy, config, evaluation_seed(0, e), env=env, max_steps=150))
-               for e in range(3)]
+    metrics = [
+        rtc.episode_metrics(rtc.run_episode(policy, config, evaluation_seed(0, e), env=env, max_steps=150))
+        for e in range(3)
+    ]
     live[strategy] = {key: np.mean([m[key] for m in metrics]) for key in ("discontinuity", "jerk")}
-    print(f"{rtc.STRATEGY_NAMES[strategy]:>18}: largest jump {live[strategy]['discontinuity']:.2f}, "
-          f"RMS jerk {live[strategy]['jerk']:.0f} m/s^3")
+    print(
+        f"{rtc.STRATEGY_NAMES[strategy]:>18}: largest jump {live[strategy]['discontinuity']:.2f}, "
+        f"RMS jerk {live[strategy]['jerk']:.0f} m/s^3"
+    )
 
 # %% [markdown]
 # ## Every strategy at every delay
@@ -200,12 +204,15 @@ plot_sweep(recording)
 plt.show()
 
 # %%
-print(f"{'strategy':>22} {'d':>2} {'success':>8} {'grasped':>8} {'nearest (cm)':>12} {'largest jump':>13} "
-      f"{'RMS jerk':>9}")
+print(
+    f"{'strategy':>22} {'d':>2} {'success':>8} {'grasped':>8} {'nearest (cm)':>12} {'largest jump':>13} {'RMS jerk':>9}"
+)
 for strategy, cells in summary.items():
     for d, m in cells.items():
-        print(f"{rtc.STRATEGY_NAMES[strategy]:>22} {d:>2} {m['success']:8.0%} {m['grasped']:8.0%} "
-              f"{m['closest_cm']:12.1f} {m['discontinuity']:13.2f} {m['jerk']:9.0f}")
+        print(
+            f"{rtc.STRATEGY_NAMES[strategy]:>22} {d:>2} {m['success']:8.0%} {m['grasped']:8.0%} "
+            f"{m['closest_cm']:12.1f} {m['discontinuity']:13.2f} {m['jerk']:9.0f}"
+        )
 
 # %% [markdown]
 # What the sweep shows, and what it cannot:

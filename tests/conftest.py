@@ -68,8 +68,9 @@ def assert_same_prefix(build, dataset, metrics: dict, recipe=None):
     recorded = metrics["prefix_losses"]
     history = train_by_recipe(build, dataset, recipe, progress=False, stop_after=PREFIX_STEPS)[1]
     assert len(recorded) == PREFIX_STEPS
-    assert history.losses == pytest.approx(recorded, rel=PREFIX_TOLERANCE), \
+    assert history.losses == pytest.approx(recorded, rel=PREFIX_TOLERANCE), (
         "the recipe's first steps no longer give the shipped run's losses: retrain (make reproduce) and ship"
+    )
 
 
 def assert_close_metrics(now: dict, then: dict, tolerance: dict[str, float]):

@@ -32,10 +32,14 @@ def pytest_terminal_summary(terminalreporter):
         for path, seconds in sorted(_seconds.items(), key=lambda item: -item[1]):
             write(f"{path:<48} {seconds:7.1f} s  {_verdict(seconds, NOTEBOOK_BUDGET_S)}")
         total = sum(_seconds.values())
-        write(f"{'all notebooks (budget ' + str(COURSE_BUDGET_S) + ' s)':<48} {total:7.1f} s  "
-              f"{_verdict(total, COURSE_BUDGET_S)}")
+        write(
+            f"{'all notebooks (budget ' + str(COURSE_BUDGET_S) + ' s)':<48} {total:7.1f} s  "
+            f"{_verdict(total, COURSE_BUDGET_S)}"
+        )
     if terminalreporter.config.getoption("markexpr") in ("reproduce", "browser"):
         return  # `make reproduce` and `make test-browser` are not `make test`: its budget does not apply
     elapsed = time.monotonic() - _started
-    write(f"{'this test run (make test budget ' + str(TEST_BUDGET_S) + ' s)':<48} {elapsed:7.1f} s  "
-          f"{_verdict(elapsed, TEST_BUDGET_S)}")
+    write(
+        f"{'this test run (make test budget ' + str(TEST_BUDGET_S) + ' s)':<48} {elapsed:7.1f} s  "
+        f"{_verdict(elapsed, TEST_BUDGET_S)}"
+    )

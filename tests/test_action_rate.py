@@ -12,7 +12,7 @@ def brute_force_held(actions: np.ndarray, repeat: int) -> np.ndarray:
     """One action per ``repeat`` control steps, by loops: the mean motion, the last gripper command."""
     held = []
     for start in range(0, len(actions), repeat):
-        steps = actions[start:start + repeat]
+        steps = actions[start : start + repeat]
         held.append([*(sum(step[axis] for step in steps) / repeat for axis in range(3)), steps[-1][3]])
     return np.array(held, np.float32)
 

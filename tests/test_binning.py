@@ -59,4 +59,3 @@ def test_a_constant_dimension_decodes_to_its_value():
     np.testing.assert_allclose(tok.decode(tok.encode(np.array([[-1.0, 50.0]])))[0, 0], -1.0, atol=1e-5)
     with pytest.raises(ValueError, match="high >= low"):
         BinningTokenizer(np.array([1.0]), np.array([0.0]))
-

@@ -28,8 +28,7 @@ def test_the_recording_differs_from_the_shipped_recipe_only_in_its_rate(recorded
     shipped = load_course_vla().metrics
     assert recorded["made_by"] == "python -m vlacourse.vla 10hz"
     assert recorded["recipe"] == asdict(AT_10_HZ)
-    assert HeadRecipe(**shipped["recipe"]) == HeadRecipe(**{**recorded["recipe"], "chunk_size": 10,
-                                                           "action_repeat": 1})
+    assert HeadRecipe(**shipped["recipe"]) == HeadRecipe(**{**recorded["recipe"], "chunk_size": 10, "action_repeat": 1})
     assert AT_10_HZ.chunk_size * AT_10_HZ.action_repeat == 10, "a chunk spans the shipped VLA's 0.2 s"
     assert recorded["forward_passes_per_chunk"] == AT_10_HZ.chunk_size * 4, "one pass per bin token"
     for name in ("success", "success_fresh_seed", "success_heldout"):

@@ -36,8 +36,10 @@ REDRAW_SECONDS = 30  # the longest a control's picture may take to change
 INTERACTIVE_IMAGE = ".widget-vbox:has(> .widget-hbox):has(> img.widget-image)"
 
 # Each script below takes the notebook's path and finds its panel among JupyterLab's open documents.
-PANEL = ("const app = window.jupyterapp;"
-         "const panel = app && [...app.shell.widgets('main')].find(w => w.context?.path === path);")
+PANEL = (
+    "const app = window.jupyterapp;"
+    "const panel = app && [...app.shell.widgets('main')].find(w => w.context?.path === path);"
+)
 RUN_ALL = f"""async path => {{
     {PANEL}
     await panel.context.ready;
@@ -98,9 +100,22 @@ def lab(chromium, tmp_path_factory):
     port = free_port()
     log = (root / "jupyterlab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"JUPYTERLAB_SETTINGS_DIR": str(root / "settings")})
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ | {"JUPYTERLAB_SETTINGS_DIR": str(root / "settings")},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -136,8 +151,7 @@ def notebook_after_run_all(browser, lab, notebook: str):
     workspace = notebook.replace("/", "-").removesuffix(".ipynb")
     try:
         page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={TOKEN}")
-        page.wait_for_function(f"path => {{ {PANEL} return panel?.sessionContext; }}", arg=notebook,
-                               timeout=120_000)
+        page.wait_for_function(f"path => {{ {PANEL} return panel?.sessionContext; }}", arg=notebook, timeout=120_000)
         page.evaluate(RUN_ALL, notebook)
         page.wait_for_function(ALL_CELLS_RAN, arg=notebook, timeout=NOTEBOOK_SECONDS * 1000, polling=1000)
         yield page
@@ -162,8 +176,10 @@ def what_a_learner_sees_wrong(page, notebook: str) -> list[str]:
 
 def control_moves(control):
     """(description, function that moves it) for one ipywidgets 8 control, whatever its kind."""
-    labels = [text.replace("\u200b", "").strip()  # ipywidgets pads an empty label with a zero-width space
-              for text in control.locator(".widget-label, .widget-label-basic").all_inner_texts()]
+    labels = [
+        text.replace("\u200b", "").strip()  # ipywidgets pads an empty label with a zero-width space
+        for text in control.locator(".widget-label, .widget-label-basic").all_inner_texts()
+    ]
     name = next((text for text in labels if text), control.get_attribute("class"))
     if control.locator(".noUi-handle").count():  # IntSlider, SelectionSlider
         handle = control.locator(".noUi-handle").first
@@ -180,6 +196,7 @@ def control_moves(control):
             current = select.evaluate("s => s.selectedIndex")
             select.select_option(index=(current + 1) % len(options))
     elif control.locator("input[type=checkbox]").count():  # Checkbox
+
         def move():
             control.locator("input[type=checkbox]").first.click()
     elif control.locator("button").count():  # ToggleButtons
@@ -238,10 +255,15 @@ BROKEN_CELLS = [
 
 def test_the_check_fails_on_a_figure_shown_as_text_and_on_a_control_that_changes_nothing(browser, lab):
     _, root = lab
-    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
-                           "execution_count": None} for source in BROKEN_CELLS],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+            for source in BROKEN_CELLS
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (root / "broken.ipynb").write_text(json.dumps(notebook))
     with notebook_after_run_all(browser, lab, "broken.ipynb") as page:
         problems = what_a_learner_sees_wrong(page, "broken.ipynb")

@@ -43,8 +43,11 @@ def test_out_of_range_values_are_refused_by_name(view):
 
 
 def test_regions_of_the_new_chunk():
-    assert regions(ExecutionConfig("rtc", 2, 5), 20, 25, 10) == [("frozen", 20, 22), ("guided", 22, 25),
-                                                                 ("free", 25, 30)]
+    assert regions(ExecutionConfig("rtc", 2, 5), 20, 25, 10) == [
+        ("frozen", 20, 22),
+        ("guided", 22, 25),
+        ("free", 25, 30),
+    ]
     assert regions(ExecutionConfig("naive", 2, 5), 20, 25, 10)[1][0] == "overlap"
     assert regions(ExecutionConfig("synchronous", 2, 5), 20, 25, 10) == [("paused", 20, 22), ("free", 22, 32)]
 

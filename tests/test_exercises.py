@@ -13,13 +13,13 @@ from tests.conftest import NOTEBOOK_SOURCES, ROOT
 from vlacourse.exercises import ExerciseFailed, check, exercise_names
 from vlacourse.exercises.student import STUB, MarkerError, has_solution, strip_solutions
 
-SOLVED = '''\
+SOLVED = """\
 def f(x):
     y = x + 1
     ### BEGIN SOLUTION
     return y * 2
     ### END SOLUTION
-'''
+"""
 
 
 def test_a_solution_region_becomes_a_stub_at_its_indentation():
@@ -31,11 +31,14 @@ def test_every_region_of_a_cell_is_stubbed():
     assert strip_solutions(cell).count(STUB) == 2 and "42" not in strip_solutions(cell)
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
-    ("x = 1\n### END SOLUTION\n", "without a ### BEGIN SOLUTION"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another solution"),
-])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+        ("x = 1\n### END SOLUTION\n", "without a ### BEGIN SOLUTION"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another solution"),
+    ],
+)
 def test_unpaired_markers_say_where(source, message):
     with pytest.raises(MarkerError, match=message):
         strip_solutions(source, where="00_welcome.ipynb, cell 3")

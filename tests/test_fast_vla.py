@@ -88,7 +88,7 @@ def test_constrained_decoding_writes_whole_chunks_where_the_untrained_model_woul
     inputs = policy.images_of(batch), policy.instruction_ids(batch["task"]), batch["observation.state"]
     end = policy.end_token
     free = policy.greedy_action_tokens(*inputs, 5 * 4 + 1, stop=end).tolist()  # (8, n), unconstrained
-    written = [sum(len(policy.fast.vocab[t]) for t in row[:row.index(end)]) if end in row else None for row in free]
+    written = [sum(len(policy.fast.vocab[t]) for t in row[: row.index(end)]) if end in row else None for row in free]
     assert any(n != 5 * 4 for n in written), "the untrained model should write some sequence that is no chunk"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a sequence that does not decode to one chunk warns

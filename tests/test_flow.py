@@ -33,9 +33,11 @@ def test_time_code_is_sines_then_cosines():
 
 def test_the_state_reads_the_prefix_and_itself_and_actions_read_everything():
     mask = suffix_mask(prefix_length=3, chunk_size=2)
-    assert mask.tolist() == [[True, True, True, True, False, False],
-                             [True, True, True, True, True, True],
-                             [True, True, True, True, True, True]]
+    assert mask.tolist() == [
+        [True, True, True, True, False, False],
+        [True, True, True, True, True, True],
+        [True, True, True, True, True, True],
+    ]
 
 
 def test_the_state_token_never_sees_the_noisy_actions(policy, dataset):
@@ -47,8 +49,9 @@ def test_the_state_token_never_sees_the_noisy_actions(policy, dataset):
         a = policy.expert_hidden(cache, batch["observation.state"], torch.randn(2, 5, 4), t)
         b = policy.expert_hidden(cache, batch["observation.state"], torch.randn(2, 5, 4), t)
     assert torch.allclose(a[:, 0], b[:, 0], atol=1e-6) and not torch.allclose(a[:, 1:], b[:, 1:])
-    assert all(torch.equal(k, before) for k, before in zip(cache.keys, keys_before, strict=True)), \
+    assert all(torch.equal(k, before) for k, before in zip(cache.keys, keys_before, strict=True)), (
         "the expert must read the prefix's keys, never write them: the prefix never sees the suffix"
+    )
 
 
 def test_the_cached_prefix_gives_the_actions_of_recomputing_it_every_step(policy, observation):

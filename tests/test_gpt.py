@@ -39,7 +39,7 @@ def test_cached_logits_match_a_full_pass(model):
         full, _ = model(idx)
         cache = KVCache(model.config.n_layer)
         prefill, _ = model(idx[:, :10], cache=cache)  # a prompt of 10, then one token at a time
-        steps = [model(idx[:, t:t + 1], cache=cache)[0] for t in range(10, 24)]
+        steps = [model(idx[:, t : t + 1], cache=cache)[0] for t in range(10, 24)]
     assert cache.length == 24
     assert torch.allclose(torch.cat([prefill, *steps], dim=1), full, atol=1e-5)
 
@@ -47,8 +47,17 @@ def test_cached_logits_match_a_full_pass(model):
 @pytest.mark.parametrize("temperature, top_k", [(0.0, None), (1.0, None), (0.8, 5)])
 def test_cached_and_uncached_generation_give_identical_tokens(model, temperature, top_k):
     prompt = torch.randint(97, (2, 5))
-    runs = [model.generate(prompt, 30, temperature=temperature, top_k=top_k, use_cache=use_cache,
-                           generator=torch.Generator().manual_seed(1)) for use_cache in (True, False)]
+    runs = [
+        model.generate(
+            prompt,
+            30,
+            temperature=temperature,
+            top_k=top_k,
+            use_cache=use_cache,
+            generator=torch.Generator().manual_seed(1),
+        )
+        for use_cache in (True, False)
+    ]
     assert runs[0].shape == (2, 35) and torch.equal(runs[0], runs[1])
 
 

@@ -41,8 +41,10 @@ def policies(dataset):
 @pytest.fixture(scope="module")
 def batch(dataset, policies, scenes):
     policy = policies["insulated"]
-    return {**ChunkBatches(dataset, policy.config, batch_size=4, seed=0)(),
-            "co_training": qa_batches(scenes, policy.tokenizer, 4, seed=0)()}
+    return {
+        **ChunkBatches(dataset, policy.config, batch_size=4, seed=0)(),
+        "co_training": qa_batches(scenes, policy.tokenizer, 4, seed=0)(),
+    }
 
 
 def vlm_and_expert_parameters(policy: InsulatedVLA):
@@ -159,8 +161,9 @@ def test_the_recording_holds_the_four_runs_measured_alike(recording):
         steps = record["measure_steps"]
         assert steps[0] == 0 and steps[-1] == recording["recipe"]["steps"], run
         assert len(record["vqa_accuracy"]) == len(record["gradient_norms"]) == len(steps)
-        assert record["vqa_accuracy"][0] == recording["runs"]["insulated"]["vqa_accuracy"][0], \
+        assert record["vqa_accuracy"][0] == recording["runs"]["insulated"]["vqa_accuracy"][0], (
             "every run starts from the same course VLM"
+        )
 
 
 def test_insulation_keeps_what_the_vlm_knew_and_naive_training_does_not(recording):
@@ -176,8 +179,22 @@ def test_insulation_keeps_what_the_vlm_knew_and_naive_training_does_not(recordin
 
 def test_the_record_command_reproduces_the_recordings_first_50_steps(recording, tmp_path):
     out = tmp_path / "first_steps.json"
-    subprocess.run([sys.executable, "-m", "vlacourse.insulation", "record", "--out", str(out), "--steps", "50",
-                    "--eval-episodes", "0", "--quiet"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vlacourse.insulation",
+            "record",
+            "--out",
+            str(out),
+            "--steps",
+            "50",
+            "--eval-episodes",
+            "0",
+            "--quiet",
+        ],
+        check=True,
+    )
     rerun = load_recorded_runs(out)
     for run, record in recording["runs"].items():
         again = rerun["runs"][run]
@@ -186,8 +203,11 @@ def test_the_record_command_reproduces_the_recordings_first_50_steps(recording, 
         assert again["chunk_error"][0] == pytest.approx(record["chunk_error"][0], abs=0.01), run
         for loss, norms in again["gradient_norms"][1].items():
             for part, norm in norms.items():
-                assert norm == pytest.approx(record["gradient_norms"][1][loss][part], rel=0.02, abs=1e-6), \
-                    (run, loss, part)
+                assert norm == pytest.approx(record["gradient_norms"][1][loss][part], rel=0.02, abs=1e-6), (
+                    run,
+                    loss,
+                    part,
+                )
 
 
 @pytest.mark.reproduce

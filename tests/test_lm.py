@@ -46,8 +46,16 @@ def test_training_beats_the_unigram_baseline_quickly():
     windows = TokenWindows(ids, window=16, batch_size=16)
     model = GPT(GPTConfig(vocab_size=7, block_size=32, n_layer=1, n_head=2, n_embd=32))
     plot = LiveLossPlot(baseline=("unigram", unigram_cross_entropy(windows.train, windows.val, 7)))
-    history = train(model, windows.batch, steps=60, lr=1e-2, evaluate=lambda: validation_loss(model, windows, 2),
-                    eval_every=30, plot=plot, progress=False)
+    history = train(
+        model,
+        windows.batch,
+        steps=60,
+        lr=1e-2,
+        evaluate=lambda: validation_loss(model, windows, 2),
+        eval_every=30,
+        plot=plot,
+        progress=False,
+    )
     assert history.eval_steps == [30, 60] and history.eval_losses[-1] < 0.2 < math.log(7)
     assert bytes(plot.image.value).startswith(b"\x89PNG")
 
@@ -76,6 +84,6 @@ def test_matmul_flops_per_token_match_the_closed_form():
     output layer 2 C V (Kaplan et al. 2020, table 1): with a cache one token pays that, without one all."""
     config = GPTConfig(vocab_size=11, block_size=64, n_layer=2, n_head=2, n_embd=16)
     model = GPT(config).eval()
-    per_token = 24 * config.n_layer * config.n_embd ** 2 + 2 * config.n_embd * config.vocab_size
+    per_token = 24 * config.n_layer * config.n_embd**2 + 2 * config.n_embd * config.vocab_size
     assert matmul_flops_per_token(model, 40, use_cache=True) == per_token
     assert matmul_flops_per_token(model, 40, use_cache=False) == 41 * per_token

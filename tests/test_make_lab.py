@@ -30,10 +30,22 @@ def _get(url: str) -> tuple[int, bytes, str]:
 
 def test_make_lab_serves_notebook_00():
     port = _free_port()
-    command = ["make", "--no-print-directory", "lab", "NO_BROWSER=1", f"PORT={port}",
-               f"LAB_FLAGS=--ServerApp.ip=127.0.0.1 --IdentityProvider.token={TOKEN}"]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        "make",
+        "--no-print-directory",
+        "lab",
+        "NO_BROWSER=1",
+        f"PORT={port}",
+        f"LAB_FLAGS=--ServerApp.ip=127.0.0.1 --IdentityProvider.token={TOKEN}",
+    ]
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

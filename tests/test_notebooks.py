@@ -36,32 +36,49 @@ def test_ipynb_is_in_sync_with_its_py_source(stem, tmp_path):
     assert committed.exists(), f"notebooks/{stem}.py has no paired .ipynb: run `make sync`"
     regenerated = tmp_path / committed.name
     shutil.copy(committed, regenerated)
-    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "--update",
-                    "-o", str(regenerated), str(ROOT / "notebooks" / f"{stem}.py")], check=True)
-    assert regenerated.read_text() == committed.read_text(), \
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupytext",
+            "--quiet",
+            "--to",
+            "ipynb",
+            "--update",
+            "-o",
+            str(regenerated),
+            str(ROOT / "notebooks" / f"{stem}.py"),
+        ],
+        check=True,
+    )
+    assert regenerated.read_text() == committed.read_text(), (
         f"notebooks/{stem}.ipynb differs from its source notebooks/{stem}.py: run `make sync` and commit both"
+    )
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_outputs_are_stripped(stem):
     for index, cell in enumerate(_cells(stem)):
         if cell["cell_type"] == "code":
-            assert not cell["outputs"] and cell["execution_count"] is None, \
+            assert not cell["outputs"] and cell["execution_count"] is None, (
                 f"{stem}.ipynb cell {index} holds outputs: run `make sync` (the .py is the source)"
+            )
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_first_cell_is_the_shared_setup_cell(stem):
     first = _cells(stem)[0]
-    assert first["cell_type"] == "code" and _source(first) == SETUP_CELL, \
+    assert first["cell_type"] == "code" and _source(first) == SETUP_CELL, (
         f"{stem}: the first cell must be vlacourse.notebook.SETUP_CELL, unchanged"
+    )
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_last_cell_asserts_the_notebooks_claims(stem):
     last = _cells(stem)[-1]
-    assert last["cell_type"] == "code" and re.search(r"^assert ", _source(last), re.M), \
+    assert last["cell_type"] == "code" and re.search(r"^assert ", _source(last), re.M), (
         f"{stem}: the last cell must assert what the notebook claims"
+    )
 
 
 # Names that hold a time or a rate: what they measure depends on the machine, so no claim may rest on one.
@@ -70,11 +87,18 @@ SPEED_NAMES = re.compile(r"\w*(_ms\b|\bms_|seconds\b|actions_per_second|speedup|
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_no_claim_rests_on_the_machines_speed(stem):
-    claims = [line for cell in _cells(stem) if cell["cell_type"] == "code"
-              for line in _source(cell).splitlines() if line.lstrip().startswith("assert ")]
+    claims = [
+        line
+        for cell in _cells(stem)
+        if cell["cell_type"] == "code"
+        for line in _source(cell).splitlines()
+        if line.lstrip().startswith("assert ")
+    ]
     speed = [line for line in claims if SPEED_NAMES.search(line)]
-    assert not speed, f"{stem} asserts a speed, which depends on the machine: print it, and measure it in " \
-                      f"python -m vlacourse.bench ({speed})"
+    assert not speed, (
+        f"{stem} asserts a speed, which depends on the machine: print it, and measure it in "
+        f"python -m vlacourse.bench ({speed})"
+    )
 
 
 def test_every_notebook_is_in_the_course_list():

@@ -28,8 +28,9 @@ def package_map() -> dict[str, list[str]]:
 
 def package_modules() -> set[str]:
     package = ROOT / "vlacourse"
-    return {path.stem for path in package.glob("*.py") if path.stem != "__init__"} | \
-           {path.parent.name for path in package.glob("*/__init__.py")}
+    return {path.stem for path in package.glob("*.py") if path.stem != "__init__"} | {
+        path.parent.name for path in package.glob("*/__init__.py")
+    }
 
 
 def notebook_imports(source: str, mapped: set[str]) -> set[str]:
@@ -51,7 +52,7 @@ def test_every_module_of_the_package_is_on_the_map_once():
     listed = [module for modules in package_map().values() for module in modules]
     assert len(listed) == len(set(listed)), "a module is listed twice"
     top_level = {module for module in listed if "." not in module}
-    assert top_level == package_modules(), (top_level ^ package_modules())
+    assert top_level == package_modules(), top_level ^ package_modules()
 
 
 def test_the_map_agrees_with_what_each_notebook_imports():
@@ -76,15 +77,34 @@ def test_each_notebooks_first_text_names_the_modules_it_builds_on():
     for path in NOTEBOOK_SOURCES:
         source = path.read_text()
         start = source.index("# %% [markdown]")
-        first_text = source[start:source.index("\n# %%", start + 1)]
+        first_text = source[start : source.index("\n# %%", start + 1)]
         named = set(re.findall(r"`vlacourse\.([a-z_.]+)`", first_text))
         assert named == set(sections.get(path.name[:2], [])), (path.name, named)
 
 
 # The models and algorithms a learner reads: no widget or plotting library (those live in the *_widget
 # modules, widgets, sim.show and the notebooks).
-MODEL_MODULES = ("tokenizer", "gpt", "lm", "training", "vision", "vlm", "pointing", "policy", "binning", "vla", "fast",
-                 "fast_vla", "flow", "insulation", "rtc", "compression", "sim/cameras", "sim/env", "sim/expert")
+MODEL_MODULES = (
+    "tokenizer",
+    "gpt",
+    "lm",
+    "training",
+    "vision",
+    "vlm",
+    "pointing",
+    "policy",
+    "binning",
+    "vla",
+    "fast",
+    "fast_vla",
+    "flow",
+    "insulation",
+    "rtc",
+    "compression",
+    "sim/cameras",
+    "sim/env",
+    "sim/expert",
+)
 
 
 def runtime_imports(source: str) -> set[str]:
@@ -92,8 +112,9 @@ def runtime_imports(source: str) -> set[str]:
     tree = ast.parse(source)
     for node in [n for n in ast.walk(tree) if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING"]:
         node.body = []
-    return ({alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-            | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module})
+    return {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names} | {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
 
 
 def test_model_modules_import_no_widget_or_plotting_library():

@@ -18,8 +18,11 @@ RUNTIME = [Requirement(r) for r in PYPROJECT["dependencies"]]
 
 # What Colab's runtime ships: the course must accept each as it is, so that installing it there
 # upgrades none of them (the same pins `make test-colab` installs).
-COLAB = dict(line.split("==") for line in (ROOT / "tests" / "colab_versions.txt").read_text().splitlines()
-             if line and not line.startswith("#"))
+COLAB = dict(
+    line.split("==")
+    for line in (ROOT / "tests" / "colab_versions.txt").read_text().splitlines()
+    if line and not line.startswith("#")
+)
 # Conda-forge names that differ from PyPI's.
 CONDA_NAMES = {"pytorch": "torch"}
 
@@ -65,14 +68,18 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     assert set(conda) - {"python", "pip"} == {r.name for r in RUNTIME + lab}
     for requirement in RUNTIME + lab:
         conda_spec = set(filter(None, conda[requirement.name].split(",")))
-        assert conda_spec == {str(s) for s in requirement.specifier}, \
+        assert conda_spec == {str(s) for s in requirement.specifier}, (
             f"environment.yml has {requirement.name} {conda[requirement.name]!r}, pyproject.toml {requirement}"
+        )
     assert pip == ["-e .[lab,dev]"]  # the course itself, from this repository
 
 
 def test_ci_runs_the_readmes_test_command_then_the_browser_check():
-    script = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
-              if line.strip() and not line.lstrip().startswith("#")]
+    script = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     commands = [line for line in script if line.startswith("make ")]
     assert commands == ["make test", "make test-browser"], commands
     assert "set -euo pipefail" in script, "a failing make test must stop CI"
@@ -82,8 +89,11 @@ def test_ci_runs_the_readmes_test_command_then_the_browser_check():
 
 def test_the_wheel_ships_the_package_data(tmp_path):
     # Colab installs from git, not editable: what the code loads at run time must be inside the wheel.
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     names = zipfile.ZipFile(next(tmp_path.glob("vlacourse-*.whl"))).namelist()
     shipped = {name for name in names if name.startswith("vlacourse/data/")}
     in_repo = {f"vlacourse/data/{p.name}" for p in (ROOT / "vlacourse" / "data").iterdir()}

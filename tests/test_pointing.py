@@ -69,8 +69,11 @@ def test_a_vla_built_on_a_pointing_vlm_points_first_and_keeps_its_pointer(datase
     loaded = Policy.load(tmp_path / "flow.safetensors")
     noise = torch.randn(1, 5, 4)
     images, instructions, state = policy.observation_tensors([observation])
-    assert torch.allclose(policy.eval().denoise(images, instructions, state, noise)[-1],
-                          loaded.denoise(images, instructions, state, noise)[-1], atol=1e-6)
+    assert torch.allclose(
+        policy.eval().denoise(images, instructions, state, noise)[-1],
+        loaded.denoise(images, instructions, state, noise)[-1],
+        atol=1e-6,
+    )
 
 
 def test_a_token_vla_points_before_its_action_tokens(dataset, observation):

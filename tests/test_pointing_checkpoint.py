@@ -35,8 +35,11 @@ def test_shipped_weights_measure_what_their_metadata_says(shipped):
     from vlacourse.sim.cameras import render_pointing_scenes
 
     recipe = PointingRecipe()
-    heldout = PointingBatches(render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=False),
-                              recipe.batch_size, recipe.seed + 1)
+    heldout = PointingBatches(
+        render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=False),
+        recipe.batch_size,
+        recipe.seed + 1,
+    )
     now = pointing_error(shipped, heldout, recipe.heldout_scenes)
     for name in ("scene_px_median", "wrist_px_median", "scene_cm_median", "in_view_right"):
         assert now[name] == pytest.approx(shipped.metrics[name], abs=1e-3), name

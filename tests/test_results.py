@@ -8,8 +8,9 @@ from vlacourse.checkpoint import read_recording
 
 
 def test_the_results_page_is_what_the_shipped_artifacts_say():
-    assert (ROOT / "RESULTS.md").read_text() == results.render(), \
+    assert (ROOT / "RESULTS.md").read_text() == results.render(), (
         "RESULTS.md is out of date with vlacourse/data: run `python -m vlacourse.results` and commit it"
+    )
 
 
 def test_each_heads_row_is_read_from_its_checkpoint():

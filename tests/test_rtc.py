@@ -107,8 +107,9 @@ def test_the_executed_frozen_prefix_is_the_previous_chunk(policy, strategy):
     d, s = 3, 4
     trace = run_episode(policy, ExecutionConfig(strategy, d, s), evaluation_seed(0, 1), max_steps=30)
     assert trace.switches[:4] == [3, 10, 14, 18], "the first chunk after the d-step wait, then one every s steps"
-    for (previous_start, previous), (start, chunk), switch in zip(trace.chunks, trace.chunks[1:], trace.switches[1:],
-                                                                  strict=False):
+    for (previous_start, previous), (start, chunk), switch in zip(
+        trace.chunks, trace.chunks[1:], trace.switches[1:], strict=False
+    ):
         assert switch == start + d, "a chunk takes over d steps after its observation"
         frozen = range(start, start + d)  # what ran while this chunk was being computed
         np.testing.assert_array_equal(trace.actions[frozen], previous[[t - previous_start for t in frozen]])

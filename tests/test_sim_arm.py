@@ -36,8 +36,9 @@ def test_inverse_kinematics_matches_mujocos_forward_kinematics(arm):
 
 def test_joint_angles_stay_inside_the_joint_limits(arm):
     rng = np.random.default_rng(1)
-    limits = arm.model.jnt_range[[arm.model.joint(n).id for n in
-                                  ("shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll")]]
+    limits = arm.model.jnt_range[
+        [arm.model.joint(n).id for n in ("shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll")]
+    ]
     for _ in range(200):
         angles = inverse_kinematics(clip_to_workspace(rng.uniform([0.1, -0.4, 0.0], [0.6, 0.4, 0.3]))).arm
         assert np.all(angles >= limits[:, 0]) and np.all(angles <= limits[:, 1])

@@ -47,7 +47,7 @@ def test_each_block_is_drawn_where_it_projects(scenes, labels):
         for block, color in enumerate(COLORS[:3]):
             seen = labels[:, block, camera, 2] > 0
             uv = labels[seen, block, camera, :2]
-            columns, rows = (np.clip((uv + 1) / 2 * 64, 0, 63).astype(int).T)
+            columns, rows = np.clip((uv + 1) / 2 * 64, 0, 63).astype(int).T
             pixels = scenes[key][np.flatnonzero(seen), rows, columns].astype(int)  # (n, 3)
             dominant = (pixels.argmax(1) == RGB_CHANNEL[color]).mean()
             # The wrist camera sees the fingers at its sides: a block behind them projects right but is hidden.
@@ -62,8 +62,9 @@ def test_the_scene_camera_sees_every_block_and_the_wrist_camera_some(labels):
 def test_scenes_are_seeded(scenes):
     again = render_pointing_scenes(60, seed=4, progress=False)
     assert all(np.array_equal(scenes[k], again[k]) for k in scenes)
-    assert not np.array_equal(render_pointing_scenes(2, seed=5, progress=False)["observation.state"],
-                              scenes["observation.state"][:2])
+    assert not np.array_equal(
+        render_pointing_scenes(2, seed=5, progress=False)["observation.state"], scenes["observation.state"][:2]
+    )
 
 
 def test_the_named_block_is_the_first_colour_said():

@@ -14,10 +14,22 @@ def reach3():
 
 def test_frames_carry_lerobots_fields(reach3):
     frame = reach3[0]
-    for key in ("observation.images.scene", "observation.images.wrist", "observation.state",
-                "observation.environment_state", "action",
-                "episode_index", "frame_index", "index", "timestamp", "task_index", "task", "subtask",
-                "next.done", "next.reward"):
+    for key in (
+        "observation.images.scene",
+        "observation.images.wrist",
+        "observation.state",
+        "observation.environment_state",
+        "action",
+        "episode_index",
+        "frame_index",
+        "index",
+        "timestamp",
+        "task_index",
+        "task",
+        "subtask",
+        "next.done",
+        "next.reward",
+    ):
         assert key in frame, key
     assert frame["observation.images.scene"].shape == (64, 64, 3) and frame["action"].shape == (4,)
     assert frame["task"].startswith(("reach", "move", "go")) and frame["subtask"].startswith("reach the")

@@ -75,12 +75,15 @@ def test_out_of_bounds_actions_are_clipped(env):
     assert np.array_equal(env.target, clipped_target) and np.array_equal(env.state(), clipped_state)
 
 
-@pytest.mark.parametrize(("action", "message"), [
-    ([np.nan, 0, 0, 0], "contains NaN or infinity"),
-    ([0, np.inf, 0, 0], "contains NaN or infinity"),
-    ([0, 0, 0], r"shape \(4,\) = \[dx, dy, dz, gripper\], got shape \(3,\)"),
-    (np.zeros((2, 4)), r"got shape \(2, 4\); a batch or a chunk"),
-])
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ([np.nan, 0, 0, 0], "contains NaN or infinity"),
+        ([0, np.inf, 0, 0], "contains NaN or infinity"),
+        ([0, 0, 0], r"shape \(4,\) = \[dx, dy, dz, gripper\], got shape \(3,\)"),
+        (np.zeros((2, 4)), r"got shape \(2, 4\); a batch or a chunk"),
+    ],
+)
 def test_bad_actions_raise_and_change_nothing(env, action, message):
     env.reset(seed=3)
     env.step([0.2, 0, 0, 0])

@@ -45,10 +45,17 @@ def test_plots_draw(rollout):
 
 
 def test_benchmark_prints_every_number():
-    out = subprocess.run([sys.executable, "-m", "vlacourse.bench", "sim", "--episodes", "2"], capture_output=True,
-                         text=True, check=True).stdout
-    for expected in ("physics:", "policy frame 64x64, scene camera", "policy frame 64x64, wrist camera",
-                     "expert pick_place with both cameras", "expert pick_place without images", "clear_table"):
+    out = subprocess.run(
+        [sys.executable, "-m", "vlacourse.bench", "sim", "--episodes", "2"], capture_output=True, text=True, check=True
+    ).stdout
+    for expected in (
+        "physics:",
+        "policy frame 64x64, scene camera",
+        "policy frame 64x64, wrist camera",
+        "expert pick_place with both cameras",
+        "expert pick_place without images",
+        "clear_table",
+    ):
         assert expected in out, out
     frame_ms = float(out.split("scene camera: ")[1].split(" ms")[0])
     assert np.isfinite(frame_ms)
@@ -95,16 +102,28 @@ def test_the_denoising_figure_has_a_frame_per_euler_step_and_fixed_axes():
 
 
 def test_the_flow_benchmark_prints_speed_against_50_hz():
-    out = subprocess.run([sys.executable, "-m", "vlacourse.bench", "flow", "--episodes", "1"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "vlacourse.bench", "flow", "--episodes", "1"], capture_output=True, text=True, check=True
+    ).stdout
     for expected in ("50 Hz needs a chunk every 200 ms", "1 CPU thread(s), 10 Euler steps", "pick_place"):
         assert expected in out, out
 
 
 def test_the_success_benchmark_prints_each_shipped_vla_with_its_interval():
-    out = subprocess.run([sys.executable, "-m", "vlacourse.bench", "success", "--episodes", "2", "--heldout-episodes",
-                          "1"], capture_output=True, text=True, check=True).stdout
-    for expected in ("scripted expert", "flow VLA", "FAST VLA", "binning VLA", "over 2 episodes", "heldout",
-                     "over 1 episodes"):
+    out = subprocess.run(
+        [sys.executable, "-m", "vlacourse.bench", "success", "--episodes", "2", "--heldout-episodes", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for expected in (
+        "scripted expert",
+        "flow VLA",
+        "FAST VLA",
+        "binning VLA",
+        "over 2 episodes",
+        "heldout",
+        "over 1 episodes",
+    ):
         assert expected in out, out
     assert out.count("%]") == 7, out  # every line has its interval: the expert, then each VLA on two splits

@@ -30,7 +30,7 @@ def brute_force_merges(text: str, vocab_size: int) -> list[tuple[int, int]]:
             i = 0
             while i < len(ids) - 1:
                 if (ids[i], ids[i + 1]) == pair:
-                    ids[i:i + 2] = [new_id]
+                    ids[i : i + 2] = [new_id]
                 i += 1
     return merges
 

@@ -37,8 +37,9 @@ def test_train_fits_and_leaves_frozen_parameters_alone():
     before = model.frozen.weight.clone()
     x = torch.randn(64, 3)
     y = x.sum(dim=1, keepdim=True)
-    history = train(model, lambda: (x, y), steps=300, lr=5e-2, warmup_steps=20, cosine=True,
-                    weight_decay=0.0, progress=False)
+    history = train(
+        model, lambda: (x, y), steps=300, lr=5e-2, warmup_steps=20, cosine=True, weight_decay=0.0, progress=False
+    )
     assert torch.equal(model.frozen.weight, before)  # no update, no weight decay
     assert history.losses[-1] < 0.05 * history.losses[0]
 

@@ -48,8 +48,11 @@ def test_vit_tokens_and_position_dependence():
 
 
 def test_siglip_embeddings_are_unit_vectors():
-    model = SigLIP(ViTConfig(n_layer=1, n_embd=32, n_head=2), GPTConfig(vocab_size=50, block_size=16, n_layer=1,
-                                                                          n_head=2, n_embd=32), embed_dim=16)
+    model = SigLIP(
+        ViTConfig(n_layer=1, n_embd=32, n_head=2),
+        GPTConfig(vocab_size=50, block_size=16, n_layer=1, n_head=2, n_embd=32),
+        embed_dim=16,
+    )
     images = torch.randint(0, 256, (3, 64, 64, 3), dtype=torch.uint8)
     ids, lengths = torch.randint(50, (3, 10)), torch.tensor([10, 4, 7])
     (image_embeddings, text_embeddings), loss = model(images, ids, lengths)

@@ -114,8 +114,10 @@ def test_forward_gives_a_loss_near_uniform_over_bins_and_learns_one_batch(datase
 def test_object_offsets_are_the_objects_seen_from_the_gripper():
     env = TabletopEnv("stack")
     observation = env.reset(seed=4)[0]
-    offsets = object_offsets(torch.from_numpy(observation["observation.environment_state"])[None],
-                             torch.from_numpy(observation["observation.state"])[None])[0].numpy()
+    offsets = object_offsets(
+        torch.from_numpy(observation["observation.environment_state"])[None],
+        torch.from_numpy(observation["observation.state"])[None],
+    )[0].numpy()
     gripper = env.arm.gripper_position()
     assert offsets.shape == (ENVIRONMENT_STATE_DIM,) == (len(ENVIRONMENT_STATE_NAMES),)
     np.testing.assert_allclose(offsets[3:6] * 0.1, env.arm.block_position("green") - gripper, atol=1e-5)
@@ -211,9 +213,21 @@ def test_train_policy_is_seeded_saves_and_measures_the_arm(dataset, tmp_path):
     for run in range(2):
         torch.manual_seed(0)
         policy = build_vla(dataset, chunk_size=5)
-        histories.append(train_policy(policy, dataset, steps=4, batch_size=4, seed=0, warmup_steps=2, eval_every=4,
-                                      eval_task="reach", eval_episodes=1 - run, checkpoint=tmp_path / f"{run}.st",
-                                      progress=False))
+        histories.append(
+            train_policy(
+                policy,
+                dataset,
+                steps=4,
+                batch_size=4,
+                seed=0,
+                warmup_steps=2,
+                eval_every=4,
+                eval_task="reach",
+                eval_episodes=1 - run,
+                checkpoint=tmp_path / f"{run}.st",
+                progress=False,
+            )
+        )
     first, second = histories
     assert first.losses == second.losses and len(first.losses) == 4
     assert first.success_steps == [4] and len(first.success_rates) == 1 and second.success_rates == []

@@ -21,18 +21,26 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def vlm(tokenizer):
     torch.manual_seed(0)
-    return VLM(TINY_VIT, GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=1, n_head=2,
-                                   n_embd=32)).eval()
+    return VLM(
+        TINY_VIT, GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=32)
+    ).eval()
 
 
 def test_loss_falls_on_the_answer_only(tokenizer):
-    ids, targets = encode_examples(tokenizer, [(0, "question: is the red block in the bin? answer:", " yes\n"),
-                                               (0, "caption:", " the red block is in the bin.\n")])
+    ids, targets = encode_examples(
+        tokenizer,
+        [
+            (0, "question: is the red block in the bin? answer:", " yes\n"),
+            (0, "caption:", " the red block is in the bin.\n"),
+        ],
+    )
     prompt = tokenizer.encode("question: is the red block in the bin? answer:")
     answer = tokenizer.encode(" yes\n")
-    assert ids[0, :len(prompt)].tolist() == prompt
+    assert ids[0, : len(prompt)].tolist() == prompt
     # The last prompt position predicts the first answer token; nothing before it is scored.
-    assert targets[0, :len(prompt) - 1].eq(-100).all() and targets[0, len(prompt) - 1:][:len(answer)].tolist() == answer
+    assert (
+        targets[0, : len(prompt) - 1].eq(-100).all() and targets[0, len(prompt) - 1 :][: len(answer)].tolist() == answer
+    )
     assert targets[1].ne(-100).sum() == len(tokenizer.encode(" the red block is in the bin.\n"))
 
 
@@ -53,14 +61,16 @@ def test_cached_generation_matches_greedy_decoding_without_cache(vlm, tokenizer)
         for _ in range(6):
             logits, _ = vlm(image[None], torch.tensor([ids]))
             ids.append(int(logits[0, -1].argmax()))
-        assert tokens == ids[len(prompt):]
+        assert tokens == ids[len(prompt) :]
 
 
 def test_checkpoint_round_trip_in_float16(tmp_path, tokenizer):
     torch.manual_seed(1)
-    recipe = Recipe(vit=TINY_VIT, text=GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=1, n_head=2,
-                                                 n_embd=32),
-                    gpt=GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=32))
+    recipe = Recipe(
+        vit=TINY_VIT,
+        text=GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=1, n_head=2, n_embd=32),
+        gpt=GPTConfig(vocab_size=tokenizer.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=32),
+    )
     siglip, vlm = SigLIP(recipe.vit, recipe.text), VLM(recipe.vit, recipe.gpt)
     vlm.vision.load_state_dict(siglip.image_tower.state_dict())
     path = tmp_path / "vlm.safetensors"

@@ -50,8 +50,9 @@ def test_each_stages_first_steps_give_the_losses_the_checkpoint_recorded(shipped
     assert set(losses) == set(recorded) == {"language", "siglip", "vlm"}
     for stage, curve in losses.items():
         assert len(curve) == PREFIX_STEPS
-        assert curve == pytest.approx(recorded[stage], rel=PREFIX_TOLERANCE), \
+        assert curve == pytest.approx(recorded[stage], rel=PREFIX_TOLERANCE), (
             f"stage {stage}: the recipe's first steps no longer give the shipped run's losses (make reproduce)"
+        )
 
 
 @pytest.mark.reproduce

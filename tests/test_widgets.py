@@ -67,12 +67,15 @@ def test_set_moves_several_controls_with_one_redraw():
     assert view.values == {"colour": "b", "size": 12}
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"size": 99}, r"size=99 is out of range: choose a value in \[4, 16\]"),
-    ({"size": float("nan")}, r"size must be a number in \[4, 16\]"),
-    ({"colour": "purple"}, r"colour='purple' is not an option: choose one of \['r', 'g', 'b'\]"),
-    ({"zoom": 2}, r"no control named 'zoom'"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"size": 99}, r"size=99 is out of range: choose a value in \[4, 16\]"),
+        ({"size": float("nan")}, r"size must be a number in \[4, 16\]"),
+        ({"colour": "purple"}, r"colour='purple' is not an option: choose one of \['r', 'g', 'b'\]"),
+        ({"zoom": 2}, r"no control named 'zoom'"),
+    ],
+)
 def test_out_of_range_values_are_refused_and_change_nothing(values, message):
     view, drawn = _colour_view()
     before = view.image.value

@@ -37,8 +37,10 @@ def bench_sim(episodes: int) -> None:
         bare = TabletopEnv("pick_place", cameras=cameras)
         result = evaluate(ScriptedExpert(bare), "pick_place", episodes=10, env=bare, progress=False)
         seen = "with both cameras" if cameras else "without images"
-        print(f"expert pick_place {seen}: {result.loop_hz / result.mean_length:.1f} episodes/s, "
-              f"{result.loop_hz:,.0f} control steps/s")
+        print(
+            f"expert pick_place {seen}: {result.loop_hz / result.mean_length:.1f} episodes/s, "
+            f"{result.loop_hz:,.0f} control steps/s"
+        )
     print(f"expert success over {episodes} seeded episodes per task:")
     for task in TASKS:
         bare = TabletopEnv(task, cameras=())
@@ -80,21 +82,27 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
     policy = load_course_flow_vla(checkpoint)
     observation, _ = TabletopEnv("pick_place").reset(seed=0)
     chunk, executed = policy.config.chunk_size, policy.config.n_action_steps
-    print(f"flow VLA, chunks of {chunk}, {executed} executed: {CONTROL_HZ} Hz needs a chunk every "
-          f"{1000 * executed / CONTROL_HZ:.0f} ms")
+    print(
+        f"flow VLA, chunks of {chunk}, {executed} executed: {CONTROL_HZ} Hz needs a chunk every "
+        f"{1000 * executed / CONTROL_HZ:.0f} ms"
+    )
     for n in sorted({1, torch.get_num_threads()}):
         for steps in (1, 5, 10, 20):
             with torch_threads(n), policy.sampling_steps(steps):
                 speed = actions_per_second(policy, observation, chunks=30)
             verdict = "keeps up" if speed["actions_per_second"] >= CONTROL_HZ else "too slow"
-            print(f"  {n} CPU thread(s), {steps:2d} Euler steps: {speed['ms_per_chunk']:6.1f} ms per chunk, "
-                  f"{speed['actions_per_second']:6.0f} actions/s ({verdict} at {CONTROL_HZ} Hz)")
+            print(
+                f"  {n} CPU thread(s), {steps:2d} Euler steps: {speed['ms_per_chunk']:6.1f} ms per chunk, "
+                f"{speed['actions_per_second']:6.0f} actions/s ({verdict} at {CONTROL_HZ} Hz)"
+            )
     print("  " + str(evaluate(policy, task, episodes=episodes, progress=False)))
 
 
-SHIPPED_VLAS = {"flow": ("vlacourse.flow", "load_course_flow_vla"),
-                "FAST": ("vlacourse.fast_vla", "load_course_fast_vla"),
-                "binning": ("vlacourse.vla", "load_course_vla")}
+SHIPPED_VLAS = {
+    "flow": ("vlacourse.flow", "load_course_flow_vla"),
+    "FAST": ("vlacourse.fast_vla", "load_course_fast_vla"),
+    "binning": ("vlacourse.vla", "load_course_vla"),
+}
 
 
 def bench_success(episodes: int, heldout_episodes: int) -> None:
@@ -106,14 +114,17 @@ def bench_success(episodes: int, heldout_episodes: int) -> None:
     from vlacourse.sim.expert import ScriptedExpert
 
     bare = TabletopEnv("pick_place", cameras=())
-    print("scripted expert\n  " + str(evaluate(ScriptedExpert(bare), "pick_place", episodes=episodes, env=bare,
-                                                progress=False)))
+    print(
+        "scripted expert\n  "
+        + str(evaluate(ScriptedExpert(bare), "pick_place", episodes=episodes, env=bare, progress=False))
+    )
     for name, (module, loader) in SHIPPED_VLAS.items():
         policy = getattr(importlib.import_module(module), loader)()
         print(f"{name} VLA")
         for split, count in (("train", episodes), ("heldout", heldout_episodes)):
-            print("  " + str(evaluate(policy, "pick_place", episodes=count, split=split, progress=False,
-                                      side_by_side=10)))
+            print(
+                "  " + str(evaluate(policy, "pick_place", episodes=count, split=split, progress=False, side_by_side=10))
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,8 +28,9 @@ class BinningTokenizer:
     def __init__(self, low: np.ndarray, high: np.ndarray, num_bins: int = NUM_BINS):
         low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
         if low.ndim != 1 or low.shape != high.shape or not np.all(high >= low):
-            raise ValueError(f"low and high must be 1-D arrays of the same length with high >= low, got {low} and "
-                             f"{high}")
+            raise ValueError(
+                f"low and high must be 1-D arrays of the same length with high >= low, got {low} and {high}"
+            )
         # A dimension that never varies (the gripper in a reach-only dataset) gets a range too small to
         # matter, so that every bin decodes to its one value.
         high = np.maximum(high, low + 1e-6)
@@ -63,11 +64,15 @@ class BinningTokenizer:
         """Bin centres (..., D) for bin ids (..., D); an id outside 0..num_bins-1 is an error."""
         bins = np.asarray(bins)
         if bins.shape[-1:] != (self.action_dim,) or not np.issubdtype(bins.dtype, np.integer):
-            raise ValueError(f"decode takes integer bin ids of shape (..., {self.action_dim}), got {bins.dtype} "
-                             f"{bins.shape}: reshape a flat token sequence to (-1, {self.action_dim}) first")
+            raise ValueError(
+                f"decode takes integer bin ids of shape (..., {self.action_dim}), got {bins.dtype} "
+                f"{bins.shape}: reshape a flat token sequence to (-1, {self.action_dim}) first"
+            )
         if bins.size and (bins.min() < 0 or bins.max() >= self.num_bins):
-            raise ValueError(f"bin ids must lie in 0..{self.num_bins - 1}, got {bins.min()}..{bins.max()}: "
-                             "the model produced a token that is not an action bin (constrain decoding to bins)")
+            raise ValueError(
+                f"bin ids must lie in 0..{self.num_bins - 1}, got {bins.min()}..{bins.max()}: "
+                "the model produced a token that is not an action bin (constrain decoding to bins)"
+            )
         return (self.low + (bins + 0.5) * self.bin_width).astype(np.float32)
 
     def _check(self, actions: np.ndarray) -> np.ndarray:

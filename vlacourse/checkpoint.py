@@ -19,8 +19,9 @@ def read_metadata(path: str | Path, remedy: str) -> dict[str, str]:
     except FileNotFoundError:
         raise FileNotFoundError(f"there is no file {path}: {remedy}") from None
     except SafetensorError as error:
-        raise ValueError(f"{path} is not a readable safetensors file ({error}): it is truncated or corrupt. "
-                         f"Delete it, then {remedy}") from None
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({error}): it is truncated or corrupt. Delete it, then {remedy}"
+        ) from None
 
 
 def read_recording(path: str | Path | None, shipped: str, command: str) -> dict:
@@ -29,13 +30,17 @@ def read_recording(path: str | Path | None, shipped: str, command: str) -> dict:
     if path is None:
         with resources.as_file(resources.files("vlacourse") / "data" / shipped) as file:
             if not file.exists():  # as ``policy.load_policy`` says of a checkpoint
-                raise FileNotFoundError(f"this version of the course ships no {shipped} yet: make one with "
-                                        f"`{command} --out {shipped}` and pass its path")
+                raise FileNotFoundError(
+                    f"this version of the course ships no {shipped} yet: make one with "
+                    f"`{command} --out {shipped}` and pass its path"
+                )
             return read_recording(file, shipped, command)
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"there is no file {path}: make it with `{command} --out {path}`") from None
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not a readable JSON recording ({error}): it is truncated or corrupt. "
-                         f"Delete it, then make it again with `{command} --out {path}`") from None
+        raise ValueError(
+            f"{path} is not a readable JSON recording ({error}): it is truncated or corrupt. "
+            f"Delete it, then make it again with `{command} --out {path}`"
+        ) from None

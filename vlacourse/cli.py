@@ -23,8 +23,13 @@ class Commands:
         ``--out`` without a default, ``False`` for a subcommand that writes nothing (and prints instead)."""
         command = self.subcommands.add_parser(name, help=help)
         if writes is not False:
-            command.add_argument("--out", type=Path, required=writes is REQUIRED,
-                                 default=None if writes is REQUIRED else Path(writes), help="where to write it")
+            command.add_argument(
+                "--out",
+                type=Path,
+                required=writes is REQUIRED,
+                default=None if writes is REQUIRED else Path(writes),
+                help="where to write it",
+            )
             command.add_argument("--quiet", action="store_true", help="no progress bars")
         return command
 

@@ -30,10 +30,12 @@ def demonstration_chunks(dataset, chunk_size: int, slowdown: int = 1) -> np.ndar
         steps = len(actions) // slowdown
         grouped = actions[: steps * slowdown].reshape(steps, slowdown, -1)  # (T/k, k, D)
         slow = np.concatenate([grouped[:, :, :3].sum(1), grouped[:, -1, 3:]], axis=1)  # (T/k, D)
-        chunks += [slow[i:i + chunk_size] for i in range(0, steps - chunk_size + 1, chunk_size)]
+        chunks += [slow[i : i + chunk_size] for i in range(0, steps - chunk_size + 1, chunk_size)]
     if not chunks:
-        raise ValueError(f"no episode is {chunk_size * slowdown} actions long, enough for one chunk of {chunk_size} "
-                         f"slowed down {slowdown}x: use a shorter chunk_size or a smaller slowdown")
+        raise ValueError(
+            f"no episode is {chunk_size * slowdown} actions long, enough for one chunk of {chunk_size} "
+            f"slowed down {slowdown}x: use a shorter chunk_size or a smaller slowdown"
+        )
     return np.stack(chunks).astype(np.float64)
 
 
@@ -53,16 +55,21 @@ def tokens_and_error(tokenizer, chunks: np.ndarray) -> tuple[float, float]:
     return float(np.mean([len(t) for t in tokens])), float(np.abs(decoded - chunks).mean())
 
 
-def fast_against_binning(train: np.ndarray, test: np.ndarray, scales=(10, 20, 50, 100),
-                         vocab_size: int = DEFAULT_VOCAB_SIZE) -> dict:
+def fast_against_binning(
+    train: np.ndarray, test: np.ndarray, scales=(10, 20, 50, 100), vocab_size: int = DEFAULT_VOCAB_SIZE
+) -> dict:
     """Binning's tokens and error on ``test``, FAST's at each scale (fitted on ``train``), and the ratio of
     tokens at the smallest scale whose error is at most binning's (None if no scale gets there)."""
     binning = BinningTokenizer.fit(train.reshape(-1, train.shape[-1]))
     binning_tokens, binning_error = tokens_and_error(binning, test)
     fast = {scale: tokens_and_error(FASTTokenizer.fit(train, vocab_size, scale), test) for scale in scales}
     matched = next((scale for scale in scales if fast[scale][1] <= binning_error), None)
-    return {"binning": (binning_tokens, binning_error), "fast": fast, "matched_scale": matched,
-            "ratio": None if matched is None else binning_tokens / fast[matched][0]}
+    return {
+        "binning": (binning_tokens, binning_error),
+        "fast": fast,
+        "matched_scale": matched,
+        "ratio": None if matched is None else binning_tokens / fast[matched][0],
+    }
 
 
 def nonzero_coefficients(chunks: np.ndarray, per_step: bool, scale: float = 10.0) -> float:

@@ -22,21 +22,45 @@ COLORS = ("red", "green", "blue", "yellow")  # the simulator's blocks (vlacourse
 ZONES = ("white", "black")
 RELATIONS = ("left of", "right of", "in front of", "behind")
 # Where a block can be, in the words of notebook 02's scenes (vlacourse.scenes), and the zones.
-PLACES = ("in the bin", "in the gripper", "at the front left", "at the front right", "at the back left",
-          "at the back right", "on the table", "in the white zone", "in the black zone")
+PLACES = (
+    "in the bin",
+    "in the gripper",
+    "at the front left",
+    "at the front right",
+    "at the back left",
+    "at the back right",
+    "on the table",
+    "in the white zone",
+    "in the black zone",
+)
 
 INSTRUCTIONS = (
-    "reach the {a} block", "move the gripper to the {a} block", "go to the {a} block",
-    "push the {a} block into the {z} zone", "slide the {a} block to the {z} zone",
-    "put the {a} block in the bin", "pick up the {a} block and drop it in the bin", "place the {a} block in the bin",
-    "stack the {a} block on the {b} block", "put the {a} block on top of the {b} block",
-    "clear the table", "put all the blocks in the bin", "tidy up the table", "pick up the {a} block",
+    "reach the {a} block",
+    "move the gripper to the {a} block",
+    "go to the {a} block",
+    "push the {a} block into the {z} zone",
+    "slide the {a} block to the {z} zone",
+    "put the {a} block in the bin",
+    "pick up the {a} block and drop it in the bin",
+    "place the {a} block in the bin",
+    "stack the {a} block on the {b} block",
+    "put the {a} block on top of the {b} block",
+    "clear the table",
+    "put all the blocks in the bin",
+    "tidy up the table",
+    "pick up the {a} block",
 )
 DESCRIPTIONS = (
-    "the {a} block is {r} the {b} block.", "the {a} block is {p}.", "the {a} block is {p}. the {b} block is {p}.",
+    "the {a} block is {r} the {b} block.",
+    "the {a} block is {p}.",
+    "the {a} block is {p}. the {b} block is {p}.",
     "the gripper is holding the {a} block.",
-    "the gripper is empty.", "the gripper is open.", "the gripper is closed.", "there are {n} blocks in the bin.",
-    "the {a} block is on top of the {b} block.", "the table has {n} blocks on it.",
+    "the gripper is empty.",
+    "the gripper is open.",
+    "the gripper is closed.",
+    "there are {n} blocks in the bin.",
+    "the {a} block is on top of the {b} block.",
+    "the table has {n} blocks on it.",
 )
 QUESTIONS = (
     ("what colour is the block in the bin?", "{a}"),
@@ -53,8 +77,15 @@ NUMBERS = ("zero", "one", "two", "three", "four")
 
 def _fill(template: str, rng: np.random.Generator) -> str:
     a, b = rng.choice(COLORS, size=2, replace=False)
-    return template.format(a=a, b=b, z=rng.choice(ZONES), r=rng.choice(RELATIONS), p=rng.choice(PLACES),
-                           n=rng.choice(NUMBERS), yn=rng.choice(("yes", "no")))
+    return template.format(
+        a=a,
+        b=b,
+        z=rng.choice(ZONES),
+        r=rng.choice(RELATIONS),
+        p=rng.choice(PLACES),
+        n=rng.choice(NUMBERS),
+        yn=rng.choice(("yes", "no")),
+    )
 
 
 def generate_corpus(lines: int = 6000, seed: int = 0) -> str:

@@ -49,8 +49,16 @@ def unflatten_frequency_major(flat: np.ndarray, action_dim: int) -> np.ndarray:
 class FASTTokenizer:
     """Fit on demonstration chunks; ``encode`` a chunk (H, D) into tokens, ``decode`` tokens into a chunk."""
 
-    def __init__(self, low: np.ndarray, high: np.ndarray, chunk_size: int, scale: float, min_value: int,
-                 max_value: int, merges: list[tuple[int, int]]):
+    def __init__(
+        self,
+        low: np.ndarray,
+        high: np.ndarray,
+        chunk_size: int,
+        scale: float,
+        min_value: int,
+        max_value: int,
+        merges: list[tuple[int, int]],
+    ):
         self.low, self.high = np.asarray(low, np.float64), np.asarray(high, np.float64)
         self.chunk_size, self.scale = int(chunk_size), float(scale)
         self.min_value, self.max_value = int(min_value), int(max_value)  # the integer alphabet seen in fit
@@ -101,8 +109,10 @@ class FASTTokenizer:
         """One chunk (H, D) -> FAST tokens."""
         chunk = self._check(chunk)
         if chunk.ndim != 2:
-            raise ValueError(f"encode takes one chunk of shape ({self.chunk_size}, {self.action_dim}), got "
-                             f"{chunk.shape}: loop over a batch")
+            raise ValueError(
+                f"encode takes one chunk of shape ({self.chunk_size}, {self.action_dim}), got "
+                f"{chunk.shape}: loop over a batch"
+            )
         return self.encode_integers(self.coefficients(chunk))
 
     def encode_integers(self, integers: np.ndarray) -> list[int]:
@@ -119,16 +129,24 @@ class FASTTokenizer:
         base = [b for t in tokens if t not in bad for b in self.vocab[t]]
         expected = self.chunk_size * self.action_dim
         if bad or len(base) != expected:
-            warnings.warn(f"these {len(tokens)} tokens do not decode to one chunk ({len(base)} of {expected} "
-                          f"coefficients{', unknown ids ' + str(bad[:5]) if bad else ''}): returning zero actions",
-                          stacklevel=2)
+            warnings.warn(
+                f"these {len(tokens)} tokens do not decode to one chunk ({len(base)} of {expected} "
+                f"coefficients{', unknown ids ' + str(bad[:5]) if bad else ''}): returning zero actions",
+                stacklevel=2,
+            )
             return np.zeros((self.chunk_size, self.action_dim), np.float32)
         integers = np.array(base) + self.min_value
         return self.chunk_from_coefficients(unflatten_frequency_major(integers, self.action_dim))
 
     @classmethod
-    def fit(cls, chunks: np.ndarray, vocab_size: int = DEFAULT_VOCAB_SIZE, scale: float = DEFAULT_SCALE,
-            low: np.ndarray | None = None, high: np.ndarray | None = None) -> FASTTokenizer:
+    def fit(
+        cls,
+        chunks: np.ndarray,
+        vocab_size: int = DEFAULT_VOCAB_SIZE,
+        scale: float = DEFAULT_SCALE,
+        low: np.ndarray | None = None,
+        high: np.ndarray | None = None,
+    ) -> FASTTokenizer:
         """Bounds (the 1st and 99th percentiles of the actions, unless given), the integer alphabet, and
         ``vocab_size - alphabet`` BPE merges, from ``chunks`` (N, H, D) of the demonstrations."""
         chunks = np.asarray(chunks, np.float64)
@@ -141,22 +159,39 @@ class FASTTokenizer:
         integers = flatten_frequency_major(shell.coefficients(chunks))  # (N, H * D)
         lowest, highest = int(integers.min()), int(integers.max())
         if vocab_size < highest - lowest + 1:
-            raise ValueError(f"vocab_size {vocab_size} is smaller than the {highest - lowest + 1} integers the "
-                             f"coefficients take: raise vocab_size or lower scale (now {scale})")
+            raise ValueError(
+                f"vocab_size {vocab_size} is smaller than the {highest - lowest + 1} integers the "
+                f"coefficients take: raise vocab_size or lower scale (now {scale})"
+            )
         words = Counter(tuple(int(i) for i in row - lowest) for row in integers)
         merges = learn_merges(words, highest - lowest + 1, vocab_size)
         return cls(low, high, chunks.shape[1], scale, lowest, highest, merges)
 
     def to_json(self) -> str:
-        return json.dumps({"low": self.low.tolist(), "high": self.high.tolist(), "chunk_size": self.chunk_size,
-                           "scale": self.scale, "min_value": self.min_value, "max_value": self.max_value,
-                           "merges": self.merges})
+        return json.dumps(
+            {
+                "low": self.low.tolist(),
+                "high": self.high.tolist(),
+                "chunk_size": self.chunk_size,
+                "scale": self.scale,
+                "min_value": self.min_value,
+                "max_value": self.max_value,
+                "merges": self.merges,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> FASTTokenizer:
         data = json.loads(text)
-        return cls(data["low"], data["high"], data["chunk_size"], data["scale"], data["min_value"],
-                   data["max_value"], [tuple(pair) for pair in data["merges"]])
+        return cls(
+            data["low"],
+            data["high"],
+            data["chunk_size"],
+            data["scale"],
+            data["min_value"],
+            data["max_value"],
+            [tuple(pair) for pair in data["merges"]],
+        )
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json())
@@ -187,6 +222,11 @@ def compress(tokenizer: FASTTokenizer, chunk: np.ndarray, kept: int | None = Non
     integers[kept:] = 0  # the dropped high frequencies
     tokens = tokenizer.encode_integers(integers)
     reconstruction = tokenizer.decode(tokens)
-    return {"scaled": scaled, "integers": integers, "tokens": tokens, "reconstruction": reconstruction,
-            "max_error": float(np.abs(reconstruction - chunk).max()),
-            "ratio": chunk.size / len(tokens)}  # binning's tokens per FAST token
+    return {
+        "scaled": scaled,
+        "integers": integers,
+        "tokens": tokens,
+        "reconstruction": reconstruction,
+        "max_error": float(np.abs(reconstruction - chunk).max()),
+        "ratio": chunk.size / len(tokens),
+    }  # binning's tokens per FAST token

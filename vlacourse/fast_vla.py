@@ -45,8 +45,9 @@ from vlacourse.vla import BinningVLA, VLMPolicy, build_on_vlm, train_head_comman
 from vlacourse.vlm import VLM
 
 
-def fast_token_targets(fast: FASTTokenizer, chunks: torch.Tensor,
-                       device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def fast_token_targets(
+    fast: FASTTokenizer, chunks: torch.Tensor, device: str | torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(tokens, targets), each (B, L), for chunks (B, H, D): each chunk's FAST tokens and the end token
     (``fast.vocab_size``), padded to the longest with end tokens that the loss skips (-100 in ``targets``)."""
     end = fast.vocab_size
@@ -55,7 +56,7 @@ def fast_token_targets(fast: FASTTokenizer, chunks: torch.Tensor,
     tokens = torch.full((len(sequences), longest), end, dtype=torch.long)
     targets = torch.full_like(tokens, -100)
     for row, sequence in enumerate(sequences):
-        tokens[row, :len(sequence)] = targets[row, :len(sequence)] = torch.tensor(sequence)
+        tokens[row, : len(sequence)] = targets[row, : len(sequence)] = torch.tensor(sequence)
     return tokens.to(device), targets.to(device)
 
 
@@ -65,11 +66,20 @@ class FASTVLA(BinningVLA):
     whole_chunks = True  # constrain decoding to sequences that decode to one whole chunk (see the module)
     saved_arguments = {"fast": FASTTokenizer}  # the FAST tokenizer is saved in the file's metadata
 
-    def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
-                 instructions: list[str], fast: FASTTokenizer):
+    def __init__(
+        self,
+        config: PolicyConfig,
+        stats: dict,
+        vlm: VLM,
+        tokenizer: BPETokenizer,
+        instructions: list[str],
+        fast: FASTTokenizer,
+    ):
         if (fast.chunk_size, fast.action_dim) != (config.chunk_size, config.action_dim):
-            raise ValueError(f"the FAST tokenizer was fitted on chunks of ({fast.chunk_size}, {fast.action_dim}), the "
-                             f"policy predicts ({config.chunk_size}, {config.action_dim}): fit it on this chunk size")
+            raise ValueError(
+                f"the FAST tokenizer was fitted on chunks of ({fast.chunk_size}, {fast.action_dim}), the "
+                f"policy predicts ({config.chunk_size}, {config.action_dim}): fit it on this chunk size"
+            )
         super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab=fast.vocab_size + 1)
         self.fast = fast
         # coefficients each action token stands for (the end token: none), for constrained decoding
@@ -96,24 +106,40 @@ class FASTVLA(BinningVLA):
         """(B, H, D) actions: greedy FAST tokens, constrained to whole chunks, until the end token; each row
         decoded on its own."""
         longest = self.config.chunk_size * self.config.action_dim + 1  # no merges at all, then the end
-        tokens = self.greedy_action_tokens(images, instructions, state, longest, stop=self.end_token,
-                                           allowed=self.whole_chunks_only if self.whole_chunks else None).tolist()
+        tokens = self.greedy_action_tokens(
+            images,
+            instructions,
+            state,
+            longest,
+            stop=self.end_token,
+            allowed=self.whole_chunks_only if self.whole_chunks else None,
+        ).tolist()
         chunks = []
         for row in tokens:
-            written = row[:row.index(self.end_token)] if self.end_token in row else row  # no end: invalid
+            written = row[: row.index(self.end_token)] if self.end_token in row else row  # no end: invalid
             chunks.append(self.fast.decode(written))
         return np.stack(chunks)
 
 
-def build_fast_vla(dataset, chunk_size: int = 10, action_repeat: int = 1, scale: float = 10.0,
-                   vocab_size: int = 1024, device: str | torch.device = "cpu",
-                   pointing_vlm: VLMPolicy | None = None) -> FASTVLA:
+def build_fast_vla(
+    dataset,
+    chunk_size: int = 10,
+    action_repeat: int = 1,
+    scale: float = 10.0,
+    vocab_size: int = 1024,
+    device: str | torch.device = "cpu",
+    pointing_vlm: VLMPolicy | None = None,
+) -> FASTVLA:
     """A fresh FAST VLA, its tokenizer fitted on the dataset's chunks of ``chunk_size`` actions, each held
     ``action_repeat`` control steps, on the course VLM or on ``pointing_vlm`` (``vla.build_on_vlm``)."""
     chunks = held_actions(demonstration_chunks(dataset, chunk_size * action_repeat), action_repeat)  # (N, H, D)
     fast = FASTTokenizer.fit(chunks, vocab_size, scale)
-    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size, action_repeat=action_repeat,
-                          point_weight=float(pointing_vlm is not None))
+    config = PolicyConfig(
+        chunk_size=chunk_size,
+        n_action_steps=chunk_size,
+        action_repeat=action_repeat,
+        point_weight=float(pointing_vlm is not None),
+    )
     return build_on_vlm(FASTVLA, config, dataset, pointing_vlm, fast=fast).to(device)
 
 

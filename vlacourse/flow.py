@@ -79,8 +79,9 @@ class FlowConfig(PolicyConfig):
             raise ValueError(f"beta_alpha must be positive (pi0 uses 1.5), got {self.beta_alpha}")
 
 
-def sample_time(batch_size: int, alpha: float, generator: torch.Generator | None = None,
-                device: str | torch.device = "cpu") -> torch.Tensor:
+def sample_time(
+    batch_size: int, alpha: float, generator: torch.Generator | None = None, device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """(B,) flow times in [0.001, 1]: 0.999 * Beta(alpha, 1) + 0.001, as openpi draws them. Beta(alpha, 1)
     is u ** (1 / alpha) for u uniform on [0, 1] (inverse transform of its CDF t ** alpha)."""
     u = torch.rand(batch_size, generator=generator, device=device)
@@ -99,8 +100,9 @@ Velocity = Callable[[torch.Tensor, float], torch.Tensor]  # (x_t (B, H, D), t) -
 Guidance = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (x_t, v, t) -> a term added to v
 
 
-def euler_path(velocity: Velocity, noise: torch.Tensor, num_steps: int,
-               guidance: Guidance | None = None) -> list[torch.Tensor]:
+def euler_path(
+    velocity: Velocity, noise: torch.Tensor, num_steps: int, guidance: Guidance | None = None
+) -> list[torch.Tensor]:
     """The Euler path from x_1 = ``noise`` to a chunk x_0: ``num_steps`` + 1 tensors (B, H, D), the noise first.
     Each step is x_(t - 1/N) = x_t - (1/N) (v(x_t, t) + guidance(x_t, v, t)), at t = 1, 1 - 1/N, ..., 1/N.
     ``guidance`` (real-time chunking's, ``vlacourse.rtc``) receives x_t with gradients on, to take
@@ -125,7 +127,7 @@ def suffix_mask(prefix_length: int, chunk_size: int, device: str | torch.device 
     """(1 + H, P + 1 + H) booleans, True where a suffix query may read a key: every query reads the whole
     prefix and the state; only the action tokens read the action tokens."""
     mask = torch.ones(1 + chunk_size, prefix_length + 1 + chunk_size, dtype=torch.bool, device=device)
-    mask[0, prefix_length + 1:] = False  # the state token does not read the noisy actions
+    mask[0, prefix_length + 1 :] = False  # the state token does not read the noisy actions
     return mask
 
 
@@ -135,8 +137,9 @@ class ExpertBlock(Block):
     def __init__(self, config: GPTConfig):
         super().__init__(config, causal=False)
 
-    def forward(self, x: torch.Tensor, prefix_keys: torch.Tensor, prefix_values: torch.Tensor,
-                mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, prefix_keys: torch.Tensor, prefix_values: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         q, k, v = self.attn.heads(self.ln_1(x))  # (B, nh, T, hs) each, T = 1 + H
         k, v = torch.cat([prefix_keys, k], dim=2), torch.cat([prefix_values, v], dim=2)  # (B, nh, P + T, hs)
         x = x + self.attn.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
@@ -148,8 +151,15 @@ class FlowVLA(VLMPolicy):
 
     config_class = FlowConfig
 
-    def __init__(self, config: FlowConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer, instructions: list[str],
-                 action_vocab: int = 0):
+    def __init__(
+        self,
+        config: FlowConfig,
+        stats: dict,
+        vlm: VLM,
+        tokenizer: BPETokenizer,
+        instructions: list[str],
+        action_vocab: int = 0,
+    ):
         """``action_vocab``: tokens the VLM learns to write besides the expert's actions (knowledge insulation's
         FAST tokens); none for pi0."""
         super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab)
@@ -178,8 +188,15 @@ class FlowVLA(VLMPolicy):
     def expert_hidden(self, cache: KVCache, state: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """(B, 1 + H, C): the expert's final hidden states for the state and the noisy chunk x_t at times t."""
         C = self.gpt.config.n_embd
-        actions = self.action_time_mlp(torch.cat([self.action_in(x_t),  # (B, H, C)
-                                                  time_code(t, C)[:, None].expand(-1, x_t.shape[1], -1)], dim=2))
+        actions = self.action_time_mlp(
+            torch.cat(
+                [
+                    self.action_in(x_t),  # (B, H, C)
+                    time_code(t, C)[:, None].expand(-1, x_t.shape[1], -1),
+                ],
+                dim=2,
+            )
+        )
         x = torch.cat([self.state_token(state), actions], dim=1) + self.suffix_positions  # (B, 1 + H, C)
         mask = suffix_mask(cache.length, self.config.chunk_size, x.device)
         for layer, block in enumerate(self.expert):
@@ -225,17 +242,21 @@ class FlowVLA(VLMPolicy):
             self.config = configured
 
     @torch.no_grad()
-    def denoise(self, images, instructions, state, noise: torch.Tensor | None = None,
-                recompute_prefix: bool = False) -> list[torch.Tensor]:
+    def denoise(
+        self, images, instructions, state, noise: torch.Tensor | None = None, recompute_prefix: bool = False
+    ) -> list[torch.Tensor]:
         """The Euler path from noise to a chunk: ``num_steps`` + 1 normalised chunks (B, H, D), the noise x_1
         first, x_0 last. ``noise`` fixes the start; ``recompute_prefix`` runs the VLM again at every step
         (the slow way, for the test that the cache changes nothing)."""
         H, D, N = self.config.chunk_size, self.config.action_dim, self.config.num_steps
         if noise is not None and tuple(noise.shape) != (len(state), H, D):
-            raise ValueError(f"noise must have the shape of the chunks, ({len(state)}, {H}, {D}): one (chunk_size, "
-                             f"action_dim) draw per observation, got {tuple(noise.shape)}")
+            raise ValueError(
+                f"noise must have the shape of the chunks, ({len(state)}, {H}, {D}): one (chunk_size, "
+                f"action_dim) draw per observation, got {tuple(noise.shape)}"
+            )
         x = torch.randn(len(state), H, D, device=self.device) if noise is None else noise.to(self.device)
         if recompute_prefix:
+
             def velocity(x_t: torch.Tensor, t: float) -> torch.Tensor:
                 return self.velocity_field(self.prefix_cache(images, instructions), state)(x_t, t)
         else:
@@ -251,8 +272,10 @@ class FlowVLA(VLMPolicy):
         """(num_steps + 1, S, H, D): for S starting noises (S, H, D) and one observation, every Euler step's
         chunk in action units; the last is what the policy would execute. The same noise gives the same path."""
         if noise.ndim != 3:
-            raise ValueError(f"noise must be (S, chunk_size, action_dim), S starting points for one observation, "
-                             f"got shape {tuple(noise.shape)}")
+            raise ValueError(
+                f"noise must be (S, chunk_size, action_dim), S starting points for one observation, "
+                f"got shape {tuple(noise.shape)}"
+            )
         images, instructions, state = self.observation_tensors([observation])
         S = len(noise)
         images = [image.expand(S, *image.shape[1:]) for image in images]  # one observation, S noises
@@ -260,13 +283,23 @@ class FlowVLA(VLMPolicy):
         return np.stack([self.unnormalize_actions(x).cpu().numpy() for x in path])
 
 
-def build_flow_vla(dataset, chunk_size: int = 10, action_repeat: int = 1, num_steps: int = 10,
-                   device: str | torch.device = "cpu", pointing_vlm: VLMPolicy | None = None) -> FlowVLA:
+def build_flow_vla(
+    dataset,
+    chunk_size: int = 10,
+    action_repeat: int = 1,
+    num_steps: int = 10,
+    device: str | torch.device = "cpu",
+    pointing_vlm: VLMPolicy | None = None,
+) -> FlowVLA:
     """A fresh flow-matching VLA with the dataset's statistics and instructions, on the course VLM or on
     ``pointing_vlm`` (``vla.build_on_vlm``); it acts every ``action_repeat`` control steps."""
-    config = FlowConfig(chunk_size=chunk_size, n_action_steps=chunk_size, action_repeat=action_repeat,
-                        num_steps=num_steps,
-                        point_weight=float(pointing_vlm is not None))
+    config = FlowConfig(
+        chunk_size=chunk_size,
+        n_action_steps=chunk_size,
+        action_repeat=action_repeat,
+        num_steps=num_steps,
+        point_weight=float(pointing_vlm is not None),
+    )
     return build_on_vlm(FlowVLA, config, dataset, pointing_vlm).to(device)
 
 
@@ -290,8 +323,9 @@ def load_flow_on_course_vlm(path: str | Path | None = None) -> dict:
 
 
 @torch.no_grad()
-def sweep_num_steps(policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frames: int = 64,
-                    seed: int = 0) -> dict[int, dict[str, float]]:
+def sweep_num_steps(
+    policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frames: int = 64, seed: int = 0
+) -> dict[int, dict[str, float]]:
     """Quality and cost against the number of Euler steps, the one knob pi0 exposes at inference: for each
     N, the chunk error on ``frames`` held-out frames (the same noise for every N) and the time per chunk on
     one observation. The trained weights stay the same; only ``config.num_steps`` changes."""
@@ -306,6 +340,12 @@ def sweep_num_steps(policy: FlowVLA, dataset, num_steps=(1, 2, 5, 10, 20), frame
 
 
 if __name__ == "__main__":
-    train_head_command("python -m vlacourse.flow", "the flow-matching VLA (notebook 06)", build_flow_vla, CHECKPOINT,
-                       measure_more=lambda policy, dataset: {
-                           "num_steps": {str(n): result for n, result in sweep_num_steps(policy, dataset).items()}})
+    train_head_command(
+        "python -m vlacourse.flow",
+        "the flow-matching VLA (notebook 06)",
+        build_flow_vla,
+        CHECKPOINT,
+        measure_more=lambda policy, dataset: {
+            "num_steps": {str(n): result for n, result in sweep_num_steps(policy, dataset).items()}
+        },
+    )

@@ -83,8 +83,9 @@ class SelfAttention(nn.Module):
             mask, causal = None, self.causal
         else:  # new query i sits at position past + i: it may read keys 0 .. past + i
             mask, causal = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past), False
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.merge(y)
 
 
@@ -156,8 +157,10 @@ class GPT(nn.Module):
         B, T, _ = x.shape
         past = cache.length if cache is not None else 0
         if past + T > self.config.block_size:
-            raise ValueError(f"{past + T} positions exceed block_size={self.config.block_size}: "
-                             "shorten the input or build the model with a larger block_size")
+            raise ValueError(
+                f"{past + T} positions exceed block_size={self.config.block_size}: "
+                "shorten the input or build the model with a larger block_size"
+            )
         positions = torch.arange(past, past + T, device=x.device)
         x = self.drop(x + self.wpe(positions))  # (B, T, C)
         for layer, block in enumerate(self.blocks):
@@ -165,15 +168,24 @@ class GPT(nn.Module):
         return self.ln_f(x)
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 use_cache: bool = True, generator: torch.Generator | None = None,
-                 stop_token: int | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+        stop_token: int | None = None,
+    ) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled tokens to ``idx`` (B, T). ``temperature=0`` takes the most
         likely token; ``top_k`` samples among the k most likely. Stops early when every row has emitted
         ``stop_token``."""
         if idx.shape[1] + max_new_tokens > self.config.block_size:
-            raise ValueError(f"prompt ({idx.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
-                             f"block_size={self.config.block_size}")
+            raise ValueError(
+                f"prompt ({idx.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds "
+                f"block_size={self.config.block_size}"
+            )
         cache = KVCache(self.config.n_layer) if use_cache else None
         new_tokens = idx  # what the next forward pass has not seen yet
         done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)

@@ -37,10 +37,15 @@ NORMS = LogNorm(1e-3, 1e2)  # gradient norms from 0.001 to 100 span the colour m
 ZERO = "#d9d9d9"
 
 # Where each part sits in the drawing: (x centre, y centre) in a 10 x 10 box.
-LAYOUT = {"vision encoder": (1.3, 0.6), "projector": (1.3, 1.6), "token embeddings": (3.7, 1.6),
-          **{f"VLM layer {i}": (2.5, 1.6 + i) for i in range(1, 5)},
-          "expert input": (7.5, 1.6), **{f"expert layer {i}": (7.5, 1.6 + i) for i in range(1, 5)},
-          "expert output": (7.5, 6.6)}
+LAYOUT = {
+    "vision encoder": (1.3, 0.6),
+    "projector": (1.3, 1.6),
+    "token embeddings": (3.7, 1.6),
+    **{f"VLM layer {i}": (2.5, 1.6 + i) for i in range(1, 5)},
+    "expert input": (7.5, 1.6),
+    **{f"expert layer {i}": (7.5, 1.6 + i) for i in range(1, 5)},
+    "expert output": (7.5, 6.6),
+}
 LOSS_AT = {"fast": (1.5, 7.9), "vqa": (3.5, 7.9), "flow": (7.5, 7.9)}
 BOX_W, BOX_H = 2.6, 0.62
 
@@ -58,28 +63,65 @@ def draw_network(ax, norms: dict[str, float] | None, loss: str, stop_gradient: b
         norm = norms.get(part, 0.0)
         ax.add_patch(_box(x, y, BOX_W if part.startswith(("VLM", "expert")) else 2.3, colour_of(norm)))
         dark = norm > 0 and NORMS(min(norm, NORMS.vmax)) < 0.6
-        ax.text(x, y, f"{part}\n{norm:.2g}" if norm else f"{part}\n0", ha="center", va="center", fontsize=7,
-                color="white" if dark else "black")
-    ax.text(5, -0.15, "arrows: the backward pass, from each loss toward the parameters it reaches", ha="center",
-            fontsize=7, color="dimgrey")
+        ax.text(
+            x,
+            y,
+            f"{part}\n{norm:.2g}" if norm else f"{part}\n0",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if dark else "black",
+        )
+    ax.text(
+        5,
+        -0.15,
+        "arrows: the backward pass, from each loss toward the parameters it reaches",
+        ha="center",
+        fontsize=7,
+        color="dimgrey",
+    )
     for name, (x, y) in LOSS_AT.items():
         chosen = name == loss
-        ax.text(x, y, LOSS_NAMES[name], ha="center", va="center", fontsize=8, weight="bold" if chosen else "normal",
-                bbox={"boxstyle": "round", "fc": "#ffe9a8" if chosen else "white", "ec": "black" if chosen else "grey"})
+        ax.text(
+            x,
+            y,
+            LOSS_NAMES[name],
+            ha="center",
+            va="center",
+            fontsize=8,
+            weight="bold" if chosen else "normal",
+            bbox={"boxstyle": "round", "fc": "#ffe9a8" if chosen else "white", "ec": "black" if chosen else "grey"},
+        )
     # The backward path of the chosen loss: from the loss down to the parts it reaches.
     for name, (x, y) in LOSS_AT.items():
         target = "VLM layer 4" if name != "flow" else "expert output"
-        _arrow(ax, (x, y - 0.25), (LAYOUT[target][0] + (x - LAYOUT[target][0]) * 0.5, LAYOUT[target][1] + BOX_H / 2),
-               colour_of(norms.get(target, 0.0)) if name == loss else ZERO)
-    chain = [("expert output", "expert layer 4"), ("expert layer 4", "expert layer 3"),
-             ("expert layer 3", "expert layer 2"), ("expert layer 2", "expert layer 1"),
-             ("expert layer 1", "expert input"), ("VLM layer 4", "VLM layer 3"), ("VLM layer 3", "VLM layer 2"),
-             ("VLM layer 2", "VLM layer 1"), ("VLM layer 1", "projector"), ("VLM layer 1", "token embeddings"),
-             ("projector", "vision encoder")]
+        _arrow(
+            ax,
+            (x, y - 0.25),
+            (LAYOUT[target][0] + (x - LAYOUT[target][0]) * 0.5, LAYOUT[target][1] + BOX_H / 2),
+            colour_of(norms.get(target, 0.0)) if name == loss else ZERO,
+        )
+    chain = [
+        ("expert output", "expert layer 4"),
+        ("expert layer 4", "expert layer 3"),
+        ("expert layer 3", "expert layer 2"),
+        ("expert layer 2", "expert layer 1"),
+        ("expert layer 1", "expert input"),
+        ("VLM layer 4", "VLM layer 3"),
+        ("VLM layer 3", "VLM layer 2"),
+        ("VLM layer 2", "VLM layer 1"),
+        ("VLM layer 1", "projector"),
+        ("VLM layer 1", "token embeddings"),
+        ("projector", "vision encoder"),
+    ]
     for upper, lower in chain:
         (x0, y0), (x1, y1) = LAYOUT[upper], LAYOUT[lower]
-        _arrow(ax, (x1 if abs(x1 - x0) > 0.5 else x0, y0 - BOX_H / 2), (x1, y1 + BOX_H / 2),
-               colour_of(norms.get(lower, 0.0)))
+        _arrow(
+            ax,
+            (x1 if abs(x1 - x0) > 0.5 else x0, y0 - BOX_H / 2),
+            (x1, y1 + BOX_H / 2),
+            colour_of(norms.get(lower, 0.0)),
+        )
     for i in range(1, 5):  # the expert reads layer i's keys and values; its gradient goes back along this arrow
         y = LAYOUT[f"VLM layer {i}"][1]
         arriving = norms.get(f"keys, values {i}", 0.0)
@@ -87,13 +129,15 @@ def draw_network(ax, norms: dict[str, float] | None, loss: str, stop_gradient: b
         _arrow(ax, (start, y), (end, y), ZERO if stop_gradient else colour_of(arriving))
         ax.text((start + end) / 2, y + 0.18, f"keys, values: {arriving:.2g}", ha="center", fontsize=6)
         if stop_gradient:
-            ax.text((start + end) / 2, y - 0.05, "X", ha="center", va="center", fontsize=11, color="#c0392b",
-                    weight="bold")
+            ax.text(
+                (start + end) / 2, y - 0.05, "X", ha="center", va="center", fontsize=11, color="#c0392b", weight="bold"
+            )
 
 
 def _box(x: float, y: float, width: float, colour) -> FancyBboxPatch:
-    return FancyBboxPatch((x - width / 2, y - BOX_H / 2), width, BOX_H, boxstyle="round,pad=0.02", fc=colour,
-                          ec="black", lw=0.6)
+    return FancyBboxPatch(
+        (x - width / 2, y - BOX_H / 2), width, BOX_H, boxstyle="round,pad=0.02", fc=colour, ec="black", lw=0.6
+    )
 
 
 def _arrow(ax, start, end, colour) -> None:
@@ -117,8 +161,13 @@ def draw_gradient_flow(recording: dict, stop_gradient: bool, vlm_losses: bool, l
     start = record["vqa_accuracy"][0]
     for name, other in recording["runs"].items():
         chosen = name == run
-        curves.plot(other["measure_steps"], other["vqa_accuracy"], lw=2.5 if chosen else 1,
-                    alpha=1 if chosen else 0.5, label=name)
+        curves.plot(
+            other["measure_steps"],
+            other["vqa_accuracy"],
+            lw=2.5 if chosen else 1,
+            alpha=1 if chosen else 0.5,
+            label=name,
+        )
     curves.plot([step], [record["vqa_accuracy"][at]], "o", color="black")
     curves.axhline(0.95 * start, ls="--", color="grey", lw=0.8, label="95% of the start")
     curves.set(xlabel="training step", ylabel="question accuracy (held-out scenes)", ylim=(0, 1))
@@ -134,8 +183,9 @@ def gradient_flow_widget(recording: dict | None = None) -> InteractiveImage:
     controls = {
         "stop_gradient": widgets.Checkbox(value=True, description="stop-gradient"),
         "vlm_losses": widgets.Checkbox(value=True, description="VLM losses (FAST, VQA)"),
-        "loss": widgets.ToggleButtons(options=[(name, key) for key, name in LOSS_NAMES.items()], value="flow",
-                                      description="loss"),
+        "loss": widgets.ToggleButtons(
+            options=[(name, key) for key, name in LOSS_NAMES.items()], value="flow", description="loss"
+        ),
         "step": widgets.SelectionSlider(options=steps, value=steps[0], description="step"),
     }
     return InteractiveImage(lambda **values: draw_gradient_flow(recording, **values), controls)

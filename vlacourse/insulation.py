@@ -69,16 +69,21 @@ from vlacourse.vla import VLMPolicy, action_token_loss
 from vlacourse.vlm import VLM, load_course_vlm, qa_batches, question_accuracy, text_after_image
 
 LOSSES = ("flow", "fast", "vqa")  # the expert's flow loss; the VLM's FAST-token and vision-language losses
-RUNS = {"naive": {"stop_gradient": False, "vlm_losses": False},  # the runs of notebook 07 (see the module)
-        "joint": {"stop_gradient": False, "vlm_losses": True},
-        "frozen": {"stop_gradient": True, "vlm_losses": False},
-        "insulated": {"stop_gradient": True, "vlm_losses": True}}
+RUNS = {
+    "naive": {"stop_gradient": False, "vlm_losses": False},  # the runs of notebook 07 (see the module)
+    "joint": {"stop_gradient": False, "vlm_losses": True},
+    "frozen": {"stop_gradient": True, "vlm_losses": False},
+    "insulated": {"stop_gradient": True, "vlm_losses": True},
+}
 
 
 def run_name(stop_gradient: bool, vlm_losses: bool) -> str:
     """The run of ``RUNS`` with these two switches."""
-    return next(name for name, switches in RUNS.items()
-                if switches == {"stop_gradient": stop_gradient, "vlm_losses": vlm_losses})
+    return next(
+        name
+        for name, switches in RUNS.items()
+        if switches == {"stop_gradient": stop_gradient, "vlm_losses": vlm_losses}
+    )
 
 
 @dataclass
@@ -100,8 +105,15 @@ class InsulatedVLA(FlowVLA):
     config_class = InsulationConfig
     saved_arguments = {"fast": FASTTokenizer}  # the FAST tokenizer is saved in the file's metadata
 
-    def __init__(self, config: InsulationConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
-                 instructions: list[str], fast: FASTTokenizer):
+    def __init__(
+        self,
+        config: InsulationConfig,
+        stats: dict,
+        vlm: VLM,
+        tokenizer: BPETokenizer,
+        instructions: list[str],
+        fast: FASTTokenizer,
+    ):
         super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab=fast.vocab_size + 1)
         self.fast = fast  # the FAST tokens, then an end token, follow the text tokens
         # The state as the VLM reads it before the FAST tokens; the expert keeps its own (``state_projector``).
@@ -116,12 +128,16 @@ class InsulatedVLA(FlowVLA):
         """The network's parameters in the parts the instruments and the widget show, from the camera to the
         losses: the VLM's (vision encoder to its last layer), then the expert's. Each parameter is in exactly
         one part (a test checks it)."""
+
         def of(*modules: nn.Module) -> list[nn.Parameter]:
             return [p for module in modules for p in module.parameters()]
 
         gpt = self.gpt
-        parts = {"vision encoder": of(self.vision), "projector": of(self.projector, self.keypoint_readouts),
-                 "token embeddings": of(gpt.wte, gpt.wpe, self.vlm_state_projector)}
+        parts = {
+            "vision encoder": of(self.vision),
+            "projector": of(self.projector, self.keypoint_readouts),
+            "token embeddings": of(gpt.wte, gpt.wpe, self.vlm_state_projector),
+        }
         for i, block in enumerate(gpt.blocks):
             parts[f"VLM layer {i + 1}"] = of(block, gpt.ln_f) if i == len(gpt.blocks) - 1 else of(block)
         parts["expert input"] = of(self.action_in, self.action_time_mlp, self.state_projector) + [self.suffix_positions]
@@ -171,8 +187,9 @@ class InsulatedVLA(FlowVLA):
         return sum(weights[name] * loss for name, loss in losses.items()), {k: v.item() for k, v in losses.items()}
 
 
-def build_insulated_vla(dataset, run: str = "insulated", chunk_size: int = 10,
-                        device: str | torch.device = "cpu") -> InsulatedVLA:
+def build_insulated_vla(
+    dataset, run: str = "insulated", chunk_size: int = 10, device: str | torch.device = "cpu"
+) -> InsulatedVLA:
     """A fresh VLA on the course VLM for one of the ``RUNS``: its expert random, its FAST tokenizer fitted on
     the dataset's chunks."""
     if run not in RUNS:
@@ -191,8 +208,9 @@ def text_vlm(policy: VLMPolicy) -> VLM:
     text = policy.text_vocab
     config = GPTConfig(**{**policy.gpt.config.__dict__, "vocab_size": text})
     vlm = VLM(policy.vision.config, config).to(policy.device)
-    weights = {f"gpt.{k}": v[:text] if k in ("wte.weight", "lm_head.weight") else v
-               for k, v in policy.gpt.state_dict().items()}
+    weights = {
+        f"gpt.{k}": v[:text] if k in ("wte.weight", "lm_head.weight") else v for k, v in policy.gpt.state_dict().items()
+    }
     weights |= {f"vision.{k}": v for k, v in policy.vision.state_dict().items()}
     weights |= {f"projector.{k}": v for k, v in policy.projector.state_dict().items()}
     vlm.load_state_dict(weights)
@@ -240,8 +258,9 @@ class InsulationRecipe:
     eval_episodes: int = 20  # seeded pick-and-place episodes at the end of each run
 
 
-def co_train(recipe: InsulationRecipe, run: str, dataset, scenes, heldout, steps: int | None = None,
-             progress: bool = True) -> tuple[InsulatedVLA, dict]:
+def co_train(
+    recipe: InsulationRecipe, run: str, dataset, scenes, heldout, steps: int | None = None, progress: bool = True
+) -> tuple[InsulatedVLA, dict]:
     """One run of the recipe (``steps`` overrides its length, for a quick look): the policy, and every
     ``eval_every`` steps its question accuracy on ``heldout`` scenes, each loss's gradient norms (on one
     fixed batch) and its chunk error; then seconds per step and success on the arm."""
@@ -255,29 +274,51 @@ def co_train(recipe: InsulationRecipe, run: str, dataset, scenes, heldout, steps
     tokenizer, device = policy.tokenizer, policy.device
     vqa_batches = qa_batches(scenes, tokenizer, recipe.vqa_batch_size, seed=recipe.seed + 1, device=device)
     # One fixed batch (robot frames, captions and questions) that every measurement of the gradients reads.
-    gradient_batch = {**ChunkBatches(dataset, policy.config, recipe.batch_size, recipe.seed + 2,
-                            split_episodes(dataset.num_episodes)[0], device)(),
-             "co_training": qa_batches(scenes, tokenizer, recipe.vqa_batch_size, recipe.seed + 3, device)()}
+    gradient_batch = {
+        **ChunkBatches(
+            dataset, policy.config, recipe.batch_size, recipe.seed + 2, split_episodes(dataset.num_episodes)[0], device
+        )(),
+        "co_training": qa_batches(scenes, tokenizer, recipe.vqa_batch_size, recipe.seed + 3, device)(),
+    }
 
     def measure() -> dict:
-        return {"vqa_accuracy": question_accuracy(text_vlm(policy), tokenizer, heldout)[0],
-                "gradient_norms": gradient_norms(policy, gradient_batch)}
+        return {
+            "vqa_accuracy": question_accuracy(text_vlm(policy), tokenizer, heldout)[0],
+            "gradient_norms": gradient_norms(policy, gradient_batch),
+        }
 
     before = measure()  # step 0: the course VLM as it was, the expert as initialised
     start = time.perf_counter()
-    history = train_policy(policy, dataset, steps, recipe.batch_size, recipe.lr, recipe.seed,
-                           eval_every=recipe.eval_every, progress=progress,
-                           co_training=vqa_batches if policy.config.vlm_losses else None, measure=measure)
+    history = train_policy(
+        policy,
+        dataset,
+        steps,
+        recipe.batch_size,
+        recipe.lr,
+        recipe.seed,
+        eval_every=recipe.eval_every,
+        progress=progress,
+        co_training=vqa_batches if policy.config.vlm_losses else None,
+        measure=measure,
+    )
     seconds = time.perf_counter() - start
     measured = [before] + history.measurements
-    record = {"run": run, **RUNS[run], "seconds": seconds, "steps": steps,
-              "eval_steps": history.eval_steps, "chunk_error": history.chunk_errors,
-              "measure_steps": [0] + history.eval_steps, "vqa_accuracy": [m["vqa_accuracy"] for m in measured],
-              "gradient_norms": [m["gradient_norms"] for m in measured],
-              "seconds_per_step": seconds_per_step(policy, gradient_batch)}
+    record = {
+        "run": run,
+        **RUNS[run],
+        "seconds": seconds,
+        "steps": steps,
+        "eval_steps": history.eval_steps,
+        "chunk_error": history.chunk_errors,
+        "measure_steps": [0] + history.eval_steps,
+        "vqa_accuracy": [m["vqa_accuracy"] for m in measured],
+        "gradient_norms": [m["gradient_norms"] for m in measured],
+        "seconds_per_step": seconds_per_step(policy, gradient_batch),
+    }
     if recipe.eval_episodes:
-        record["success"] = evaluate(policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed,
-                                     progress=progress).success_rate
+        record["success"] = evaluate(
+            policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed, progress=progress
+        ).success_rate
     return policy, record
 
 
@@ -295,8 +336,7 @@ def seconds_per_step(policy: InsulatedVLA, batch: dict[str, Any], repeats: int =
 RECORDING = "insulation_runs.json"
 
 
-def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = None,
-                progress: bool = True) -> dict:
+def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = None, progress: bool = True) -> dict:
     """Every run of ``runs`` by the recipe, as ``co_train`` measures it, with the recipe: what notebook 07's
     widget plays back (``python -m vlacourse.insulation record`` writes it)."""
     from vlacourse.scenes import SceneMaker
@@ -305,11 +345,14 @@ def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = 
 
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=progress)
     vlm_recipe = Recipe(seed=recipe.seed)  # the course VLM's own scenes: its training data, its held-out set
-    scenes = SceneMaker(vlm_recipe.vit.image_size).make_many(recipe.vqa_scenes, seed=vlm_recipe.seed * 1000 + 1,
-                                                            progress=progress)
-    heldout = vlm_recipe.heldout(progress)[:recipe.heldout_scenes]
-    return {"recipe": asdict(recipe),
-            "runs": {run: co_train(recipe, run, dataset, scenes, heldout, steps, progress)[1] for run in runs}}
+    scenes = SceneMaker(vlm_recipe.vit.image_size).make_many(
+        recipe.vqa_scenes, seed=vlm_recipe.seed * 1000 + 1, progress=progress
+    )
+    heldout = vlm_recipe.heldout(progress)[: recipe.heldout_scenes]
+    return {
+        "recipe": asdict(recipe),
+        "runs": {run: co_train(recipe, run, dataset, scenes, heldout, steps, progress)[1] for run in runs},
+    }
 
 
 def load_recorded_runs(path: str | Path | None = None) -> dict:
@@ -321,18 +364,28 @@ def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.insulation", "knowledge insulation (notebook 07)")
     make = commands.add("record", "train the four runs of InsulationRecipe and write their measurements", RECORDING)
     make.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
-    make.add_argument("--steps", type=int, default=InsulationRecipe.steps,
-                      help="train each run this long (fewer: the recording's first steps, as a check)")
-    make.add_argument("--eval-episodes", type=int, default=InsulationRecipe.eval_episodes,
-                      help="episodes on the arm at the end of each run (0: none)")
+    make.add_argument(
+        "--steps",
+        type=int,
+        default=InsulationRecipe.steps,
+        help="train each run this long (fewer: the recording's first steps, as a check)",
+    )
+    make.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=InsulationRecipe.eval_episodes,
+        help="episodes on the arm at the end of each run (0: none)",
+    )
     args = commands.parse(argv)
     recipe = InsulationRecipe(eval_episodes=args.eval_episodes)
     recording = record_runs(recipe, args.runs, args.steps, progress=not args.quiet)
     args.out.write_text(json.dumps(recording, indent=1))
     for run, measured in recording["runs"].items():
-        print(f"{run:>10}: question accuracy {measured['vqa_accuracy'][0]:.3f} -> {measured['vqa_accuracy'][-1]:.3f}, "
-              f"chunk error {measured['chunk_error'][-1]:.3f}, success {measured.get('success', float('nan')):.0%}, "
-              f"{measured['seconds_per_step']:.2f} s per step")
+        print(
+            f"{run:>10}: question accuracy {measured['vqa_accuracy'][0]:.3f} -> {measured['vqa_accuracy'][-1]:.3f}, "
+            f"chunk error {measured['chunk_error'][-1]:.3f}, success {measured.get('success', float('nan')):.0%}, "
+            f"{measured['seconds_per_step']:.2f} s per step"
+        )
     print(f"wrote {args.out}")
 
 

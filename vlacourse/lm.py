@@ -15,13 +15,21 @@ from vlacourse.gpt import GPT, KVCache
 class TokenWindows:
     """A token stream split into training and validation parts, sampled as (input, next-token) windows."""
 
-    def __init__(self, ids: list[int], window: int, batch_size: int, val_fraction: float = 0.1,
-                 device: torch.device | str = "cpu", seed: int = 0):
+    def __init__(
+        self,
+        ids: list[int],
+        window: int,
+        batch_size: int,
+        val_fraction: float = 0.1,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ):
         data = torch.tensor(ids, dtype=torch.long)
         split = int(len(data) * (1 - val_fraction))
         if split <= window or len(data) - split <= window:
-            raise ValueError(f"{len(data)} tokens are too few for windows of {window}: "
-                             "use more text or a shorter window")
+            raise ValueError(
+                f"{len(data)} tokens are too few for windows of {window}: use more text or a shorter window"
+            )
         self.train, self.val = data[:split], data[split:]
         self.window, self.batch_size, self.device = window, batch_size, device
         self.generator = torch.Generator().manual_seed(seed)
@@ -29,8 +37,8 @@ class TokenWindows:
     def batch(self, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
         data = self.train if split == "train" else self.val
         starts = torch.randint(len(data) - self.window - 1, (self.batch_size,), generator=self.generator)
-        x = torch.stack([data[s:s + self.window] for s in starts])  # (B, T)
-        y = torch.stack([data[s + 1:s + self.window + 1] for s in starts])  # (B, T): the same, one token later
+        x = torch.stack([data[s : s + self.window] for s in starts])  # (B, T)
+        y = torch.stack([data[s + 1 : s + self.window + 1] for s in starts])  # (B, T): the same, one token later
         return x.to(self.device), y.to(self.device)
 
 

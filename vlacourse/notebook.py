@@ -28,7 +28,7 @@ from vlacourse.course import REPO_URL
 
 # The first cell of every notebook. It cannot import the package to install it, so the install lines
 # live here as text; `tests/test_notebooks.py` checks every notebook starts with exactly this.
-SETUP_CELL = f'''\
+SETUP_CELL = f"""\
 # Setup: run this cell first. In Colab it installs the course package; locally `make lab` already did.
 import importlib.util
 import sys
@@ -39,15 +39,15 @@ if "google.colab" in sys.modules and importlib.util.find_spec("vlacourse") is No
     import subprocess
 
     keep = pathlib.Path("/tmp/colab-keep.txt")  # pin what Colab ships so that pip never swaps it out
-    keep.write_text("\\n".join(f"{{p}}=={{md.version(p)}}" for p in
-                              ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep),
-                    "vlacourse @ git+{REPO_URL}"], check=True)
+    shipped = ["torch", "numpy", "ipywidgets", "ipykernel", "ipython"]
+    keep.write_text("\\n".join(f"{{p}}=={{md.version(p)}}" for p in shipped))
+    package = "vlacourse @ git+{REPO_URL}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(keep), package], check=True)
     importlib.invalidate_caches()  # let this running kernel see the new package
 
 from vlacourse.notebook import setup
 
-course = setup(seed=0)'''
+course = setup(seed=0)"""
 
 GL_BACKENDS = ("egl", "osmesa", "glfw")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -88,8 +88,9 @@ def _prepare_colab_gl() -> None:
 def _no_backend_message(tried: list[str]) -> str:
     fix = (
         "In Colab: Runtime > Change runtime type > T4 GPU (EGL), or run `!apt-get -qq install libosmesa6` "
-        "and rerun this cell." if in_colab() else
-        "On Debian/Ubuntu: `sudo apt-get install libegl1` (EGL) or `sudo apt-get install libosmesa6` "
+        "and rerun this cell."
+        if in_colab()
+        else "On Debian/Ubuntu: `sudo apt-get install libegl1` (EGL) or `sudo apt-get install libosmesa6` "
         "(OSMesa, slower); with conda: `conda install -c conda-forge mesalib`. On a desktop with a "
         "screen, setup(gl='glfw') also works. Then restart the kernel and rerun this cell."
     )

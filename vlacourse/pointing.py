@@ -69,8 +69,12 @@ def pointing_instructions() -> list[list[str]]:
             if (task, color) in HELD_OUT or task == "clear_table":
                 continue
             for template in templates:
-                texts |= {template.format(color=color, zone=zone, other=other)
-                          for zone in ZONES for other in COLORS if other != color}
+                texts |= {
+                    template.format(color=color, zone=zone, other=other)
+                    for zone in ZONES
+                    for other in COLORS
+                    if other != color
+                }
         per_block.append(sorted(texts))
     return per_block
 
@@ -78,18 +82,19 @@ def pointing_instructions() -> list[list[str]]:
 class PointingBatches:
     """Random (scene, named block, instruction) triples of rendered scenes, with where that block appears."""
 
-    def __init__(self, scenes: dict[str, np.ndarray], batch_size: int, seed: int,
-                 device: str | torch.device = "cpu"):
+    def __init__(self, scenes: dict[str, np.ndarray], batch_size: int, seed: int, device: str | torch.device = "cpu"):
         from vlacourse.sim.cameras import PointingLabels
 
         self.rng, self.batch_size, self.device = np.random.default_rng(seed), batch_size, device
         self.images = {k: torch.from_numpy(v) for k, v in scenes.items() if k.startswith("observation.images.")}
-        self.labels = torch.from_numpy(PointingLabels()(scenes["observation.state"],
-                                                        scenes["observation.environment_state"]))  # (N, 4, 2, 3)
+        self.labels = torch.from_numpy(
+            PointingLabels()(scenes["observation.state"], scenes["observation.environment_state"])
+        )  # (N, 4, 2, 3)
         self.instructions = pointing_instructions()
 
-    def batch_at(self, frames: np.ndarray, blocks: np.ndarray,
-                 rng: np.random.Generator | None = None) -> dict[str, Any]:
+    def batch_at(
+        self, frames: np.ndarray, blocks: np.ndarray, rng: np.random.Generator | None = None
+    ) -> dict[str, Any]:
         """The given scenes, each naming the given block in an instruction drawn by ``rng`` (default: the batches')."""
         rng = rng or self.rng
         batch = {k: v[torch.from_numpy(frames)].to(self.device) for k, v in self.images.items()}
@@ -160,8 +165,9 @@ def load_course_pointing_vlm(path: str | Path | None = None, device: str | torch
     return load_policy(path, CHECKPOINT, "python -m vlacourse.pointing train", device)
 
 
-def train_pointing(recipe: PointingRecipe, progress: bool = True, stop_after: int | None = None,
-                   device: str | torch.device = "cpu") -> tuple[PointingVLM, History, dict]:
+def train_pointing(
+    recipe: PointingRecipe, progress: bool = True, stop_after: int | None = None, device: str | torch.device = "cpu"
+) -> tuple[PointingVLM, History, dict]:
     """The pointing VLM trained by the recipe, its history and its error on held-out scenes (seeded; not measured
     when ``stop_after`` cuts the run short)."""
     from vlacourse.notebook import seed_everything
@@ -169,19 +175,38 @@ def train_pointing(recipe: PointingRecipe, progress: bool = True, stop_after: in
 
     start = time.perf_counter()
     scenes = render_pointing_scenes(recipe.scenes, recipe.seed, progress=progress)
-    heldout = PointingBatches(render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=progress),
-                              recipe.batch_size, recipe.seed + 1, device)
+    heldout = PointingBatches(
+        render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=progress),
+        recipe.batch_size,
+        recipe.seed + 1,
+        device,
+    )
     render_seconds = time.perf_counter() - start
     seed_everything(recipe.seed)
     vlm = build_pointing_vlm(device)
     batches = PointingBatches(scenes, recipe.batch_size, recipe.seed, device)
     validation = heldout.batch_at(np.arange(256) % len(heldout.labels), np.arange(256) % 4)
-    history = train(vlm, batches, recipe.steps, lr=recipe.lr, evaluate=lambda: vlm(validation)[0].item(),
-                    eval_every=max(1, recipe.steps // 10), progress=progress, warmup_steps=100, cosine=True,
-                    compute_loss=lambda model, batch: model(batch)[0], stop_after=stop_after)
-    metrics = {"render_seconds": render_seconds, "train_seconds": time.perf_counter() - start - render_seconds,
-               "prefix_losses": history.losses[:PREFIX_STEPS], "eval_steps": history.eval_steps,
-               "validation_loss": history.eval_losses, "recipe": asdict(recipe)}
+    history = train(
+        vlm,
+        batches,
+        recipe.steps,
+        lr=recipe.lr,
+        evaluate=lambda: vlm(validation)[0].item(),
+        eval_every=max(1, recipe.steps // 10),
+        progress=progress,
+        warmup_steps=100,
+        cosine=True,
+        compute_loss=lambda model, batch: model(batch)[0],
+        stop_after=stop_after,
+    )
+    metrics = {
+        "render_seconds": render_seconds,
+        "train_seconds": time.perf_counter() - start - render_seconds,
+        "prefix_losses": history.losses[:PREFIX_STEPS],
+        "eval_steps": history.eval_steps,
+        "validation_loss": history.eval_losses,
+        "recipe": asdict(recipe),
+    }
     if stop_after is None:  # a prefix run is a check of its losses: measuring it would cost more than it told
         metrics |= pointing_error(vlm, heldout, recipe.heldout_scenes)
     return vlm, history, metrics

@@ -65,11 +65,13 @@ class PolicyConfig:
     def __post_init__(self):
         self.cameras = tuple(self.cameras)  # JSON gives lists back
         if self.action_repeat < 1:
-            raise ValueError(f"action_repeat must be at least 1 (1: one action per control step), "
-                             f"got {self.action_repeat}")
+            raise ValueError(
+                f"action_repeat must be at least 1 (1: one action per control step), got {self.action_repeat}"
+            )
         if not 1 <= self.n_action_steps <= self.chunk_size:
-            raise ValueError(f"n_action_steps must be between 1 and chunk_size={self.chunk_size}, "
-                             f"got {self.n_action_steps}")
+            raise ValueError(
+                f"n_action_steps must be between 1 and chunk_size={self.chunk_size}, got {self.n_action_steps}"
+            )
 
 
 def held_actions(actions: np.ndarray, repeat: int) -> np.ndarray:
@@ -108,14 +110,18 @@ def check_observation(observation: dict[str, Any], config: PolicyConfig) -> None
     image_keys = [f"observation.images.{c}" for c in config.cameras]
     missing = [k for k in (*image_keys, STATE_KEY, TASK_KEY) if k not in observation]
     if missing:
-        raise KeyError(f"the observation has no {missing}: a policy reads {image_keys + [STATE_KEY, TASK_KEY]} "
-                       f"(build the env with cameras={config.cameras})")
+        raise KeyError(
+            f"the observation has no {missing}: a policy reads {image_keys + [STATE_KEY, TASK_KEY]} "
+            f"(build the env with cameras={config.cameras})"
+        )
     size = config.image_size
     for key in image_keys:
         image = np.asarray(observation[key])
         if image.shape != (size, size, 3) or image.dtype != np.uint8:
-            raise ValueError(f"{key} must be a ({size}, {size}, 3) uint8 image, got {image.dtype} {image.shape}: "
-                             f"make the env with image_size={size}")
+            raise ValueError(
+                f"{key} must be a ({size}, {size}, 3) uint8 image, got {image.dtype} {image.shape}: "
+                f"make the env with image_size={size}"
+            )
     state = np.asarray(observation[STATE_KEY])
     if state.shape != (config.state_dim,) or not np.all(np.isfinite(state)):
         raise ValueError(f"{STATE_KEY} must be {config.state_dim} finite numbers, got {state.shape}: {state}")
@@ -188,9 +194,12 @@ class Policy(nn.Module):
         module = type(self).__module__
         if module == "__main__":  # made by `python -m vlacourse.x`: store the name that `load` can import
             module = sys.modules["__main__"].__spec__.name
-        metadata = {"class": f"{module}:{type(self).__qualname__}",
-                    "config": json.dumps(asdict(self.config)), "metrics": json.dumps(metrics or {}),
-                    **self.extra_metadata()}
+        metadata = {
+            "class": f"{module}:{type(self).__qualname__}",
+            "config": json.dumps(asdict(self.config)),
+            "metrics": json.dumps(metrics or {}),
+            **self.extra_metadata(),
+        }
         save_model(self, str(path), metadata=metadata)
 
     @staticmethod
@@ -200,15 +209,19 @@ class Policy(nn.Module):
         remedy = f"make it again with `{made_by} --out {path}`" if made_by else "save or train the policy again"
         metadata = read_metadata(path, remedy)
         if "class" not in metadata:
-            raise ValueError(f"{path} holds no course policy (its metadata names no policy class): "
-                             "load it with the function that saved it")
+            raise ValueError(
+                f"{path} holds no course policy (its metadata names no policy class): "
+                "load it with the function that saved it"
+            )
         module, name = metadata["class"].split(":")
         cls = getattr(importlib.import_module(module), name)
         policy = cls.from_metadata(cls.config_class(**json.loads(metadata["config"])), metadata)
         missing, unexpected = load_model(policy, str(path), strict=False)
         if missing or unexpected:
-            raise ValueError(f"{path} does not fit {cls.__name__} (missing {missing}, unexpected {unexpected}): "
-                             "it was saved by another version of the course")
+            raise ValueError(
+                f"{path} does not fit {cls.__name__} (missing {missing}, unexpected {unexpected}): "
+                "it was saved by another version of the course"
+            )
         policy.metrics = json.loads(metadata["metrics"])
         return policy.to(device).eval()
 
@@ -245,8 +258,16 @@ class ChunkBatches:
     With ``skip_no_ops`` no chunk starts at a no-op frame (``no_op_frames``); chunks still run through them.
     """
 
-    def __init__(self, dataset, config: PolicyConfig, batch_size: int, seed: int, episodes=None,
-                 device: str | torch.device = "cpu", skip_no_ops: bool = True):
+    def __init__(
+        self,
+        dataset,
+        config: PolicyConfig,
+        batch_size: int,
+        seed: int,
+        episodes=None,
+        device: str | torch.device = "cpu",
+        skip_no_ops: bool = True,
+    ):
         self.dataset, self.config, self.batch_size, self.device = dataset, config, batch_size, device
         self.rng = np.random.default_rng(seed)
         episodes = range(dataset.num_episodes) if episodes is None else episodes
@@ -274,8 +295,12 @@ class ChunkBatches:
         index = torch.from_numpy(frames)
         actions = torch.from_numpy(held_actions(self.actions[wanted], k))  # (B, H, D)
         batch = {f"observation.images.{c}": images[index] for c, images in self.images.items()}
-        batch |= {STATE_KEY: self.state[index], ACTION_KEY: actions,
-                  "action_is_pad": torch.from_numpy(is_pad), ENVIRONMENT_STATE_KEY: self.environment_state[index]}
+        batch |= {
+            STATE_KEY: self.state[index],
+            ACTION_KEY: actions,
+            "action_is_pad": torch.from_numpy(is_pad),
+            ENVIRONMENT_STATE_KEY: self.environment_state[index],
+        }
         if self.pointing is not None:
             batch[POINTING_KEY] = self.pointing[index]  # (B, cameras, 3)
         batch = {k: v.to(self.device) for k, v in batch.items()}
@@ -303,8 +328,10 @@ def load_policy(path: str | Path | None, shipped: str, command: str, device: str
         return Policy.load(path, device, made_by=command)
     with resources.as_file(resources.files("vlacourse") / "data" / shipped) as file:
         if not file.exists():
-            raise FileNotFoundError(f"this version of the course ships no {shipped} yet: make one with "
-                                    f"`{command} --out {shipped}` and pass its path")
+            raise FileNotFoundError(
+                f"this version of the course ships no {shipped} yet: make one with "
+                f"`{command} --out {shipped}` and pass its path"
+            )
         return Policy.load(file, device, made_by=command)
 
 
@@ -334,8 +361,9 @@ def chunk_error(policy: Policy, batch: dict[str, Any]) -> float:
 CHUNK_ERROR_FRAMES = 64  # of the validation frames, those whose chunks are predicted (it costs more than a loss)
 
 
-def validation_frames(dataset, config: PolicyConfig, seed: int = 0,
-                      device: str | torch.device = "cpu") -> dict[str, Any]:
+def validation_frames(
+    dataset, config: PolicyConfig, seed: int = 0, device: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """The 256 held-out frames on which ``train_policy(seed=seed)`` measures its validation loss, the same every
     time so that the curve compares like with like; its ``chunk_error`` is on the first ``CHUNK_ERROR_FRAMES``."""
     return ChunkBatches(dataset, config, 256, seed + 1, split_episodes(dataset.num_episodes)[1], device)()
@@ -349,11 +377,24 @@ class PolicyHistory(History):
     measurements: list[dict] = field(default_factory=list)  # what ``measure()`` returned, each eval
 
 
-def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: float = 3e-4, seed: int = 0,
-                 warmup_steps: int = 100, eval_every: int = 250, eval_task: str | None = None,
-                 eval_episodes: int = 0, checkpoint: str | Path | None = None, plot: LiveLossPlot | None = None,
-                 progress: bool = True, co_training: Callable[[], Any] | None = None,
-                 measure: Callable[[], dict] | None = None, stop_after: int | None = None) -> PolicyHistory:
+def train_policy(
+    policy: Policy,
+    dataset,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 3e-4,
+    seed: int = 0,
+    warmup_steps: int = 100,
+    eval_every: int = 250,
+    eval_task: str | None = None,
+    eval_episodes: int = 0,
+    checkpoint: str | Path | None = None,
+    plot: LiveLossPlot | None = None,
+    progress: bool = True,
+    co_training: Callable[[], Any] | None = None,
+    measure: Callable[[], dict] | None = None,
+    stop_after: int | None = None,
+) -> PolicyHistory:
     """The course's one loop for training a policy on demonstrations, on the policy's device.
 
     Every ``eval_every`` steps: the validation loss on held-out demonstration episodes, the error of the
@@ -367,8 +408,9 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
     from vlacourse.sim.evaluate import evaluate
 
     seed_everything(seed)
-    batches = ChunkBatches(dataset, policy.config, batch_size, seed, split_episodes(dataset.num_episodes)[0],
-                           policy.device)
+    batches = ChunkBatches(
+        dataset, policy.config, batch_size, seed, split_episodes(dataset.num_episodes)[0], policy.device
+    )
     validation_batch = validation_frames(dataset, policy.config, seed, policy.device)
     predicted_frames = {k: v[:CHUNK_ERROR_FRAMES] for k, v in validation_batch.items()}
     history = PolicyHistory()
@@ -389,9 +431,21 @@ def train_policy(policy: Policy, dataset, steps: int, batch_size: int = 32, lr: 
     def next_batch() -> dict[str, Any]:
         return batches() if co_training is None else {**batches(), "co_training": co_training()}
 
-    return train(policy, next_batch, steps, lr=lr, evaluate=evaluate_policy, eval_every=eval_every, plot=plot,
-                 progress=progress, warmup_steps=warmup_steps, cosine=True, history=history,
-                 compute_loss=lambda model, batch: model(batch)[0], stop_after=stop_after)
+    return train(
+        policy,
+        next_batch,
+        steps,
+        lr=lr,
+        evaluate=evaluate_policy,
+        eval_every=eval_every,
+        plot=plot,
+        progress=progress,
+        warmup_steps=warmup_steps,
+        cosine=True,
+        history=history,
+        compute_loss=lambda model, batch: model(batch)[0],
+        stop_after=stop_after,
+    )
 
 
 @contextmanager
@@ -423,7 +477,8 @@ def warn_unseen_words(instruction: str, known: set[str]) -> None:
     encodes any text) but says so, because its action is then a guess."""
     unseen = sorted(set(instruction.lower().split()) - known)
     if unseen:
-        warnings.warn(f"the policy never saw the word(s) {unseen} in its training instructions: it will act, but "
-                      f"on a guess. Use the words of the course's tasks (vlacourse.sim.tasks.TEMPLATES).",
-                      stacklevel=3)
-
+        warnings.warn(
+            f"the policy never saw the word(s) {unseen} in its training instructions: it will act, but "
+            f"on a guess. Use the words of the course's tasks (vlacourse.sim.tasks.TEMPLATES).",
+            stacklevel=3,
+        )

@@ -41,8 +41,10 @@ class Camera:
     def __init__(self, model: mujoco.MjModel, height: int = 64, width: int = 64, fast: bool = True):
         limit = (model.vis.global_.offheight, model.vis.global_.offwidth)
         if not (0 < height <= limit[0] and 0 < width <= limit[1]):
-            raise ValueError(f"image size {height}x{width} must be positive and within the model's offscreen "
-                             f"buffer {limit[0]}x{limit[1]}; raise <global offheight/offwidth> in the MJCF")
+            raise ValueError(
+                f"image size {height}x{width} must be positive and within the model's offscreen "
+                f"buffer {limit[0]}x{limit[1]}; raise <global offheight/offwidth> in the MJCF"
+            )
         self.model = model
         quality = model.vis.quality
         saved = {name: getattr(quality, name) for name in FAST_QUALITY}

@@ -21,8 +21,11 @@ from pathlib import Path
 
 from vlacourse.checkpoint import read_metadata
 
-HEADS = {"binning": "course_vla_binning.safetensors", "FAST": "course_vla_fast.safetensors",
-         "flow": "course_vla_flow.safetensors"}
+HEADS = {
+    "binning": "course_vla_binning.safetensors",
+    "FAST": "course_vla_fast.safetensors",
+    "flow": "course_vla_flow.safetensors",
+}
 
 
 def metrics_of(checkpoint: str) -> dict:
@@ -32,8 +35,11 @@ def metrics_of(checkpoint: str) -> dict:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(row) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
 def success(rate: float, episodes: int) -> str:
@@ -47,21 +53,40 @@ def success(rate: float, episodes: int) -> str:
 def vlm_section() -> list[str]:
     vlm, pointer = metrics_of("course_vlm.safetensors"), metrics_of("course_pointing_vlm.safetensors")
     recipe = pointer["recipe"]
-    return ["## Notebook 02: the course VLM, and the VLM that points", "",
-            "`python -m vlacourse.vlm train`, then `python -m vlacourse.pointing train`; held-out scenes.", "",
-            *table(["measure", "value", "baseline"], [
-                ["image-to-text retrieval, top-1 among 32", f"{vlm['retrieval_top1']:.1%}",
-                 f"chance {vlm['retrieval_chance']:.1%}"],
+    return [
+        "## Notebook 02: the course VLM, and the VLM that points",
+        "",
+        "`python -m vlacourse.vlm train`, then `python -m vlacourse.pointing train`; held-out scenes.",
+        "",
+        *table(
+            ["measure", "value", "baseline"],
+            [
+                [
+                    "image-to-text retrieval, top-1 among 32",
+                    f"{vlm['retrieval_top1']:.1%}",
+                    f"chance {vlm['retrieval_chance']:.1%}",
+                ],
                 ["answers to questions", f"{vlm['vqa_accuracy']:.1%}", f"majority answer {vlm['vqa_majority']:.1%}"],
-                ["pointing, scene camera: median / 90th percentile error",
-                 f"{pointer['scene_px_median']:.2f} / {pointer['scene_px_p90']:.2f} px, "
-                 f"{pointer['scene_cm_median']:.2f} / {pointer['scene_cm_p90']:.2f} cm", ""],
-                ["pointing, wrist camera: median / 90th percentile error",
-                 f"{pointer['wrist_px_median']:.2f} / {pointer['wrist_px_p90']:.2f} px", ""],
-                ["named block in view said right", f"{pointer['in_view_right']:.1%}", ""]]),
-            "", f"The pointer trained on {recipe['scenes']:,} rendered scenes "
-            f"({pointer['render_seconds'] / 60:.0f} min to render), {recipe['steps']} steps at batch "
-            f"{recipe['batch_size']} ({pointer['train_seconds'] / 60:.0f} min).", ""]
+                [
+                    "pointing, scene camera: median / 90th percentile error",
+                    f"{pointer['scene_px_median']:.2f} / {pointer['scene_px_p90']:.2f} px, "
+                    f"{pointer['scene_cm_median']:.2f} / {pointer['scene_cm_p90']:.2f} cm",
+                    "",
+                ],
+                [
+                    "pointing, wrist camera: median / 90th percentile error",
+                    f"{pointer['wrist_px_median']:.2f} / {pointer['wrist_px_p90']:.2f} px",
+                    "",
+                ],
+                ["named block in view said right", f"{pointer['in_view_right']:.1%}", ""],
+            ],
+        ),
+        "",
+        f"The pointer trained on {recipe['scenes']:,} rendered scenes "
+        f"({pointer['render_seconds'] / 60:.0f} min to render), {recipe['steps']} steps at batch "
+        f"{recipe['batch_size']} ({pointer['train_seconds'] / 60:.0f} min).",
+        "",
+    ]
 
 
 def heads_section() -> list[str]:
@@ -70,18 +95,42 @@ def heads_section() -> list[str]:
     heads = {name: metrics_of(file) for name, file in HEADS.items()}
     heads = {"binning": heads.pop("binning"), "binning at 10 Hz": load_binning_at_10hz(), **heads}
     recipe = heads["flow"]["recipe"]
-    rows = [[name, success(m["success"], recipe["eval_episodes"]),
-             success(m["success_fresh_seed"], recipe["eval_episodes"]),
-             success(m["success_heldout"], recipe["heldout_episodes"]), f"{m['chunk_error'][-1]:.3f}",
-             f"{m['forward_passes_per_chunk']:.1f}", f"{m['ms_per_chunk']:.1f}", f"{m['train_seconds'] / 60:.0f}"]
-            for name, m in heads.items()]
-    return ["## Notebooks 04-06: three action heads, one recipe", "",
-            f"`vla.HeadRecipe`: {recipe['episodes']} {recipe['suite']} demonstrations, {recipe['steps']} steps at "
-            f"batch {recipe['batch_size']}, lr {recipe['lr']}, on the VLM that points. Success on pick-and-place "
-            "(train split: seed 0, then a fresh seed) and on the held-out colour, with 95% intervals. Binning at 10 Hz "
-            "(`python -m vlacourse.vla 10hz`, metrics only): chunks of 2 actions, each held 5 control steps.", "",
-            *table(["head", "success", "fresh seed", "held-out colour", "chunk error", "passes per chunk",
-                    "ms per chunk", "training (min)"], rows), ""]
+    rows = [
+        [
+            name,
+            success(m["success"], recipe["eval_episodes"]),
+            success(m["success_fresh_seed"], recipe["eval_episodes"]),
+            success(m["success_heldout"], recipe["heldout_episodes"]),
+            f"{m['chunk_error'][-1]:.3f}",
+            f"{m['forward_passes_per_chunk']:.1f}",
+            f"{m['ms_per_chunk']:.1f}",
+            f"{m['train_seconds'] / 60:.0f}",
+        ]
+        for name, m in heads.items()
+    ]
+    return [
+        "## Notebooks 04-06: three action heads, one recipe",
+        "",
+        f"`vla.HeadRecipe`: {recipe['episodes']} {recipe['suite']} demonstrations, {recipe['steps']} steps at "
+        f"batch {recipe['batch_size']}, lr {recipe['lr']}, on the VLM that points. Success on pick-and-place "
+        "(train split: seed 0, then a fresh seed) and on the held-out colour, with 95% intervals. Binning at 10 Hz "
+        "(`python -m vlacourse.vla 10hz`, metrics only): chunks of 2 actions, each held 5 control steps.",
+        "",
+        *table(
+            [
+                "head",
+                "success",
+                "fresh seed",
+                "held-out colour",
+                "chunk error",
+                "passes per chunk",
+                "ms per chunk",
+                "training (min)",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def ladder_section() -> list[str]:
@@ -89,18 +138,34 @@ def ladder_section() -> list[str]:
 
     shipped, baseline = metrics_of(HEADS["flow"]), load_flow_on_course_vlm()
     episodes = shipped["recipe"]["eval_episodes"]
-    rows = [[start, success(m["success"], episodes), success(m["success_fresh_seed"], episodes),
-             f"{m['chunk_error'][-1]:.3f}"]
-            for start, m in (("the course VLM (captions and questions)", baseline),
-                             ("the VLM that points (20,000 rendered scenes)", shipped))]
-    return ["## Notebook 06: what the flow VLA starts from", "",
-            "The same recipe and demonstrations; only the VLM under the action expert differs "
-            "(`python -m vlacourse.flow baseline` against `... train`).", "",
-            *table(["flow VLA on", "success", "fresh seed", "chunk error"], rows), "",
-            "The shipped flow VLA with other numbers of Euler steps, on the same weights:", "",
-            *table(["Euler steps", "chunk error", "ms per chunk when made"],
-                   [[n, f"{r['chunk_error']:.3f}", f"{r['ms_per_chunk']:.1f}"]
-                    for n, r in shipped["num_steps"].items()]), ""]
+    rows = [
+        [
+            start,
+            success(m["success"], episodes),
+            success(m["success_fresh_seed"], episodes),
+            f"{m['chunk_error'][-1]:.3f}",
+        ]
+        for start, m in (
+            ("the course VLM (captions and questions)", baseline),
+            ("the VLM that points (20,000 rendered scenes)", shipped),
+        )
+    ]
+    return [
+        "## Notebook 06: what the flow VLA starts from",
+        "",
+        "The same recipe and demonstrations; only the VLM under the action expert differs "
+        "(`python -m vlacourse.flow baseline` against `... train`).",
+        "",
+        *table(["flow VLA on", "success", "fresh seed", "chunk error"], rows),
+        "",
+        "The shipped flow VLA with other numbers of Euler steps, on the same weights:",
+        "",
+        *table(
+            ["Euler steps", "chunk error", "ms per chunk when made"],
+            [[n, f"{r['chunk_error']:.3f}", f"{r['ms_per_chunk']:.1f}"] for n, r in shipped["num_steps"].items()],
+        ),
+        "",
+    ]
 
 
 def insulation_section() -> list[str]:
@@ -108,17 +173,39 @@ def insulation_section() -> list[str]:
 
     runs = load_recorded_runs()
     recipe = runs["recipe"]
-    rows = [[name, "yes" if run["stop_gradient"] else "no", "yes" if run["vlm_losses"] else "no",
-             f"{run['chunk_error'][-1]:.3f}",
-             f"{run['vqa_accuracy'][0]:.1%} -> {min(run['vqa_accuracy']):.1%} -> {run['vqa_accuracy'][-1]:.1%}",
-             success(run["success"], recipe["eval_episodes"]), f"{run['seconds'] / 60:.1f}"]
-            for name, run in runs["runs"].items()]
-    return ["## Notebook 07: knowledge insulation", "",
-            f"`python -m vlacourse.insulation record`: {recipe['episodes']} {recipe['suite']} demonstrations, "
-            f"{recipe['steps']} steps at batch {recipe['batch_size']}; question accuracy on "
-            f"{recipe['heldout_scenes']} held-out scenes.", "",
-            *table(["run", "stop-gradient", "VLM losses", "chunk error", "questions: start -> lowest -> end",
-                    "success", "minutes"], rows), ""]
+    rows = [
+        [
+            name,
+            "yes" if run["stop_gradient"] else "no",
+            "yes" if run["vlm_losses"] else "no",
+            f"{run['chunk_error'][-1]:.3f}",
+            f"{run['vqa_accuracy'][0]:.1%} -> {min(run['vqa_accuracy']):.1%} -> {run['vqa_accuracy'][-1]:.1%}",
+            success(run["success"], recipe["eval_episodes"]),
+            f"{run['seconds'] / 60:.1f}",
+        ]
+        for name, run in runs["runs"].items()
+    ]
+    return [
+        "## Notebook 07: knowledge insulation",
+        "",
+        f"`python -m vlacourse.insulation record`: {recipe['episodes']} {recipe['suite']} demonstrations, "
+        f"{recipe['steps']} steps at batch {recipe['batch_size']}; question accuracy on "
+        f"{recipe['heldout_scenes']} held-out scenes.",
+        "",
+        *table(
+            [
+                "run",
+                "stop-gradient",
+                "VLM losses",
+                "chunk error",
+                "questions: start -> lowest -> end",
+                "success",
+                "minutes",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def chunking_section() -> list[str]:
@@ -126,23 +213,43 @@ def chunking_section() -> list[str]:
 
     sweep = load_recorded_sweep()
     recipe = sweep["recipe"]
-    rows = [[strategy, *(f"{cell['success']:.0%}, {cell['discontinuity']:.2f}, {cell['jerk']:.0f}"
-                         for cell in (by_delay[str(d)] for d in recipe["delays"]))]
-            for strategy, by_delay in summarize(sweep["results"]).items()]
-    return ["## Notebook 08: real-time chunking", "",
-            f"`python -m vlacourse.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
-            f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min. "
-            "Each cell: success, the largest jump at a switch (action units), RMS jerk (m/s^3), averaged over "
-            "episodes.", "",
-            *table(["strategy", *(f"delay d = {d}" for d in recipe["delays"])], rows), ""]
+    rows = [
+        [
+            strategy,
+            *(
+                f"{cell['success']:.0%}, {cell['discontinuity']:.2f}, {cell['jerk']:.0f}"
+                for cell in (by_delay[str(d)] for d in recipe["delays"])
+            ),
+        ]
+        for strategy, by_delay in summarize(sweep["results"]).items()
+    ]
+    return [
+        "## Notebook 08: real-time chunking",
+        "",
+        f"`python -m vlacourse.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
+        f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min. "
+        "Each cell: success, the largest jump at a switch (action units), RMS jerk (m/s^3), averaged over "
+        "episodes.",
+        "",
+        *table(["strategy", *(f"delay d = {d}" for d in recipe["delays"])], rows),
+        "",
+    ]
 
 
 def render() -> str:
-    lines = ["# Results", "",
-             "What the course's shipped artifacts measured when they were made, read from their files in "
-             "`vlacourse/data` (checkpoint metadata and JSON recordings). Written by `python -m vlacourse.results`: "
-             "do not edit by hand. Times are this repository's two-core CPU machine.", "",
-             *vlm_section(), *heads_section(), *ladder_section(), *insulation_section(), *chunking_section()]
+    lines = [
+        "# Results",
+        "",
+        "What the course's shipped artifacts measured when they were made, read from their files in "
+        "`vlacourse/data` (checkpoint metadata and JSON recordings). Written by `python -m vlacourse.results`: "
+        "do not edit by hand. Times are this repository's two-core CPU machine.",
+        "",
+        *vlm_section(),
+        *heads_section(),
+        *ladder_section(),
+        *insulation_section(),
+        *chunking_section(),
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -202,8 +202,10 @@ class ChunkPlanner:
     def __init__(self, policy: FlowVLA, config: ExecutionConfig, seed: int):
         config.check(policy.config.chunk_size)
         if policy.config.action_repeat != 1:  # delays and horizons count control steps, one action each
-            raise ValueError(f"real-time chunking needs a policy that acts every control step (action_repeat=1), "
-                             f"got action_repeat={policy.config.action_repeat}")
+            raise ValueError(
+                f"real-time chunking needs a policy that acts every control step (action_repeat=1), "
+                f"got action_repeat={policy.config.action_repeat}"
+            )
         self.policy, self.config = policy, config
         self.generator = torch.Generator().manual_seed(seed)  # noise on the CPU: the same draws on any device
 

@@ -81,7 +81,7 @@ class SceneMaker:
         positions = {c: p.copy() for c, p in layout.blocks.items()}
         places = {c: _table_place(p) for c, p in positions.items()}
         order = rng.permutation(COLORS)
-        for color, corner in zip(order[:rng.integers(0, 4)], BIN_CORNERS, strict=False):
+        for color, corner in zip(order[: rng.integers(0, 4)], BIN_CORNERS, strict=False):
             positions[color] = np.array([*corner, 0.008 + BLOCK_HALF])  # resting on the bin's floor
             places[color] = "in the bin"
         gripper = rng.uniform([0.18, -0.25, 0.10], [0.40, 0.15, 0.18])
@@ -90,8 +90,11 @@ class SceneMaker:
             positions[order[-1]] = gripper.copy()
             places[order[-1]] = "in the gripper"
         arm = self.arm
-        arm.reset({f"{c}_block": p for c, p in positions.items()}, {z: p for z, p in
-                  {"white_zone": layout.zones["white"], "black_zone": layout.zones["black"]}.items()}, gripper)
+        arm.reset(
+            {f"{c}_block": p for c, p in positions.items()},
+            {z: p for z, p in {"white_zone": layout.zones["white"], "black_zone": layout.zones["black"]}.items()},
+            gripper,
+        )
         opening = BLOCK_HALF if holding else FINGER_OPEN  # each finger stops at the block's face
         arm.data.qpos[arm.finger_qpos] = opening
         arm.data.qpos[arm.arm_qpos] = inverse_kinematics(gripper).arm

@@ -80,11 +80,14 @@ class SceneExplorer:
         mujoco.mj_forward(self.model, self.data)
         self.camera = Camera(self.model, height, width, fast=False)
         self.red_block_qpos = self.model.jnt_qposadr[self.model.body("red_block").jntadr[0]]
-        self.view = InteractiveImage(self.draw, {
-            "azimuth": widgets.FloatSlider(value=90, min=0, max=360, step=5, description="azimuth"),
-            "elevation": widgets.FloatSlider(value=-30, min=-89, max=-5, step=1, description="elevation"),
-            "red_block_x": widgets.FloatSlider(value=-0.2, min=-0.4, max=0.4, step=0.01, description="red x"),
-        })
+        self.view = InteractiveImage(
+            self.draw,
+            {
+                "azimuth": widgets.FloatSlider(value=90, min=0, max=360, step=5, description="azimuth"),
+                "elevation": widgets.FloatSlider(value=-30, min=-89, max=-5, step=1, description="elevation"),
+                "red_block_x": widgets.FloatSlider(value=-0.2, min=-0.4, max=0.4, step=0.01, description="red x"),
+            },
+        )
 
     def draw(self, azimuth: float, elevation: float, red_block_x: float) -> np.ndarray:
         self.data.qpos[self.red_block_qpos] = red_block_x  # a free joint's qpos starts with x, y, z

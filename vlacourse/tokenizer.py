@@ -106,8 +106,10 @@ class BPETokenizer:
         ids = [int(i) for i in ids]
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
-            raise ValueError(f"token ids {bad[:5]} are not in this tokenizer's vocabulary of {self.vocab_size}: "
-                             "were they made by another tokenizer, or sampled from a larger output layer?")
+            raise ValueError(
+                f"token ids {bad[:5]} are not in this tokenizer's vocabulary of {self.vocab_size}: "
+                "were they made by another tokenizer, or sampled from a larger output layer?"
+            )
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
 
     def token_strings(self, text: str) -> list[str]:

@@ -46,12 +46,23 @@ def learning_rate(step: int, steps: int, lr: float, warmup_steps: int = 0, cosin
     return lr / 10 + (lr - lr / 10) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def train(model: torch.nn.Module, next_batch: Callable[[], tuple], steps: int, lr: float = 3e-3,
-          weight_decay: float = 0.1, grad_clip: float = 1.0, evaluate: Callable[[], float] | None = None,
-          eval_every: int = 100, plot: LiveLossPlot | None = None, progress: bool = True,
-          warmup_steps: int = 0, cosine: bool = False, history: History | None = None,
-          compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None,
-          stop_after: int | None = None) -> History:
+def train(
+    model: torch.nn.Module,
+    next_batch: Callable[[], tuple],
+    steps: int,
+    lr: float = 3e-3,
+    weight_decay: float = 0.1,
+    grad_clip: float = 1.0,
+    evaluate: Callable[[], float] | None = None,
+    eval_every: int = 100,
+    plot: LiveLossPlot | None = None,
+    progress: bool = True,
+    warmup_steps: int = 0,
+    cosine: bool = False,
+    history: History | None = None,
+    compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None,
+    stop_after: int | None = None,
+) -> History:
     """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode).
 
     Only parameters with ``requires_grad`` are optimised, so a frozen part stays as it is. A warmup keeps

@@ -107,8 +107,9 @@ class SigLIP(nn.Module):
         return (image_embeddings, text_embeddings), loss
 
 
-def sigmoid_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, temperature: torch.Tensor,
-                 bias: torch.Tensor) -> torch.Tensor:
+def sigmoid_loss(
+    image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, temperature: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
     """SigLIP's loss: -1/B sum over all B*B pairs of log sigmoid(z_ij * (t <x_i, y_j> + b)), z = +1 on the
     diagonal (the matching pairs) and -1 elsewhere."""
     logits = temperature * image_embeddings @ text_embeddings.T + bias  # (B, B)
@@ -119,8 +120,9 @@ def sigmoid_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, 
 @torch.no_grad()
 def retrieval_top1(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) -> float:
     """Share of images whose best-matching text, among all texts given, is their own."""
-    return float((image_embeddings @ text_embeddings.T).argmax(dim=1).eq(torch.arange(len(image_embeddings))).float()
-                 .mean())
+    return float(
+        (image_embeddings @ text_embeddings.T).argmax(dim=1).eq(torch.arange(len(image_embeddings))).float().mean()
+    )
 
 
 class KeypointReadout(nn.Module):
@@ -195,7 +197,7 @@ class Pointer(nn.Module):
         queries = self.queries(text).view(-1, self.cameras, self.patch_dim)  # (B, cameras, C)
         points = []
         for camera, tokens in enumerate(patches):
-            scores = (tokens @ queries[:, camera, :, None])[..., 0] / self.patch_dim ** 0.5  # (B, N)
+            scores = (tokens @ queries[:, camera, :, None])[..., 0] / self.patch_dim**0.5  # (B, N)
             weights = F.softmax(scores, dim=1)  # (B, N)
             where = self.centres + torch.tanh(self.offsets(tokens)) / self.grid  # (B, N, 2): half a patch at most
             points.append((weights[..., None] * where).sum(1))  # (B, 2)
@@ -207,8 +209,9 @@ def pixel_distance(points: torch.Tensor, targets: torch.Tensor, image_size: int 
     return (points - targets).norm(dim=-1) * image_size / 2
 
 
-def pointing_loss(pointing: Pointing, target: torch.Tensor,
-                  cameras: tuple[str, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+def pointing_loss(
+    pointing: Pointing, target: torch.Tensor, cameras: tuple[str, ...]
+) -> tuple[torch.Tensor, dict[str, float]]:
     """L1 on the points where the target is in view, plus the in-view classification; ``target``: (B, cameras,
     3), u, v, visible. The parts: per camera, the median error in pixels of a 64-pixel image where in view."""
     visible = target[..., 2]  # (B, cameras)
@@ -217,6 +220,8 @@ def pointing_loss(pointing: Pointing, target: torch.Tensor,
     loss = loss + F.binary_cross_entropy_with_logits(pointing.visible_logits, visible)
     with torch.no_grad():
         pixels = pixel_distance(pointing.points, target[..., :2])  # (B, cameras)
-        parts = {f"point_px_{name}": pixels[:, c][visible[:, c] > 0].median().item() if visible[:, c].any() else 0.0
-                 for c, name in enumerate(cameras)}
+        parts = {
+            f"point_px_{name}": pixels[:, c][visible[:, c] > 0].median().item() if visible[:, c].any() else 0.0
+            for c, name in enumerate(cameras)
+        }
     return loss, parts

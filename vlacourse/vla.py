@@ -106,8 +106,15 @@ class VLMPolicy(Policy):
     pre-processing, saving and loading. A subclass decides how actions come out of it: the tokens it adds to
     the vocabulary (``action_vocab``), ``forward`` (the training loss) and ``generate``."""
 
-    def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
-                 instructions: list[str], action_vocab: int = 0):
+    def __init__(
+        self,
+        config: PolicyConfig,
+        stats: dict,
+        vlm: VLM,
+        tokenizer: BPETokenizer,
+        instructions: list[str],
+        action_vocab: int = 0,
+    ):
         super().__init__(config, stats)
         self.tokenizer = tokenizer
         self.text_vocab = vlm.gpt.config.vocab_size  # action token a is token text_vocab + a
@@ -115,11 +122,18 @@ class VLMPolicy(Policy):
         self.gpt = grow_vocabulary(vlm.gpt, action_vocab)
         self.state_projector = nn.Linear(config.state_dim, self.gpt.config.n_embd)
         # Per camera, K keypoints read out of the ViT's patch grid, projected into one token (see the module).
-        grid = int(self.vision.config.num_patches ** 0.5)
-        self.keypoint_readouts = nn.ModuleList([
-            nn.Sequential(KeypointReadout(self.vision.config.n_embd, config.keypoints, grid),
-                          nn.Linear(2 * config.keypoints, self.gpt.config.n_embd))
-            for _ in config.cameras] if config.keypoints else [])
+        grid = int(self.vision.config.num_patches**0.5)
+        self.keypoint_readouts = nn.ModuleList(
+            [
+                nn.Sequential(
+                    KeypointReadout(self.vision.config.n_embd, config.keypoints, grid),
+                    nn.Linear(2 * config.keypoints, self.gpt.config.n_embd),
+                )
+                for _ in config.cameras
+            ]
+            if config.keypoints
+            else []
+        )
         # Reads the state token's last hidden state, where the first action token is predicted: training
         # only (the auxiliary localisation loss), never at inference.
         self.locator = nn.Linear(self.gpt.config.n_embd, ENVIRONMENT_STATE_DIM)
@@ -155,8 +169,9 @@ class VLMPolicy(Policy):
         pad = self.tokenizer.encode(" ")[0]
         return torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=self.device)
 
-    def prefix(self, images: list[torch.Tensor], instructions: torch.Tensor,
-               state: torch.Tensor | None) -> torch.Tensor:
+    def prefix(
+        self, images: list[torch.Tensor], instructions: torch.Tensor, state: torch.Tensor | None
+    ) -> torch.Tensor:
         """The embeddings the actions are read after: (B, cameras * 65 + T_text + 1, C), with keypoints; the
         state's token last, unless ``state`` is None (a policy that reads the state elsewhere). A pointing
         policy's prefix depends on the GPT's reading of its start: see ``read_prefix``."""
@@ -167,8 +182,9 @@ class VLMPolicy(Policy):
         """(B, cameras * 64 + T_text, C): each camera's patch tokens, projected, then the instruction's."""
         return torch.cat([self.projector(p) for p in patches] + [self.gpt.wte(instructions)], dim=1)
 
-    def late_tokens(self, patches: list[torch.Tensor], state: torch.Tensor | None,
-                    pointing: Pointing | None = None) -> torch.Tensor:
+    def late_tokens(
+        self, patches: list[torch.Tensor], state: torch.Tensor | None, pointing: Pointing | None = None
+    ) -> torch.Tensor:
         """(B, [1 +] cameras + [1], C): the point's token, the keypoint tokens and the state's, those there are."""
         tokens = [self.point_projector(pointing.features())[:, None]] if pointing is not None else []
         if self.config.keypoints:
@@ -177,8 +193,9 @@ class VLMPolicy(Policy):
             tokens.append(self.state_token(state))  # (B, 1, C)
         return torch.cat(tokens, dim=1)
 
-    def read_prefix(self, images: list[torch.Tensor], instructions: torch.Tensor, state: torch.Tensor | None,
-                    cache: KVCache) -> tuple[torch.Tensor, Pointing | None]:
+    def read_prefix(
+        self, images: list[torch.Tensor], instructions: torch.Tensor, state: torch.Tensor | None, cache: KVCache
+    ) -> tuple[torch.Tensor, Pointing | None]:
         """The GPT's hidden states over the prefix (B, P, C), its keys and values left in ``cache``, and where the
         policy pointed (None without a pointer). A pointing policy reads in two passes, as a VLM that answers
         before it goes on: the images and the instruction; the point they lead to; then the rest."""
@@ -189,15 +206,17 @@ class VLMPolicy(Policy):
         rest = self.gpt.features(self.late_tokens(patches, state, pointing), cache)  # (B, P - P_first, C)
         return torch.cat([hidden, rest], dim=1), pointing
 
-    def point(self, patches: list[torch.Tensor], instructions: torch.Tensor,
-              cache: KVCache | None = None) -> tuple[torch.Tensor, Pointing]:
+    def point(
+        self, patches: list[torch.Tensor], instructions: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, Pointing]:
         """Where the named block is in each camera, from the GPT's hidden state at the instruction's last token
         (it has read both images): (hidden states over images and instruction (B, P_first, C), the pointing)."""
         hidden = self.gpt.features(self.image_and_text_tokens(patches, instructions), cache)
         return hidden, self.pointer(patches, hidden[:, -1])
 
-    def add_pointing_loss(self, loss: torch.Tensor, parts: dict[str, float], pointing: Pointing | None,
-                          batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def add_pointing_loss(
+        self, loss: torch.Tensor, parts: dict[str, float], pointing: Pointing | None, batch: dict[str, Any]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """``loss`` plus the pointer's, weighted by ``point_weight``, on a batch with ``"pointing"`` targets
         (``ChunkBatches``), and ``parts`` with its parts; both unchanged when the policy did not point."""
         if pointing is None:
@@ -205,8 +224,9 @@ class VLMPolicy(Policy):
         point, point_parts = pointing_loss(pointing, batch[POINTING_KEY], self.config.cameras)
         return loss + self.config.point_weight * point, parts | point_parts
 
-    def add_locate_loss(self, loss: torch.Tensor, parts: dict[str, float], state_hidden: torch.Tensor,
-                        batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    def add_locate_loss(
+        self, loss: torch.Tensor, parts: dict[str, float], state_hidden: torch.Tensor, batch: dict[str, Any]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """``loss`` plus the localisation loss read off the state token's last hidden state (B, C), weighted by
         ``locate_weight``, and ``parts`` with its median block error in cm; unchanged when the weight is 0."""
         if self.config.locate_weight <= 0:
@@ -235,10 +255,13 @@ class VLMPolicy(Policy):
         for observation in observations:
             check_observation(observation, self.config)
             warn_unseen_words(observation[TASK_KEY], self.known_words)
-        images = [torch.from_numpy(np.stack([o[f"observation.images.{c}"] for o in observations])).to(self.device)
-                  for c in self.config.cameras]  # each (B, H, W, 3)
-        state = torch.as_tensor(np.stack([o[STATE_KEY] for o in observations]), dtype=torch.float32,
-                                device=self.device)  # (B, state_dim)
+        images = [
+            torch.from_numpy(np.stack([o[f"observation.images.{c}"] for o in observations])).to(self.device)
+            for c in self.config.cameras
+        ]  # each (B, H, W, 3)
+        state = torch.as_tensor(
+            np.stack([o[STATE_KEY] for o in observations]), dtype=torch.float32, device=self.device
+        )  # (B, state_dim)
         return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
 
     def generate(self, images, instructions, state) -> np.ndarray:
@@ -250,10 +273,14 @@ class VLMPolicy(Policy):
     saved_arguments: dict[str, type] = {}
 
     def extra_metadata(self) -> dict[str, str]:
-        return {"merges": json.dumps(self.tokenizer.merges), "instructions": json.dumps(self.instructions),
-                "vit": json.dumps(self.vision.config.__dict__), "gpt": json.dumps(self.gpt.config.__dict__),
-                "text_vocab": str(self.text_vocab),
-                **{name: getattr(self, name).to_json() for name in self.saved_arguments}}
+        return {
+            "merges": json.dumps(self.tokenizer.merges),
+            "instructions": json.dumps(self.instructions),
+            "vit": json.dumps(self.vision.config.__dict__),
+            "gpt": json.dumps(self.gpt.config.__dict__),
+            "text_vocab": str(self.text_vocab),
+            **{name: getattr(self, name).to_json() for name in self.saved_arguments},
+        }
 
     @classmethod
     def from_metadata(cls, config: PolicyConfig, metadata: dict[str, str]) -> VLMPolicy:
@@ -271,8 +298,9 @@ def action_token_loss(logits: torch.Tensor, targets: torch.Tensor, text_vocab: i
     return F.cross_entropy(logits.flatten(0, 1), ids.flatten(), ignore_index=-100)
 
 
-def build_on_vlm(cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_vlm: VLMPolicy | None = None,
-                 **extra) -> VLMPolicy:
+def build_on_vlm(
+    cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_vlm: VLMPolicy | None = None, **extra
+) -> VLMPolicy:
     """A fresh ``cls`` policy with the dataset's statistics and instructions, on the course VLM or, given
     ``pointing_vlm`` (``vlacourse.pointing``), on copies of its ViT, projector, GPT and pointer: it then points
     before it acts (``config.point_weight`` must be > 0) and has read the pointing instructions too."""
@@ -282,8 +310,9 @@ def build_on_vlm(cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_v
     if config.point_weight <= 0:
         raise ValueError("a policy built on a pointing VLM points: give it a config with point_weight > 0")
     vlm = VLM(pointing_vlm.vision.config, pointing_vlm.gpt.config)
-    vlm.load_state_dict({k: v for k, v in pointing_vlm.state_dict().items()
-                         if k.split(".")[0] in ("vision", "projector", "gpt")})
+    vlm.load_state_dict(
+        {k: v for k, v in pointing_vlm.state_dict().items() if k.split(".")[0] in ("vision", "projector", "gpt")}
+    )
     instructions = dataset.tasks + pointing_vlm.instructions
     policy = cls(config, dataset.stats, vlm, pointing_vlm.tokenizer, instructions, **extra)
     policy.pointer.load_state_dict(pointing_vlm.pointer.state_dict())
@@ -293,8 +322,15 @@ def build_on_vlm(cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_v
 class BinningVLA(VLMPolicy):
     """The course VLM + 256 action-bin tokens, trained end to end on demonstrations (see the module)."""
 
-    def __init__(self, config: PolicyConfig, stats: dict, vlm: VLM, tokenizer: BPETokenizer,
-                 instructions: list[str], action_vocab: int = NUM_BINS):
+    def __init__(
+        self,
+        config: PolicyConfig,
+        stats: dict,
+        vlm: VLM,
+        tokenizer: BPETokenizer,
+        instructions: list[str],
+        action_vocab: int = NUM_BINS,
+    ):
         """``action_vocab``: one token per bin (bin b is text token text_vocab + b); FAST passes its own."""
         super().__init__(config, stats, vlm, tokenizer, instructions, action_vocab)
 
@@ -320,7 +356,7 @@ class BinningVLA(VLMPolicy):
         pointing = None
         if self.config.point_weight == 0:  # one pass over prefix and actions
             prefix = self.prefix(images, instructions, batch[STATE_KEY])  # (B, P, C)
-            hidden = self.gpt.features(torch.cat([prefix, actions], dim=1))[:, prefix.shape[1] - 1:]  # (B, L, C)
+            hidden = self.gpt.features(torch.cat([prefix, actions], dim=1))[:, prefix.shape[1] - 1 :]  # (B, L, C)
         else:  # the prefix as the policy reads it (pointing first), then the actions after it
             cache = KVCache(self.gpt.config.n_layer)
             prefix, pointing = self.read_prefix(images, instructions, batch[STATE_KEY], cache)  # (B, P, C)
@@ -328,7 +364,7 @@ class BinningVLA(VLMPolicy):
         logits = self.gpt.lm_head(hidden)  # (B, L, vocab)
         loss = action_token_loss(logits, targets, self.text_vocab)
         with torch.no_grad():
-            predicted = logits[..., self.text_vocab:].argmax(-1)
+            predicted = logits[..., self.text_vocab :].argmax(-1)
             accuracy = (predicted == tokens)[targets != -100].float().mean().item()
         parts = {"action_loss": loss.item(), "token_accuracy": accuracy}
         loss, parts = self.add_locate_loss(loss, parts, hidden[:, 0], batch)
@@ -336,8 +372,15 @@ class BinningVLA(VLMPolicy):
 
     # Inference: greedy, constrained to the action tokens, one token at a time with a KV cache.
     @torch.no_grad()
-    def greedy_action_tokens(self, images, instructions, state, max_tokens: int, stop: int | None = None,
-                             allowed: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    def greedy_action_tokens(
+        self,
+        images,
+        instructions,
+        state,
+        max_tokens: int,
+        stop: int | None = None,
+        allowed: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """(B, n) action tokens (0-based), n <= max_tokens: one pass over the prefix, then one pass per token,
         until ``max_tokens`` or every row has written ``stop``. ``allowed``, given the tokens written so far
         (B, i), says which may come next (B, action_vocab): constrained decoding. ``decoding_steps`` keeps n,
@@ -346,7 +389,7 @@ class BinningVLA(VLMPolicy):
         hidden = self.read_prefix(images, instructions, state, cache)[0][:, -1:]  # (B, 1, C)
         tokens, stopped = [], torch.zeros(len(state), dtype=torch.bool, device=self.device)
         for i in range(max_tokens):
-            logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab:]  # (B, action_vocab): action tokens only
+            logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab :]  # (B, action_vocab): action tokens only
             if allowed is not None:
                 written = torch.cat(tokens, dim=1) if tokens else stopped.new_zeros(len(state), 0, dtype=torch.long)
                 logits = logits.masked_fill(~allowed(written), float("-inf"))
@@ -377,8 +420,13 @@ def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int 
         policy.gpt.features(policy.prefix(images, instructions, state), KVCache(policy.gpt.config.n_layer))
     ms_prefix = (time.perf_counter() - start) / repeats * 1000
     passes = policy.decoding_steps  # the prefix pass + one per token but the last
-    return {"tokens_per_chunk": passes, "forward_passes_per_chunk": passes, "ms_prefix": ms_prefix,
-            "ms_per_token": (speed["ms_per_chunk"] - ms_prefix) / max(passes - 1, 1), **speed}
+    return {
+        "tokens_per_chunk": passes,
+        "forward_passes_per_chunk": passes,
+        "ms_prefix": ms_prefix,
+        "ms_per_token": (speed["ms_per_chunk"] - ms_prefix) / max(passes - 1, 1),
+        **speed,
+    }
 
 
 def load_course_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> BinningVLA:
@@ -387,12 +435,21 @@ def load_course_vla(path: str | Path | None = None, device: str | torch.device =
     return load_policy(path, CHECKPOINT, "python -m vlacourse.vla train", device)
 
 
-def build_vla(dataset, chunk_size: int = 10, action_repeat: int = 1, device: str | torch.device = "cpu",
-              pointing_vlm: VLMPolicy | None = None) -> BinningVLA:
+def build_vla(
+    dataset,
+    chunk_size: int = 10,
+    action_repeat: int = 1,
+    device: str | torch.device = "cpu",
+    pointing_vlm: VLMPolicy | None = None,
+) -> BinningVLA:
     """A fresh binning VLA with the dataset's statistics and instructions, on the course VLM or on
     ``pointing_vlm`` (``build_on_vlm``); it acts every ``action_repeat`` control steps."""
-    config = PolicyConfig(chunk_size=chunk_size, n_action_steps=chunk_size, action_repeat=action_repeat,
-                          point_weight=float(pointing_vlm is not None))
+    config = PolicyConfig(
+        chunk_size=chunk_size,
+        n_action_steps=chunk_size,
+        action_repeat=action_repeat,
+        point_weight=float(pointing_vlm is not None),
+    )
     return build_on_vlm(BinningVLA, config, dataset, pointing_vlm).to(device)
 
 
@@ -427,8 +484,9 @@ def load_binning_at_10hz(path: str | Path | None = None) -> dict:
     return read_recording(path, AT_10_HZ_RECORDING, "python -m vlacourse.vla 10hz")
 
 
-def train_by_recipe(build, dataset, recipe: HeadRecipe, progress: bool = True,
-                    stop_after: int | None = None) -> tuple[VLMPolicy, PolicyHistory]:
+def train_by_recipe(
+    build, dataset, recipe: HeadRecipe, progress: bool = True, stop_after: int | None = None
+) -> tuple[VLMPolicy, PolicyHistory]:
     """A VLA from ``build`` trained by the recipe, seeded; ``stop_after``: only the recipe's first steps."""
     from vlacourse.notebook import seed_everything
     from vlacourse.pointing import load_course_pointing_vlm
@@ -436,8 +494,17 @@ def train_by_recipe(build, dataset, recipe: HeadRecipe, progress: bool = True,
     on_vlm = {"pointing_vlm": load_course_pointing_vlm()} if recipe.pointing else {}
     seed_everything(recipe.seed)
     policy = build(dataset, chunk_size=recipe.chunk_size, action_repeat=recipe.action_repeat, **on_vlm)
-    history = train_policy(policy, dataset, recipe.steps, recipe.batch_size, recipe.lr, recipe.seed,
-                           eval_every=max(1, recipe.steps // 10), progress=progress, stop_after=stop_after)
+    history = train_policy(
+        policy,
+        dataset,
+        recipe.steps,
+        recipe.batch_size,
+        recipe.lr,
+        recipe.seed,
+        eval_every=max(1, recipe.steps // 10),
+        progress=progress,
+        stop_after=stop_after,
+    )
     return policy, history
 
 
@@ -458,15 +525,31 @@ def train_and_measure(build, dataset, recipe: HeadRecipe, progress: bool = True)
     passes = forward_passes_per_chunk(policy, dataset, recipe.seed)
     speed = actions_per_second(policy, TabletopEnv(recipe.suite).reset(seed=recipe.seed)[0])
     success = {}
-    for name, seed, split, episodes in (("success", recipe.seed, "train", recipe.eval_episodes),
-                                        ("success_fresh_seed", recipe.seed + 1, "train", recipe.eval_episodes),
-                                        ("success_heldout", recipe.seed, "heldout", recipe.heldout_episodes)):
-        success[name] = evaluate(policy, recipe.suite, episodes=episodes, seed=seed, split=split,
-                                 progress=progress, side_by_side=min(episodes, 10)).success_rate
-    return policy, {"recipe": asdict(recipe), "train_seconds": train_seconds,
-                    "prefix_losses": history.losses[:PREFIX_STEPS], "eval_steps": history.eval_steps,
-                    "validation_loss": history.eval_losses, "chunk_error": history.chunk_errors,
-                    "forward_passes_per_chunk": passes, **speed, **success}
+    for name, seed, split, episodes in (
+        ("success", recipe.seed, "train", recipe.eval_episodes),
+        ("success_fresh_seed", recipe.seed + 1, "train", recipe.eval_episodes),
+        ("success_heldout", recipe.seed, "heldout", recipe.heldout_episodes),
+    ):
+        success[name] = evaluate(
+            policy,
+            recipe.suite,
+            episodes=episodes,
+            seed=seed,
+            split=split,
+            progress=progress,
+            side_by_side=min(episodes, 10),
+        ).success_rate
+    return policy, {
+        "recipe": asdict(recipe),
+        "train_seconds": train_seconds,
+        "prefix_losses": history.losses[:PREFIX_STEPS],
+        "eval_steps": history.eval_steps,
+        "validation_loss": history.eval_losses,
+        "chunk_error": history.chunk_errors,
+        "forward_passes_per_chunk": passes,
+        **speed,
+        **success,
+    }
 
 
 def forward_passes_per_chunk(policy: VLMPolicy, dataset, seed: int = 0, frames: int = 32) -> float:
@@ -479,13 +562,21 @@ def forward_passes_per_chunk(policy: VLMPolicy, dataset, seed: int = 0, frames: 
     return float(np.mean(passes))
 
 
-BASELINE = ("the same recipe on the course VLM, which never learned to point (HeadRecipe(pointing=False))",
-            HeadRecipe(pointing=False))
+BASELINE = (
+    "the same recipe on the course VLM, which never learned to point (HeadRecipe(pointing=False))",
+    HeadRecipe(pointing=False),
+)
 
 
-def train_head_command(prog: str, description: str, build, checkpoint: str, argv: list[str] | None = None,
-                       measure_more: Callable[[VLMPolicy, Any], dict] | None = None,
-                       variants: dict[str, tuple[str, HeadRecipe]] | None = None) -> None:
+def train_head_command(
+    prog: str,
+    description: str,
+    build,
+    checkpoint: str,
+    argv: list[str] | None = None,
+    measure_more: Callable[[VLMPolicy, Any], dict] | None = None,
+    variants: dict[str, tuple[str, HeadRecipe]] | None = None,
+) -> None:
     """The command line of every action head on the VLM (``python -m vlacourse.vla``, ``.fast_vla``, ``.flow``):
     ``train`` trains by ``HeadRecipe()``, measures (``train_and_measure``, then ``measure_more``) and writes
     the checkpoint with its metrics; each of ``variants`` (name: (what it is, its recipe); ``baseline`` unless
@@ -512,6 +603,13 @@ def train_head_command(prog: str, description: str, build, checkpoint: str, argv
 
 
 if __name__ == "__main__":
-    train_head_command("python -m vlacourse.vla", "the binning VLA (notebook 04)", build_vla, CHECKPOINT,
-                       variants={"baseline": BASELINE, "10hz": ("the same recipe at 10 Hz: chunks of 2 actions, "
-                                                                "each held 5 control steps", AT_10_HZ)})
+    train_head_command(
+        "python -m vlacourse.vla",
+        "the binning VLA (notebook 04)",
+        build_vla,
+        CHECKPOINT,
+        variants={
+            "baseline": BASELINE,
+            "10hz": ("the same recipe at 10 Hz: chunks of 2 actions, each held 5 control steps", AT_10_HZ),
+        },
+    )

@@ -52,7 +52,7 @@ def text_after_image(gpt: GPT, prefix: torch.Tensor, ids: torch.Tensor, targets:
     if targets is not None:
         targets = torch.cat([torch.full(prefix.shape[:2], -100, device=ids.device), targets], dim=1)  # (B, N + T)
     logits, loss = gpt.forward_embeddings(x, targets)
-    return logits[:, prefix.shape[1]:], loss
+    return logits[:, prefix.shape[1] :], loss
 
 
 class VLM(nn.Module):
@@ -70,8 +70,9 @@ class VLM(nn.Module):
         return text_after_image(self.gpt, self.image_prefix(images), ids, targets)
 
     @torch.no_grad()
-    def generate(self, images: torch.Tensor, prompt: list[int], max_new_tokens: int,
-                 stop_token: int) -> list[list[int]]:
+    def generate(
+        self, images: torch.Tensor, prompt: list[int], max_new_tokens: int, stop_token: int
+    ) -> list[list[int]]:
         """Greedy continuation of ``prompt`` for each image; the prefix and prompt are encoded once, cached."""
         cache = KVCache(self.gpt.config.n_layer)
         ids = torch.tensor([prompt] * len(images), device=images.device)
@@ -85,7 +86,7 @@ class VLM(nn.Module):
                 break
             logits = self.gpt(token, cache=cache)[0][:, -1]
         tokens = torch.cat(out, dim=1).tolist()
-        return [row[:row.index(stop_token)] if stop_token in row else row for row in tokens]
+        return [row[: row.index(stop_token)] if stop_token in row else row for row in tokens]
 
 
 @torch.no_grad()
@@ -194,7 +195,7 @@ def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], se
     for question in sorted({q for _, q, _ in asked}):
         group = [(i, a) for i, q, a in asked if q == question]
         for start in range(0, len(group), batch):
-            part = group[start:start + batch]
+            part = group[start : start + batch]
             said = answer(vlm, tokenizer, images_of([scenes[i] for i, _ in part], device), question)
             correct += sum(s == a for s, (_, a) in zip(said, part, strict=True))
     by_kind: dict[str, list[str]] = {}
@@ -210,7 +211,7 @@ def caption_retrieval(siglip: SigLIP, tokenizer: BPETokenizer, scenes: list[Scen
     device = next(siglip.parameters()).device
     scores = []
     for start in range(0, len(scenes) - group + 1, group):
-        part = scenes[start:start + group]
+        part = scenes[start : start + group]
         ids, lengths = (t.to(device) for t in encode_captions(tokenizer, [s.caption() for s in part]))
         scores.append(retrieval_top1(siglip.embed_images(images_of(part, device)), siglip.embed_texts(ids, lengths)))
     return float(np.mean(scores))
@@ -240,8 +241,9 @@ class Recipe:
         """The held-out scenes the checkpoint's metrics are measured on (rendered, never trained on)."""
         from vlacourse.scenes import SceneMaker
 
-        return SceneMaker(self.vit.image_size).make_many(self.heldout_scenes, seed=self.seed * 1000 + 2,
-                                                         progress=progress)
+        return SceneMaker(self.vit.image_size).make_many(
+            self.heldout_scenes, seed=self.seed * 1000 + 2, progress=progress
+        )
 
     def __post_init__(self):
         self.vit = self.vit or ViTConfig()
@@ -249,8 +251,9 @@ class Recipe:
         self.gpt = self.gpt or GPTConfig(block_size=256)
 
 
-def train_course_vlm(recipe: Recipe, progress: bool = True,
-                     stop_after: int | None = None) -> tuple[SigLIP, VLM, BPETokenizer, dict]:
+def train_course_vlm(
+    recipe: Recipe, progress: bool = True, stop_after: int | None = None
+) -> tuple[SigLIP, VLM, BPETokenizer, dict]:
     """The three stages from scratch; returns the models, the tokenizer and the held-out metrics.
 
     ``stop_after`` runs only the first steps of each stage's schedule and measures nothing on held-out
@@ -266,25 +269,43 @@ def train_course_vlm(recipe: Recipe, progress: bool = True,
     # 1. Language: the GPT learns the course's language, as in notebook 01.
     language_model = GPT(recipe.gpt)
     windows = TokenWindows(tokenizer.encode(load_corpus()), window=64, batch_size=32, seed=recipe.seed)
-    losses["language"] = train(language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress,
-                               stop_after=stop_after).losses
+    losses["language"] = train(
+        language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress, stop_after=stop_after
+    ).losses
     # 2. Vision: SigLIP on image-caption pairs.
-    scenes = SceneMaker(recipe.vit.image_size).make_many(recipe.train_scenes, seed=recipe.seed * 1000 + 1,
-                                                         progress=progress)
+    scenes = SceneMaker(recipe.vit.image_size).make_many(
+        recipe.train_scenes, seed=recipe.seed * 1000 + 1, progress=progress
+    )
     siglip = SigLIP(recipe.vit, recipe.text)
     captions = caption_batches(scenes, tokenizer, recipe.siglip_batch_size, seed=recipe.seed)
     # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vision).
-    losses["siglip"] = train(siglip, captions, recipe.siglip_steps, lr=recipe.siglip_lr,
-                             warmup_steps=recipe.warmup_steps, cosine=True, weight_decay=0.0, progress=progress,
-                             stop_after=stop_after).losses
+    losses["siglip"] = train(
+        siglip,
+        captions,
+        recipe.siglip_steps,
+        lr=recipe.siglip_lr,
+        warmup_steps=recipe.warmup_steps,
+        cosine=True,
+        weight_decay=0.0,
+        progress=progress,
+        stop_after=stop_after,
+    ).losses
     # 3. The VLM: projector and GPT trained on captions and questions, vision frozen.
     vlm = VLM(recipe.vit, recipe.gpt)
     vlm.vision.load_state_dict(siglip.image_tower.state_dict())
     vlm.gpt.load_state_dict(language_model.state_dict())
     vlm.vision.requires_grad_(False)
     answers = qa_batches(scenes, tokenizer, recipe.vlm_batch_size, seed=recipe.seed + 1)
-    losses["vlm"] = train(vlm, answers, recipe.vlm_steps, lr=recipe.vlm_lr, warmup_steps=recipe.warmup_steps,
-                          cosine=True, progress=progress, stop_after=stop_after).losses
+    losses["vlm"] = train(
+        vlm,
+        answers,
+        recipe.vlm_steps,
+        lr=recipe.vlm_lr,
+        warmup_steps=recipe.warmup_steps,
+        cosine=True,
+        progress=progress,
+        stop_after=stop_after,
+    ).losses
     if stop_after is not None:
         return siglip, vlm, tokenizer, {"prefix_losses": losses}
     for model in (siglip, vlm):
@@ -294,8 +315,12 @@ def train_course_vlm(recipe: Recipe, progress: bool = True,
                 parameter.copy_(parameter.half().float())
     heldout = recipe.heldout(progress)
     accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
-    metrics = {"retrieval_top1": caption_retrieval(siglip, tokenizer, heldout), "retrieval_chance": 1 / 32,
-               "vqa_accuracy": accuracy, "vqa_majority": majority}
+    metrics = {
+        "retrieval_top1": caption_retrieval(siglip, tokenizer, heldout),
+        "retrieval_chance": 1 / 32,
+        "vqa_accuracy": accuracy,
+        "vqa_majority": majority,
+    }
     return siglip, vlm, tokenizer, metrics
 
 
@@ -304,9 +329,14 @@ def save_course_vlm(path: Path, siglip: SigLIP, vlm: VLM, tokenizer: BPETokenize
     tensors = {f"siglip.{k}": v for k, v in siglip.state_dict().items()}
     tensors |= {f"vlm.{k}": v for k, v in vlm.state_dict().items() if not k.startswith(("vision.", "gpt.lm_head"))}
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in tensors.items()}
-    metadata = {"merges": json.dumps(tokenizer.merges), "vit": json.dumps(asdict(recipe.vit)),
-                "text": json.dumps(asdict(recipe.text)), "gpt": json.dumps(asdict(recipe.gpt)),
-                "metrics": json.dumps(metrics), "recipe_seed": str(recipe.seed)}
+    metadata = {
+        "merges": json.dumps(tokenizer.merges),
+        "vit": json.dumps(asdict(recipe.vit)),
+        "text": json.dumps(asdict(recipe.text)),
+        "gpt": json.dumps(asdict(recipe.gpt)),
+        "metrics": json.dumps(metrics),
+        "recipe_seed": str(recipe.seed),
+    }
     save_file(tensors, str(path), metadata=metadata)
 
 
@@ -331,7 +361,8 @@ def load_course_vlm(path: str | Path | None = None, device: str | torch.device =
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.vlm", "the course VLM")
     commands.add("train", "train the course VLM from scratch and write its checkpoint", CHECKPOINT).add_argument(
-        "--seed", type=int, default=0)
+        "--seed", type=int, default=0
+    )
     args = commands.parse(argv)
     start = time.perf_counter()
     # The prefix first (a minute): its losses ship with the checkpoint, for make test to rerun against.

@@ -33,8 +33,10 @@ def png_from_rgb(rgb: np.ndarray) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 image."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 image, got shape {rgb.shape} dtype {rgb.dtype}; "
-                         "convert floats in [0, 1] with (img * 255).astype(np.uint8)")
+        raise ValueError(
+            f"expected an (H, W, 3) uint8 image, got shape {rgb.shape} dtype {rgb.dtype}; "
+            "convert floats in [0, 1] with (img * 255).astype(np.uint8)"
+        )
     buffer = io.BytesIO()
     PILImage.fromarray(rgb).save(buffer, format="png")
     return buffer.getvalue()
@@ -70,8 +72,7 @@ class InteractiveImage:
         # flex-start: a VBox stretches its children to its width, which would blur the picture.
         # Controls wrap onto a second row rather than widen the output past the page.
         row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
-        self.widget = widgets.VBox([row, self.image],
-                                   layout=widgets.Layout(align_items="flex-start"))
+        self.widget = widgets.VBox([row, self.image], layout=widgets.Layout(align_items="flex-start"))
         self.redraw()
 
     @property

@@ -10,8 +10,9 @@ from vlacourse.exercises import exercise_test
 def shape_and_type(fn):
     mask = fn(5)
     assert isinstance(mask, torch.Tensor), f"return a torch tensor, got {type(mask).__name__}"
-    assert mask.shape == (5, 5) and mask.dtype == torch.bool, \
+    assert mask.shape == (5, 5) and mask.dtype == torch.bool, (
         f"expected a (5, 5) bool tensor, got {tuple(mask.shape)} {mask.dtype}"
+    )
 
 
 @exercise_test("causal_mask")

@@ -37,8 +37,9 @@ def matching_pairs_pull_and_others_push(fn):
     x = torch.eye(4)
     aligned = float(fn(x, x, torch.tensor(20.0), torch.tensor(-10.0)))
     shuffled = float(fn(x, x.roll(1, 0), torch.tensor(20.0), torch.tensor(-10.0)))
-    assert aligned < 0.01 and shuffled > 5, \
+    assert aligned < 0.01 and shuffled > 5, (
         f"aligned pairs should cost about 0 ({aligned:.3f}), shuffled ones a lot ({shuffled:.3f})"
+    )
 
 
 @exercise_test("prefix_attention_mask")

@@ -43,8 +43,9 @@ def percentiles_match_numpy(fn):
         assert key in stats, f"return a dict with the keys 'q01' and 'q99', got {sorted(stats)}"
         expected = np.percentile(actions, q, axis=0)
         assert np.shape(stats[key]) == (4,), f"{key} should have one value per action dimension, shape (4,)"
-        assert np.allclose(stats[key], expected), \
+        assert np.allclose(stats[key], expected), (
             f"{key}: got {np.round(stats[key], 3)}, expected {np.round(expected, 3)}"
+        )
 
 
 @exercise_test("action_statistics")

@@ -20,17 +20,20 @@ def matches_the_package(fn):
     assert got.shape == actions.shape, f"one bin per action dimension: shape {actions.shape}, got {got.shape}"
     assert np.issubdtype(got.dtype, np.integer), f"bins are integers, got {got.dtype}"
     wrong = np.argwhere(got != expected)
-    assert not len(wrong), f"{len(wrong)} bins differ, first at {tuple(wrong[0])}: action " \
-                           f"{actions[tuple(wrong[0])]:.4f} should be bin {expected[tuple(wrong[0])]}, got " \
-                           f"{got[tuple(wrong[0])]}"
+    assert not len(wrong), (
+        f"{len(wrong)} bins differ, first at {tuple(wrong[0])}: action "
+        f"{actions[tuple(wrong[0])]:.4f} should be bin {expected[tuple(wrong[0])]}, got "
+        f"{got[tuple(wrong[0])]}"
+    )
 
 
 @exercise_test("bin_actions")
 def the_bounds_land_in_the_first_and_last_bin(fn):
     got = np.asarray(fn(np.stack([LOW, HIGH, LOW - 5, HIGH + 5]), LOW, HIGH, 256))
     assert (got[[0, 2]] == 0).all(), f"the lower bound and anything below it is bin 0, got {got[[0, 2]].tolist()}"
-    assert (got[[1, 3]] == 255).all(), \
+    assert (got[[1, 3]] == 255).all(), (
         f"the upper bound and anything above it is bin 255 (not 256: there is no such bin), got {got[[1, 3]].tolist()}"
+    )
 
 
 @exercise_test("unbin_actions")
@@ -61,5 +64,6 @@ def matches_the_closed_form(fn):
 def more_dimensions_cost_more_passes(fn):
     one_arm = fn(action_dim=7, chunk_size=50, ms_prefix=30.0, ms_per_token=10.0)
     two_arms = fn(action_dim=14, chunk_size=50, ms_prefix=30.0, ms_per_token=10.0)
-    assert np.isclose(one_arm, 50 / (0.030 + 349 * 0.010)) and np.isclose(two_arms, 50 / (0.030 + 699 * 0.010)), \
+    assert np.isclose(one_arm, 50 / (0.030 + 349 * 0.010)) and np.isclose(two_arms, 50 / (0.030 + 699 * 0.010)), (
         f"a chunk of 50 steps of 14 numbers is 700 tokens: one prefix pass and 699 token passes; got {two_arms}"
+    )

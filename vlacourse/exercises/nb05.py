@@ -12,15 +12,17 @@ def a_small_matrix_reads_row_by_row(fn):
     coefficients = np.array([[10, 20], [11, 21], [12, 22]])  # (H=3 frequencies, D=2 dimensions)
     got = np.asarray(fn(coefficients))
     assert got.shape == (6,), f"3 frequencies x 2 dimensions flatten to shape (6,), got {got.shape}"
-    assert got.tolist() == [10, 20, 11, 21, 12, 22], \
+    assert got.tolist() == [10, 20, 11, 21, 12, 22], (
         f"expected frequency 0 of both dimensions first: [10, 20, 11, 21, 12, 22], got {got.tolist()}"
+    )
 
 
 @exercise_test("flatten_lowest_frequencies_first")
 def matches_the_package_on_a_chunk(fn):
     coefficients = np.random.default_rng(0).integers(-5, 6, (10, 4))
-    assert np.array_equal(np.asarray(fn(coefficients)), flatten_frequency_major(coefficients)), \
+    assert np.array_equal(np.asarray(fn(coefficients)), flatten_frequency_major(coefficients)), (
         "on a (10, 4) matrix your order differs from frequency-major (k0d0, k0d1, ..., k1d0, ...)"
+    )
 
 
 @exercise_test("flatten_lowest_frequencies_first")
@@ -49,15 +51,17 @@ def matches_a_brute_force_search(fn):
     for bound in (0.2, 0.05, 0.01):
         expected = next(s for s in scales if _rounding_error(chunks, s) <= bound)
         got = fn(chunks, bound, scales)
-        assert got == expected, f"bound {bound}: the smallest scale whose largest error is within it is " \
-                                f"{expected}, got {got}"
+        assert got == expected, (
+            f"bound {bound}: the smallest scale whose largest error is within it is {expected}, got {got}"
+        )
 
 
 @exercise_test("smallest_scale")
 def scales_given_out_of_order_are_searched_from_the_smallest(fn):
     chunks = _smooth_chunks()
-    assert fn(chunks, 0.05, [100, 10, 50, 20, 5]) == fn(chunks, 0.05, [5, 10, 20, 50, 100]), \
+    assert fn(chunks, 0.05, [100, 10, 50, 20, 5]) == fn(chunks, 0.05, [5, 10, 20, 50, 100]), (
         "sort the scales: the answer is the smallest that works, whatever order they come in"
+    )
 
 
 @exercise_test("smallest_scale")

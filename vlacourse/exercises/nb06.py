@@ -26,8 +26,9 @@ def a_field_that_says_zero_costs_the_mean_squared_target(fn):
     actions, noise, t = _chunk_batch(1)
     loss = fn(lambda x, t: torch.zeros_like(x), actions, noise, t)
     expected = (noise - actions).pow(2).mean()
-    assert torch.isclose(torch.as_tensor(loss, dtype=expected.dtype), expected), \
+    assert torch.isclose(torch.as_tensor(loss, dtype=expected.dtype), expected), (
         f"with v = 0 the loss is the mean of (noise - actions)^2 ({expected:.4f}), got {float(loss):.4f}"
+    )
 
 
 @exercise_test("flow_matching_loss")
@@ -42,8 +43,9 @@ def the_model_sees_x_t_at_pi0s_convention(fn):
     fn(recording_field, actions, noise, t)
     expected = t[:, None, None] * noise + (1 - t[:, None, None]) * actions
     assert torch.equal(seen["t"], t), "pass the flow times to the velocity field unchanged"
-    assert torch.allclose(seen["x"], expected, atol=1e-6), \
+    assert torch.allclose(seen["x"], expected, atol=1e-6), (
         "pi0's convention: x_t = t * noise + (1 - t) * actions (t = 1 is pure noise, t = 0 the actions)"
+    )
 
 
 def _exact_field(target: torch.Tensor):
@@ -56,8 +58,9 @@ def a_constant_field_moves_the_noise_by_exactly_it(fn):
     noise = torch.randn(2, 5, 4, generator=torch.Generator().manual_seed(3))
     velocity = torch.full_like(noise, 0.25)
     got = fn(lambda x, t: velocity, noise, 4)
-    assert torch.allclose(got, noise - velocity, atol=1e-6), \
+    assert torch.allclose(got, noise - velocity, atol=1e-6), (
         "integrating from t = 1 to t = 0 in steps of 1/N moves x by minus the velocity in total"
+    )
 
 
 @exercise_test("euler_sample")
@@ -65,9 +68,10 @@ def the_exact_field_lands_on_the_target_for_any_number_of_steps(fn):
     target, noise = torch.rand(2, 5, 4) * 2 - 1, torch.randn(2, 5, 4)
     for steps in (1, 3, 10):
         got = fn(_exact_field(target), noise, steps)
-        assert torch.allclose(got, target, atol=1e-5), \
-            f"with {steps} steps: the field (x - A) / t carries the noise straight to A; you are off by " \
+        assert torch.allclose(got, target, atol=1e-5), (
+            f"with {steps} steps: the field (x - A) / t carries the noise straight to A; you are off by "
             f"{(got - target).abs().max():.3g} (start at t = 1, step by -1/N)"
+        )
 
 
 @exercise_test("euler_sample")

@@ -24,11 +24,16 @@ def it_decays_as_the_paper_says(fn):
         c = (H - s - i) / (H - s - d + 1)
         expected = c * (math.exp(c) - 1) / (math.e - 1)
         weights = np.asarray(fn(H, d, s), dtype=float)
-        assert math.isclose(weights[i], expected, rel_tol=1e-6), \
-            f"H={H}, d={d}, s={s}: weight {i} should be c (e^c - 1) / (e - 1) = {expected:.4f} with " \
+        assert math.isclose(weights[i], expected, rel_tol=1e-6), (
+            f"H={H}, d={d}, s={s}: weight {i} should be c (e^c - 1) / (e - 1) = {expected:.4f} with "
             f"c = (H - s - i) / (H - s - d + 1) = {c:.3f}; got {weights[i]:.4f}"
-        np.testing.assert_allclose(weights, soft_mask(H, d, s), atol=1e-6,
-                                   err_msg=f"H={H}, d={d}, s={s}: every weight, against vlacourse.rtc.soft_mask")
+        )
+        np.testing.assert_allclose(
+            weights,
+            soft_mask(H, d, s),
+            atol=1e-6,
+            err_msg=f"H={H}, d={d}, s={s}: every weight, against vlacourse.rtc.soft_mask",
+        )
 
 
 @exercise_test("temporal_ensemble")
@@ -47,6 +52,9 @@ def the_oldest_prediction_weighs_most(fn):
     chunks = [(start, rng.normal(size=(10, 4))) for start in (0, 3, 6)]
     for m in (0.01, 0.5, 2.0):
         for t in (4, 7, 9):
-            np.testing.assert_allclose(fn(chunks, t, m), ensemble_action(chunks, t, m), atol=1e-9,
-                                       err_msg=f"m={m}, step {t}: weights exp(-m i) with i = 0 the oldest chunk "
-                                               "(ACT), divided by their sum")
+            np.testing.assert_allclose(
+                fn(chunks, t, m),
+                ensemble_action(chunks, t, m),
+                atol=1e-9,
+                err_msg=f"m={m}, step {t}: weights exp(-m i) with i = 0 the oldest chunk (ACT), divided by their sum",
+            )

@@ -78,13 +78,17 @@ class Arm:
         self.grasp_site = m.site("grasp").id
         self.pad_geoms = {m.geom("left_pad").id, m.geom("right_pad").id}
 
-    def reset(self, block_positions: dict[str, np.ndarray], zone_positions: dict[str, np.ndarray],
-              gripper_position: np.ndarray) -> None:
+    def reset(
+        self,
+        block_positions: dict[str, np.ndarray],
+        zone_positions: dict[str, np.ndarray],
+        gripper_position: np.ndarray,
+    ) -> None:
         """Place the blocks, zones and arm (gripper open above ``gripper_position``) and settle."""
         mujoco.mj_resetData(self.model, self.data)
         for name, xyz in block_positions.items():
             address = self.model.jnt_qposadr[self.model.joint(name).id]
-            self.data.qpos[address:address + 7] = [*xyz, 1, 0, 0, 0]
+            self.data.qpos[address : address + 7] = [*xyz, 1, 0, 0, 0]
         for name, xy in zone_positions.items():
             self.data.mocap_pos[self.model.body(name).mocapid[0]] = [xy[0], xy[1], 0.001]
         targets = inverse_kinematics(gripper_position)

@@ -41,8 +41,9 @@ def project(points: np.ndarray, position: np.ndarray, rotation: np.ndarray, fovy
     return np.stack([u, v, visible.astype(np.float64)], axis=1)
 
 
-def back_project(uv: np.ndarray, height: float, position: np.ndarray, rotation: np.ndarray,
-                 fovy_degrees: float) -> np.ndarray:
+def back_project(
+    uv: np.ndarray, height: float, position: np.ndarray, rotation: np.ndarray, fovy_degrees: float
+) -> np.ndarray:
     """(N, 2) image points -> (N, 3): where each one's ray meets the plane z = ``height`` (the inverse of
     ``project`` for points known to lie on it, such as a block's centre on the table)."""
     focal = 1.0 / np.tan(np.radians(fovy_degrees) / 2)
@@ -57,8 +58,10 @@ def camera_poses(arm: Arm) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
     mujoco.mj_kinematics(arm.model, arm.data)
     mujoco.mj_camlight(arm.model, arm.data)  # camera poses from the bodies they ride on
     cameras = {name: arm.model.camera(name).id for name in CAMERAS}
-    return {name: (arm.data.cam_xpos[i].copy(), arm.data.cam_xmat[i].reshape(3, 3).copy(), float(arm.model.cam_fovy[i]))
-            for name, i in cameras.items()}
+    return {
+        name: (arm.data.cam_xpos[i].copy(), arm.data.cam_xmat[i].reshape(3, 3).copy(), float(arm.model.cam_fovy[i]))
+        for name, i in cameras.items()
+    }
 
 
 class PointingLabels:
@@ -70,7 +73,7 @@ class PointingLabels:
     def __call__(self, state: np.ndarray, environment_state: np.ndarray) -> np.ndarray:
         """(N, 9) states, (N, 16) environment states -> (N, blocks, cameras, 3): u, v, visible, float32
         (blocks in ``tasks.COLORS`` order, cameras in ``env.CAMERAS`` order: scene, wrist)."""
-        blocks = environment_state[:, :3 * len(COLORS)].reshape(len(state), len(COLORS), 3)  # (N, 4, 3)
+        blocks = environment_state[:, : 3 * len(COLORS)].reshape(len(state), len(COLORS), 3)  # (N, 4, 3)
         labels = np.zeros((len(state), len(COLORS), len(CAMERAS), 3), np.float32)
         for i in range(len(state)):
             self.arm.data.qpos[self.arm.arm_qpos] = state[i, 4:9]  # the five joint angles place the wrist camera
@@ -100,8 +103,11 @@ def render_pointing_scenes(count: int, seed: int = 0, image_size: int = 64, prog
     for _ in tqdm(range(count), desc="rendering pointing scenes", disable=not progress):
         layout = sample_layout(rng, sample_task(TASKS[rng.integers(len(TASKS))], rng))
         gripper = clip_to_workspace(rng.uniform(POINT_LOW, POINT_HIGH))
-        env.arm.reset({f"{c}_block": p for c, p in layout.blocks.items()},
-                      {f"{z}_zone": p for z, p in layout.zones.items()}, gripper)
+        env.arm.reset(
+            {f"{c}_block": p for c, p in layout.blocks.items()},
+            {f"{z}_zone": p for z, p in layout.zones.items()},
+            gripper,
+        )
         for camera in CAMERAS:
             frames[f"observation.images.{camera}"].append(env.policy_camera.render(env.arm.data, camera).copy())
         frames["observation.state"].append(env.state())

@@ -52,12 +52,28 @@ SUITES = {
     "clear_table": Suite(("clear_table",)),
     "short": Suite(("reach", "push", "pick_place", "stack")),
     # The white paper's data-quality advice at once: several operators, noise, failures and recoveries.
-    "diverse": Suite(("reach", "push", "pick_place", "stack"), styles=("steady", "quick", "careful"),
-                     noise=0.1, recovery_fraction=0.2),
+    "diverse": Suite(
+        ("reach", "push", "pick_place", "stack"),
+        styles=("steady", "quick", "careful"),
+        noise=0.1,
+        recovery_fraction=0.2,
+    ),
 }
 IMAGE_KEYS = tuple(f"observation.images.{c}" for c in CAMERAS)
-ARRAY_KEYS = (*IMAGE_KEYS, "observation.state", "observation.environment_state", "action", "episode_index",
-              "frame_index", "index", "timestamp", "task_index", "subtask_index", "next.done", "next.reward")
+ARRAY_KEYS = (
+    *IMAGE_KEYS,
+    "observation.state",
+    "observation.environment_state",
+    "action",
+    "episode_index",
+    "frame_index",
+    "index",
+    "timestamp",
+    "task_index",
+    "subtask_index",
+    "next.done",
+    "next.reward",
+)
 
 
 def cache_dir() -> Path:
@@ -74,8 +90,14 @@ class DemoDataset:
 
     fps = CONTROL_HZ
 
-    def __init__(self, arrays: dict[str, np.ndarray], tasks: list[str], subtasks: list[str],
-                 episode_success: np.ndarray, meta: dict[str, Any]):
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        tasks: list[str],
+        subtasks: list[str],
+        episode_success: np.ndarray,
+        meta: dict[str, Any],
+    ):
         self.arrays, self.tasks, self.subtasks = arrays, tasks, subtasks
         self.episode_success, self.meta = episode_success, meta
         ends = np.flatnonzero(np.diff(arrays["episode_index"])) + 1
@@ -112,9 +134,15 @@ class DemoDataset:
         """Write compressed (the images deflate about 13x) and atomically: a temporary file renamed into place."""
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp.npz")
-        np.savez_compressed(temporary, **self.arrays, tasks=np.array(self.tasks), subtasks=np.array(self.subtasks),
-                 episode_success=self.episode_success, meta_keys=np.array(list(self.meta)),
-                 meta_values=np.array([str(v) for v in self.meta.values()]))
+        np.savez_compressed(
+            temporary,
+            **self.arrays,
+            tasks=np.array(self.tasks),
+            subtasks=np.array(self.subtasks),
+            episode_success=self.episode_success,
+            meta_keys=np.array(list(self.meta)),
+            meta_values=np.array([str(v) for v in self.meta.values()]),
+        )
         os.replace(temporary, path)
 
     @classmethod
@@ -130,12 +158,24 @@ class DemoDataset:
 
 def _stats(values: np.ndarray) -> dict[str, np.ndarray]:
     """LeRobot's normalisation statistics per dimension, plus the 1st/99th percentiles FAST and RT-2 use."""
-    return {"mean": values.mean(0), "std": values.std(0), "min": values.min(0), "max": values.max(0),
-            "q01": np.quantile(values, 0.01, axis=0), "q99": np.quantile(values, 0.99, axis=0)}
+    return {
+        "mean": values.mean(0),
+        "std": values.std(0),
+        "min": values.min(0),
+        "max": values.max(0),
+        "q01": np.quantile(values, 0.01, axis=0),
+        "q99": np.quantile(values, 0.99, axis=0),
+    }
 
 
-def collect(suite: str = "pick_place", episodes: int = 100, seed: int = 0, image_size: int = 64,
-            progress: bool = True, workers: int = 1) -> DemoDataset:
+def collect(
+    suite: str = "pick_place",
+    episodes: int = 100,
+    seed: int = 0,
+    image_size: int = 64,
+    progress: bool = True,
+    workers: int = 1,
+) -> DemoDataset:
     """Run the expert for ``episodes`` episodes of ``suite`` and record every frame (no cache).
 
     ``workers`` > 1 records consecutive runs of episodes in that many processes: the same dataset, faster
@@ -156,8 +196,14 @@ def collect(suite: str = "pick_place", episodes: int = 100, seed: int = 0, image
 
         # spawn, not fork: a fresh process opens its own rendering context
         with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = list(tqdm(pool.map(_record, *zip(*ranges, strict=True)), total=len(ranges),
-                              desc=f"collecting {suite} ({len(ranges)} workers)", disable=not progress))
+            parts = list(
+                tqdm(
+                    pool.map(_record, *zip(*ranges, strict=True)),
+                    total=len(ranges),
+                    desc=f"collecting {suite} ({len(ranges)} workers)",
+                    disable=not progress,
+                )
+            )
     # Each part numbered its own tasks and subtasks in order of appearance: renumber them as one run would.
     tasks: dict[str, int] = {}
     subtasks: dict[str, int] = {}
@@ -191,9 +237,13 @@ def _record(suite: str, first: int, stop: int, seed: int, image_size: int, progr
     bar = tqdm(range(first, stop), desc=f"collecting {suite}", disable=not progress, unit="episode")
     for episode in bar:
         task = config.tasks[episode % len(config.tasks)]
-        expert = ScriptedExpert(env, style=config.styles[episode % len(config.styles)], noise=config.noise,
-                                recovery=bool(rng.random() < config.recovery_fraction),
-                                seed=episode_seed(seed, episode))
+        expert = ScriptedExpert(
+            env,
+            style=config.styles[episode % len(config.styles)],
+            noise=config.noise,
+            recovery=bool(rng.random() < config.recovery_fraction),
+            seed=episode_seed(seed, episode),
+        )
         observation, info = env.reset(seed=episode_seed(seed, episode), options={"task": task})
         task_index = tasks.setdefault(observation["task"], len(tasks))
         for frame in range(env.max_steps):
@@ -220,8 +270,14 @@ def cache_path(suite: str, episodes: int, seed: int, image_size: int = 64) -> Pa
     return cache_dir() / f"{suite}-n{episodes}-seed{seed}-{image_size}px-v{DATASET_VERSION}.npz"
 
 
-def load_or_collect(suite: str = "pick_place", episodes: int = 100, seed: int = 0, image_size: int = 64,
-                    progress: bool = True, workers: int = 1) -> DemoDataset:
+def load_or_collect(
+    suite: str = "pick_place",
+    episodes: int = 100,
+    seed: int = 0,
+    image_size: int = 64,
+    progress: bool = True,
+    workers: int = 1,
+) -> DemoDataset:
     """The cached dataset for these arguments, collected (and cached) first if needed."""
     path = cache_path(suite, episodes, seed, image_size)
     if path.exists():

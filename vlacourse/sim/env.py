@@ -48,8 +48,10 @@ REACH_RADIUS = 0.49  # the grasp point is reachable within this distance of the 
 CAMERAS = ("scene", "wrist")
 ACTION_NAMES = ("dx", "dy", "dz", "gripper")
 STATE_NAMES = ("x", "y", "z", "opening", "shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll")
-ENVIRONMENT_STATE_NAMES = (*(f"{c}_{axis}" for c in COLORS for axis in "xyz"),
-                           *(f"{z}_{axis}" for z in ZONES for axis in "xy"))
+ENVIRONMENT_STATE_NAMES = (
+    *(f"{c}_{axis}" for c in COLORS for axis in "xyz"),
+    *(f"{z}_{axis}" for z in ZONES for axis in "xy"),
+)
 
 
 def clip_to_workspace(target: np.ndarray) -> np.ndarray:
@@ -73,8 +75,14 @@ class TabletopEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
-    def __init__(self, task: str = "pick_place", split: str = "train", image_size: int = 64,
-                 cameras: tuple[str, ...] = CAMERAS, render_size: tuple[int, int] = (360, 480)):
+    def __init__(
+        self,
+        task: str = "pick_place",
+        split: str = "train",
+        image_size: int = 64,
+        cameras: tuple[str, ...] = CAMERAS,
+        render_size: tuple[int, int] = (360, 480),
+    ):
         check_task_name(task)
         check_split(task, split)  # here, not at the first reset, where the mistake would be far from its cause
         unknown = [c for c in cameras if c not in CAMERAS]
@@ -90,13 +98,16 @@ class TabletopEnv(gym.Env):
         self._display_camera: Camera | None = None  # made on first render(): most runs never need it
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         image = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
-        self.observation_space = gym.spaces.Dict({
-            **{f"observation.images.{c}": image for c in self.cameras},
-            "observation.state": gym.spaces.Box(-np.inf, np.inf, (len(STATE_NAMES),), np.float32),
-            "observation.environment_state": gym.spaces.Box(-np.inf, np.inf, (len(ENVIRONMENT_STATE_NAMES),),
-                                                            np.float32),
-            "task": gym.spaces.Text(max_length=100, charset="abcdefghijklmnopqrstuvwxyz "),
-        })
+        self.observation_space = gym.spaces.Dict(
+            {
+                **{f"observation.images.{c}": image for c in self.cameras},
+                "observation.state": gym.spaces.Box(-np.inf, np.inf, (len(STATE_NAMES),), np.float32),
+                "observation.environment_state": gym.spaces.Box(
+                    -np.inf, np.inf, (len(ENVIRONMENT_STATE_NAMES),), np.float32
+                ),
+                "task": gym.spaces.Text(max_length=100, charset="abcdefghijklmnopqrstuvwxyz "),
+            }
+        )
         self.task_spec: TaskSpec | None = None
 
     # The gymnasium API.
@@ -110,8 +121,11 @@ class TabletopEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {sorted(options)}: reset takes 'task' and 'color'")
         self.task_spec = sample_task(task, self.np_random, self.split, color)
         layout = sample_layout(self.np_random, self.task_spec)
-        self.arm.reset({f"{c}_block": p for c, p in layout.blocks.items()},
-                       {f"{z}_zone": p for z, p in layout.zones.items()}, layout.gripper)
+        self.arm.reset(
+            {f"{c}_block": p for c, p in layout.blocks.items()},
+            {f"{z}_zone": p for z, p in layout.zones.items()},
+            layout.gripper,
+        )
         self.target = layout.gripper.copy()  # the commanded grasp point that actions move
         # clear_table's order, nearest the bin first: a fixed rule, so that the subtask labels are too.
         self.order = tuple(sorted(COLORS, key=lambda c: np.linalg.norm(layout.blocks[c][:2] - BIN_CENTER)))
@@ -142,17 +156,22 @@ class TabletopEnv(gym.Env):
         """The action as float64 (4,), clipped to [-1, 1]; a wrong shape or a NaN raises before anything moves."""
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (4,):
-            raise ValueError(f"action must have shape (4,) = [dx, dy, dz, gripper], got shape {action.shape}; "
-                             "a batch or a chunk of actions must be stepped one action at a time")
+            raise ValueError(
+                f"action must have shape (4,) = [dx, dy, dz, gripper], got shape {action.shape}; "
+                "a batch or a chunk of actions must be stepped one action at a time"
+            )
         if not np.all(np.isfinite(action)):
-            raise ValueError(f"action {action.tolist()} contains NaN or infinity: check the policy's output "
-                             "(an untrained or diverged model, or unnormalised actions); the env did not step")
+            raise ValueError(
+                f"action {action.tolist()} contains NaN or infinity: check the policy's output "
+                "(an untrained or diverged model, or unnormalised actions); the env did not step"
+            )
         return np.clip(action, -1.0, 1.0)
 
     def state(self) -> np.ndarray:
         arm = self.arm
         return np.concatenate([arm.gripper_position(), [arm.gripper_opening()], arm.joint_positions()]).astype(
-            np.float32)
+            np.float32
+        )
 
     def environment_state(self) -> np.ndarray:
         arm = self.arm
@@ -161,8 +180,9 @@ class TabletopEnv(gym.Env):
         return np.concatenate(blocks + zones).astype(np.float32)
 
     def _observation(self) -> dict[str, Any]:
-        observation = {f"observation.images.{c}": self.policy_camera.render(self.arm.data, c).copy()
-                       for c in self.cameras}
+        observation = {
+            f"observation.images.{c}": self.policy_camera.render(self.arm.data, c).copy() for c in self.cameras
+        }
         observation["observation.state"] = self.state()
         observation["observation.environment_state"] = self.environment_state()
         observation["task"] = self.task_spec.instruction

@@ -51,9 +51,11 @@ class EvalResult:
 
     def __str__(self) -> str:
         low, high = self.interval
-        return (f"{self.task:<12} {self.split:<8} success {self.success_rate:6.1%} "
-                f"[{low:.0%}, {high:.0%}] over {self.episodes} episodes, mean length {self.mean_length:5.1f} "
-                f"steps, policy {self.policy_hz:,.0f} actions/s")
+        return (
+            f"{self.task:<12} {self.split:<8} success {self.success_rate:6.1%} "
+            f"[{low:.0%}, {high:.0%}] over {self.episodes} episodes, mean length {self.mean_length:5.1f} "
+            f"steps, policy {self.policy_hz:,.0f} actions/s"
+        )
 
 
 def check_policy(policy, env: TabletopEnv) -> None:
@@ -61,11 +63,14 @@ def check_policy(policy, env: TabletopEnv) -> None:
     its simulator) must be bound to this one."""
     for method in ("reset", "select_action"):
         if not callable(getattr(policy, method, None)):
-            raise TypeError(f"a policy needs reset() and select_action(observation); {type(policy).__name__} "
-                            f"has no {method}()")
+            raise TypeError(
+                f"a policy needs reset() and select_action(observation); {type(policy).__name__} has no {method}()"
+            )
     if getattr(policy, "env", env) is not env:
-        raise ValueError(f"this {type(policy).__name__} is bound to another environment than the one it would act "
-                         "in: build it on the same env, e.g. env = TabletopEnv(task); ScriptedExpert(env)")
+        raise ValueError(
+            f"this {type(policy).__name__} is bound to another environment than the one it would act "
+            "in: build it on the same env, e.g. env = TabletopEnv(task); ScriptedExpert(env)"
+        )
 
 
 def evaluation_seed(seed: int, episode: int) -> int:
@@ -73,8 +78,16 @@ def evaluation_seed(seed: int, episode: int) -> int:
     return EVAL_SEED_BASE + seed * 100_000 + episode
 
 
-def evaluate(policy, task: str = "pick_place", episodes: int = 50, seed: int = 0, split: str = "train",
-             env: TabletopEnv | None = None, progress: bool = True, side_by_side: int = 1) -> EvalResult:
+def evaluate(
+    policy,
+    task: str = "pick_place",
+    episodes: int = 50,
+    seed: int = 0,
+    split: str = "train",
+    env: TabletopEnv | None = None,
+    progress: bool = True,
+    side_by_side: int = 1,
+) -> EvalResult:
     """Run ``policy`` for ``episodes`` seeded episodes of ``task`` and measure it.
 
     Pass ``env`` when the policy is bound to one (the scripted expert reads its simulator); it is then
@@ -103,17 +116,27 @@ def evaluate(policy, task: str = "pick_place", episodes: int = 50, seed: int = 0
         successes += int(terminated)
         lengths.append(env.steps)
     loop_seconds = time.perf_counter() - start
-    return EvalResult(task, env.split, episodes, successes, float(np.mean(lengths)),
-                      steps / max(policy_seconds, 1e-9), steps / loop_seconds)
+    return EvalResult(
+        task,
+        env.split,
+        episodes,
+        successes,
+        float(np.mean(lengths)),
+        steps / max(policy_seconds, 1e-9),
+        steps / loop_seconds,
+    )
 
 
-def _evaluate_side_by_side(policy, task: str, episodes: int, seed: int, split: str, width: int,
-                           progress: bool) -> EvalResult:
+def _evaluate_side_by_side(
+    policy, task: str, episodes: int, seed: int, split: str, width: int, progress: bool
+) -> EvalResult:
     """``evaluate`` with ``width`` environments stepped in lockstep, each with its own action queue; a
     finished environment starts the next unplayed episode."""
     if not all(callable(getattr(policy, name, None)) for name in ("predict_action_chunks", "executed_actions")):
-        raise TypeError(f"side_by_side needs a course policy (with predict_action_chunks and executed_actions); "
-                        f"{type(policy).__name__} lacks them: use side_by_side=1")
+        raise TypeError(
+            f"side_by_side needs a course policy (with predict_action_chunks and executed_actions); "
+            f"{type(policy).__name__} lacks them: use side_by_side=1"
+        )
     envs = [TabletopEnv(task, split=split) for _ in range(min(width, episodes))]
     next_episode, successes, lengths, policy_seconds, steps = 0, 0, [], 0.0, 0
     observations, queues = [None] * len(envs), [[] for _ in envs]
@@ -146,5 +169,12 @@ def _evaluate_side_by_side(policy, task: str, episodes: int, seed: int, split: s
                 else:
                     running.remove(i)
     bar.close()
-    return EvalResult(task, envs[0].split, episodes, successes, float(np.mean(lengths)),
-                      steps / max(policy_seconds, 1e-9), steps / (time.perf_counter() - start))
+    return EvalResult(
+        task,
+        envs[0].split,
+        episodes,
+        successes,
+        float(np.mean(lengths)),
+        steps / max(policy_seconds, 1e-9),
+        steps / (time.perf_counter() - start),
+    )

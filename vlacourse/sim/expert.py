@@ -42,8 +42,10 @@ PUSH_HEIGHT = 0.024  # grasp point height when pushing with closed fingers (pads
 # plus 1 cm, so the fingers come down clear of the block whatever the push direction.
 PUSH_OFFSET = 0.055
 # Each block has its own corner of the bin, so clearing the table never drops one block on another.
-BIN_SLOTS = {c: BIN_CENTER + 0.032 * np.array(corner)
-             for c, corner in zip(COLORS, [(-1, -1), (1, -1), (-1, 1), (1, 1)], strict=True)}
+BIN_SLOTS = {
+    c: BIN_CENTER + 0.032 * np.array(corner)
+    for c, corner in zip(COLORS, [(-1, -1), (1, -1), (-1, 1), (1, 1)], strict=True)
+}
 
 
 def minimum_jerk(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
@@ -57,8 +59,9 @@ def minimum_jerk(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
 class ScriptedExpert:
     """A policy with the course's interface (``reset``, ``select_action``) that solves every task."""
 
-    def __init__(self, env: TabletopEnv, style: str = "steady", noise: float = 0.0, recovery: bool = False,
-                 seed: int = 0):
+    def __init__(
+        self, env: TabletopEnv, style: str = "steady", noise: float = 0.0, recovery: bool = False, seed: int = 0
+    ):
         if style not in STYLES:
             raise ValueError(f"unknown operator style {style!r}: choose one of {sorted(STYLES)}")
         if not 0.0 <= noise <= 1.0:

@@ -62,8 +62,16 @@ def video(frames: list[np.ndarray], fps: float = 25, width: int | None = None) -
         raise ValueError("no frames to show: record an episode first")
     images = [Image.fromarray(np.asarray(frame)) for frame in frames]
     buffer = io.BytesIO()
-    images[0].save(buffer, format="webp", save_all=True, append_images=images[1:], duration=int(1000 / fps),
-                   loop=0, quality=80, method=0)
+    images[0].save(
+        buffer,
+        format="webp",
+        save_all=True,
+        append_images=images[1:],
+        duration=int(1000 / fps),
+        loop=0,
+        quality=80,
+        method=0,
+    )
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
     size = f' width="{width}"' if width else ""
     return HTML(f'<img src="data:image/webp;base64,{encoded}"{size}/>')
@@ -105,25 +113,35 @@ def plot_denoising(path: np.ndarray, demonstrated: np.ndarray | None = None, tit
     each starting noise, the gripper path its chunk commands, seen from above and in height, and the gripper
     command; the demonstrated chunk dashed. ``path``: (N + 1, S, H, D) in action units, noise first."""
     if path.ndim != 4:
-        raise ValueError(f"path must be (Euler steps + 1, samples, chunk_size, action_dim), as "
-                         f"FlowVLA.denoising_path returns it, got shape {path.shape}")
+        raise ValueError(
+            f"path must be (Euler steps + 1, samples, chunk_size, action_dim), as "
+            f"FlowVLA.denoising_path returns it, got shape {path.shape}"
+        )
     steps, samples = path.shape[:2]
     offsets = commanded_offsets(path)  # (N + 1, S, H + 1, 3)
     sample_style = dict(line=dict(color="royalblue"), opacity=0.55, legendgroup="samples", name="from noise")
 
     def panels(xyz: np.ndarray, gripper: np.ndarray, style: dict, legend: bool) -> list[go.Scatter]:
         """One chunk's three lines: from above (y to the left, as the scene camera sees it), height, gripper."""
-        return [go.Scatter(x=xyz[:, 1], y=xyz[:, 0], mode="lines+markers", marker=dict(size=3),
-                           showlegend=legend, **style),
-                go.Scatter(y=xyz[:, 2], mode="lines", showlegend=False, **style),
-                go.Scatter(y=gripper, mode="lines", showlegend=False, **style)]
+        return [
+            go.Scatter(x=xyz[:, 1], y=xyz[:, 0], mode="lines+markers", marker=dict(size=3), showlegend=legend, **style),
+            go.Scatter(y=xyz[:, 2], mode="lines", showlegend=False, **style),
+            go.Scatter(y=gripper, mode="lines", showlegend=False, **style),
+        ]
 
     def step_traces(k: int) -> list[go.Scatter]:
-        return [line for s in range(samples) for line in
-                panels(offsets[k, s], path[k, s, :, 3], sample_style, legend=s == 0)]
+        return [
+            line
+            for s in range(samples)
+            for line in panels(offsets[k, s], path[k, s, :, 3], sample_style, legend=s == 0)
+        ]
 
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("commanded path, from above", "height", "gripper"),
-                        column_widths=[0.4, 0.3, 0.3])
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=("commanded path, from above", "height", "gripper"),
+        column_widths=[0.4, 0.3, 0.3],
+    )
     for i, trace in enumerate(step_traces(0)):
         fig.add_trace(trace, row=1, col=1 + i % 3)
     if demonstrated is not None:  # added after the samples: the frames replace the first 3 * S traces only
@@ -132,10 +150,22 @@ def plot_denoising(path: np.ndarray, demonstrated: np.ndarray | None = None, tit
             fig.add_trace(trace, row=1, col=1 + i)
     fig.frames = [go.Frame(data=step_traces(k), name=str(k), traces=list(range(3 * samples))) for k in range(steps)]
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    fig.update_layout(title=title, height=380, margin=dict(t=70, b=90), sliders=[dict(
-        active=0, currentvalue=dict(prefix="Euler step "), pad=dict(t=40),
-        steps=[dict(label=f"{k}: t = {1 - k / (steps - 1):.1f}", method="animate", args=[[str(k)], jump])
-               for k in range(steps)])])
+    fig.update_layout(
+        title=title,
+        height=380,
+        margin=dict(t=70, b=90),
+        sliders=[
+            dict(
+                active=0,
+                currentvalue=dict(prefix="Euler step "),
+                pad=dict(t=40),
+                steps=[
+                    dict(label=f"{k}: t = {1 - k / (steps - 1):.1f}", method="animate", args=[[str(k)], jump])
+                    for k in range(steps)
+                ],
+            )
+        ],
+    )
     # Fixed axes, spanning every step's chunks, so that the slider moves the lines and not the scale.
     dx, dy, dz = 1.1 * np.abs(offsets).max(axis=(0, 1, 2))  # (3,): the largest offset on each axis
     grip = 1.1 * np.abs(path[..., 3]).max()
@@ -148,8 +178,7 @@ def plot_denoising(path: np.ndarray, demonstrated: np.ndarray | None = None, tit
     return fig
 
 
-def side_by_side(policy_image: np.ndarray, display_image: np.ndarray, titles=("what the policy sees",
-                 "what you see")):
+def side_by_side(policy_image: np.ndarray, display_image: np.ndarray, titles=("what the policy sees", "what you see")):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), width_ratios=[1, display_image.shape[1] / display_image.shape[0]])
     for ax, image, title in zip(axes, (policy_image, display_image), titles, strict=True):
         ax.imshow(image)
@@ -165,10 +194,13 @@ class DatasetBrowser:
     def __init__(self, dataset):
         self.dataset = dataset
         longest = int(max(dataset.episode_data_index["to"] - dataset.episode_data_index["from"]))
-        self.view = InteractiveImage(self.draw, {
-            "episode": widgets.IntSlider(value=0, min=0, max=dataset.num_episodes - 1, description="episode"),
-            "frame": widgets.IntSlider(value=0, min=0, max=longest - 1, description="frame"),
-        })
+        self.view = InteractiveImage(
+            self.draw,
+            {
+                "episode": widgets.IntSlider(value=0, min=0, max=dataset.num_episodes - 1, description="episode"),
+                "frame": widgets.IntSlider(value=0, min=0, max=longest - 1, description="frame"),
+            },
+        )
 
     def draw(self, episode: int, frame: int):
         data = self.dataset.episode(episode)

@@ -29,12 +29,21 @@ HELD_OUT = {("reach", "blue"), ("push", "yellow"), ("pick_place", "green"), ("st
 
 TEMPLATES = {
     "reach": ("reach the {color} block", "move the gripper to the {color} block", "go to the {color} block"),
-    "push": ("push the {color} block into the {zone} zone", "slide the {color} block to the {zone} zone",
-             "push the {color} block onto the {zone} square"),
-    "pick_place": ("put the {color} block in the bin", "pick up the {color} block and drop it in the bin",
-                   "place the {color} block in the bin"),
-    "stack": ("stack the {color} block on the {other} block", "put the {color} block on top of the {other} block",
-              "place the {color} block on the {other} block"),
+    "push": (
+        "push the {color} block into the {zone} zone",
+        "slide the {color} block to the {zone} zone",
+        "push the {color} block onto the {zone} square",
+    ),
+    "pick_place": (
+        "put the {color} block in the bin",
+        "pick up the {color} block and drop it in the bin",
+        "place the {color} block in the bin",
+    ),
+    "stack": (
+        "stack the {color} block on the {other} block",
+        "put the {color} block on top of the {other} block",
+        "place the {color} block on the {other} block",
+    ),
     "clear_table": ("clear the table", "put all the blocks in the bin", "tidy up the table"),
 }
 # Steps before an episode is cut short (50 per second): room for the slowest operator style and a retry.
