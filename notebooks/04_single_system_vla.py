@@ -277,9 +277,9 @@ from vlacourse.results import success
 from vlacourse.sim.evaluate import wilson_interval
 from vlacourse.vla import AT_10_HZ, load_binning_at_10hz
 
-at_10_hz = load_binning_at_10hz()
+at_ten_hertz = load_binning_at_10hz()
 episodes = made["recipe"]["eval_episodes"]
-for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 (AT_10_HZ)", at_10_hz)):
+for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 (AT_10_HZ)", at_ten_hertz)):
     print(
         f"{name}: {success(run['success'], episodes)}, fresh seeds {run['success_fresh_seed']:.0%}, "
         f"held-out colour {run['success_heldout']:.0%}; {run['forward_passes_per_chunk']:.0f} tokens per chunk"
@@ -458,16 +458,16 @@ assert set(errors) == set(bad_inputs) and "never saw" in str(caught[0].message)
 assert expert_result.success_rate == 1.0
 assert made["recipe"] == fast_made["recipe"], "the binning and FAST VLAs were made by different recipes"
 assert 0.5 <= made["success"] < fast_made["success"], (made["success"], fast_made["success"])
-assert at_10_hz["recipe"] == {**made["recipe"], "chunk_size": 2, "action_repeat": 5} == asdict(AT_10_HZ)
+assert at_ten_hertz["recipe"] == {**made["recipe"], "chunk_size": 2, "action_repeat": 5} == asdict(AT_10_HZ)
 assert (
     wilson_interval(round(made["success"] * episodes), episodes)[1]
-    < wilson_interval(round(at_10_hz["success"] * episodes), episodes)[0]
-), (made["success"], at_10_hz["success"])
+    < wilson_interval(round(at_ten_hertz["success"] * episodes), episodes)[0]
+), (made["success"], at_ten_hertz["success"])
 assert shipped_result.success_rate >= 0.4 and shipped_rollout.success, shipped_result
 assert bin_check.ok and unbin_check.ok and control_check.ok
 print(
     f"All claims hold: validation loss {first_validation:.2f} -> {last_validation:.2f} nats; the shipped "
-    f"binning VLA {made['success']:.0%} of 100 episodes when made ({at_10_hz['success']:.0%} at 10 Hz), "
+    f"binning VLA {made['success']:.0%} of 100 episodes when made ({at_ten_hertz['success']:.0%} at 10 Hz), "
     f"{shipped_result.successes} of 10 here; "
     f"{cost['actions_per_second']:.0f} actions per second on this machine."
 )
