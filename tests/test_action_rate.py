@@ -64,7 +64,7 @@ def test_select_action_holds_each_action_for_action_repeat_steps(observation):
     first = [policy.select_action(observation)[0] for _ in range(9)]
     assert first == [10] * 4 + [11] * 4 + [20], "two actions of each chunk, each held four control steps"
     assert policy.queued_actions == 7
-    assert actions_per_second(policy, observation, chunks=2)["actions_per_second"] > 0
+    assert policy.steps_per_chunk == 8 and actions_per_second(policy, observation, chunks=2)["actions_per_second"] > 0
 
 
 def test_side_by_side_evaluation_holds_actions_as_select_action_does():

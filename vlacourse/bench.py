@@ -81,9 +81,9 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
 
     policy = load_course_flow_vla(checkpoint)
     observation, _ = TabletopEnv("pick_place").reset(seed=0)
-    chunk, executed = policy.config.chunk_size, policy.config.n_action_steps
+    chunk, executed = policy.config.chunk_size, policy.steps_per_chunk
     print(
-        f"flow VLA, chunks of {chunk}, {executed} executed: {CONTROL_HZ} Hz needs a chunk every "
+        f"flow VLA, chunks of {chunk}, {executed} control steps executed: {CONTROL_HZ} Hz needs a chunk every "
         f"{1000 * executed / CONTROL_HZ:.0f} ms"
     )
     for n in sorted({1, torch.get_num_threads()}):

@@ -160,6 +160,11 @@ class Policy(nn.Module):
         """Actions left in the queue: ``select_action`` predicts a new chunk when this is 0."""
         return len(self._queue)
 
+    @property
+    def steps_per_chunk(self) -> int:
+        """Control steps one chunk lasts on the arm: ``n_action_steps`` actions, each held ``action_repeat`` steps."""
+        return self.config.n_action_steps * self.config.action_repeat
+
     def executed_actions(self, chunk: np.ndarray) -> np.ndarray:
         """The control steps' actions a chunk (H, D) becomes: its first ``n_action_steps``, each held for
         ``action_repeat`` steps."""
@@ -468,8 +473,7 @@ def actions_per_second(policy: Policy, observation: dict[str, Any], chunks: int 
     for _ in range(chunks):
         policy.predict_action_chunk(observation)
     ms = (time.perf_counter() - start) / chunks * 1000
-    steps = policy.config.n_action_steps * policy.config.action_repeat
-    return {"ms_per_chunk": ms, "actions_per_second": steps / ms * 1000}
+    return {"ms_per_chunk": ms, "actions_per_second": policy.steps_per_chunk / ms * 1000}
 
 
 def warn_unseen_words(instruction: str, known: set[str]) -> None:
