@@ -21,7 +21,7 @@ help:
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
-	@echo "              ($(ARTIFACTS), or all: about 7.5 hours)"
+	@echo "              ($(ARTIFACTS), or all: about 8 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make lint     ruff over the package, tests and notebook sources"
@@ -75,7 +75,8 @@ REPRODUCE_baseline   := tests/test_flow_on_course_vlm.py
 REPRODUCE_binning10hz := tests/test_binning_at_10hz.py
 REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
-ARTIFACTS := vlm pointing binning binning10hz fast flow baseline insulation rtc
+REPRODUCE_rtc_styles := tests/test_rtc_styles.py
+ARTIFACTS := vlm pointing binning binning10hz fast flow baseline insulation rtc rtc_styles
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 

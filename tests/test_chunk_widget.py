@@ -4,9 +4,10 @@ import threading
 
 import pytest
 
-from vlacourse.chunk_widget import FRAMES, chunk_overlap_widget, regions
+from vlacourse.chunk_widget import FRAMES, chunk_overlap_widget, draw_chunk_overlap, regions
 from vlacourse.flow import load_course_flow_vla
 from vlacourse.rtc import ExecutionConfig
+from vlacourse.sim.env import TabletopEnv
 
 
 @pytest.fixture(scope="module")
@@ -14,14 +15,24 @@ def view():
     return chunk_overlap_widget(load_course_flow_vla())
 
 
-def test_it_draws_the_arm_and_redraws_on_each_control(view):
+def test_it_runs_the_episode_to_its_end_and_redraws_on_each_control(view):
     assert view.image.value[:8] == b"\x89PNG\r\n\x1a\n"
     (trace,) = view.runs.values()
-    assert len(trace.frames) == FRAMES and trace.steps == 40
+    assert len(trace.frames) == len(trace.frame_steps) >= FRAMES
+    assert trace.frame_steps[-1] == trace.steps - 1  # the last picture is the episode's end
+    assert trace.success or trace.steps == TabletopEnv("pick_place").max_steps
     before = view.redraws
     view.controls["strategy"].value = "naive"
-    assert view.redraws == before + 1
-    assert ExecutionConfig("naive", 2, 5) in view.runs
+    view.controls["scene"].value = 3
+    assert view.redraws == before + 2
+    assert (ExecutionConfig("naive", 2, 5), 0) in view.runs and (ExecutionConfig("naive", 2, 5), 3) in view.runs
+
+
+def test_the_last_picture_names_the_outcome(view):
+    (config, _), trace = next(iter(view.runs.items()))
+    titles = [ax.get_title() for ax in draw_chunk_overlap(trace, config, 10).axes if ax.get_title()]
+    outcome = titles[-1]
+    assert ("placed at" in outcome) == trace.success and ("failed" in outcome) != trace.success
 
 
 def test_the_horizon_follows_the_delay_and_never_draws_an_invalid_pair(view):
@@ -31,7 +42,7 @@ def test_the_horizon_follows_the_delay_and_never_draws_an_invalid_pair(view):
     assert (horizon.min, horizon.max, horizon.value) == (4, 6, 6)
     delay.value = 0
     assert (horizon.min, horizon.max) == (1, 10)
-    for config in view.runs:
+    for config, _ in view.runs:
         config.check(10)  # every drawn setting was a valid one
 
 
@@ -66,4 +77,4 @@ def test_a_callback_from_another_thread_still_renders(view):
     thread.start()
     thread.join()
     assert not failures, failures
-    assert any(config.strategy == "ensemble" for config in view.runs)
+    assert any(config.strategy == "ensemble" for config, _ in view.runs)

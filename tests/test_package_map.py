@@ -100,6 +100,7 @@ MODEL_MODULES = (
     "flow",
     "insulation",
     "rtc",
+    "rtc_styles",
     "compression",
     "sim/cameras",
     "sim/env",

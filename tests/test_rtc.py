@@ -179,7 +179,7 @@ def test_the_recording_reruns(policy):
 
 @pytest.mark.reproduce
 def test_the_record_command_reproduces_the_whole_sweep(tmp_path):
-    """``make reproduce ARTIFACT=rtc``: every strategy at every delay (about 15 minutes on one CPU thread)."""
+    """``make reproduce ARTIFACT=rtc``: every strategy at every delay (about 30 minutes in two processes)."""
     recording = load_recorded_sweep()
     out = tmp_path / "rtc_sweep.json"
     subprocess.run([sys.executable, "-m", "vlacourse.rtc", "record", "--out", str(out), "--quiet"], check=True)

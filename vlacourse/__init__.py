@@ -30,6 +30,7 @@ builds on it (tests/test_package_map.py checks this map against the notebooks' i
     07 insulation   insulation      knowledge insulation: the four runs and their instruments
                     gradient_widget the gradient-blocking widget
     08 chunking     rtc             real-time chunking: the execution loop, the five strategies, the sweep
+                    rtc_styles      the sweep again on a flow VLA fine-tuned on three operators' styles
                     chunk_widget    the sweep's plot and the chunk-overlap widget
     tools           widgets         controls that redraw a picture (every course widget), the live loss curve
                     checkpoint      reading the shipped checkpoints and recordings, with errors that name the fix

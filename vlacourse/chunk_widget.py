@@ -1,18 +1,19 @@
-"""Notebook 08's pictures: the recorded sweep against the delay, and the chunk-overlap widget, the first 40
-steps of one episode on the simulated arm, run by the shipped flow VLA under the chosen delay d, execution
-horizon s and strategy (``vlacourse.rtc``).
+"""Notebook 08's pictures: the recorded sweep against the delay, and the chunk-overlap widget, one episode on
+the simulated arm run by the shipped flow VLA under the chosen delay d, execution horizon s and strategy
+(``vlacourse.rtc``), its first 40 steps drawn in detail and the arm shown to the episode's end.
 
-    [ delay d ] [ horizon s ] [ strategy ]
+    [ delay d ] [ horizon s ] [ strategy ] [ scene ]
     +----------------------------------------------------------------------------+
     | one switch: the previous chunk (dashed) and the new one (solid) on a time   |
     | axis; frozen, guided and free regions shaded; RTC's weights above them      |
     +----------------------------------------------------------------------------+
     | the executed actions (dx, dy, dz), each switch's jump marked, pauses grey   |
     +----------------------------------------------------------------------------+
-    | the arm at four moments of the same run                                     |
+    | the arm at four moments of the same run, the last its end: placed or failed |
     +----------------------------------------------------------------------------+
 
-Each setting's run is computed once (about a second) and kept, so moving back to a setting is instant.
+Each setting's run is computed once (a few seconds: the whole episode) and kept, so moving back to a setting
+is instant.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from matplotlib.figure import Figure
 
 from vlacourse.flow import FlowVLA
 from vlacourse.rtc import (
+    CONTROL_PERIOD,
     MOTION,
     STRATEGIES,
     STRATEGY_NAMES,
@@ -41,9 +43,11 @@ from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
 from vlacourse.sim.evaluate import evaluation_seed
 from vlacourse.widgets import InteractiveImage, new_figure
 
-SEGMENT_STEPS = 40  # control steps shown: 0.8 s, long enough for several switches at any s
+SEGMENT_STEPS = 40  # control steps drawn in detail: 0.8 s, long enough for several switches at any s
 SHOWN_AT = 20  # the switch shown is the first at or after this step
-FRAMES = 4  # pictures of the arm along the segment
+FRAMES = 4  # pictures of the arm along the episode, the last at its end
+FRAME_EVERY = 10  # control steps between rendered frames, of which FRAMES are shown
+SCENES = 10  # the evaluation episodes a learner can choose (rtc's sweep runs the same seeds)
 AXIS_COLOURS = ("tab:blue", "tab:orange", "tab:green")  # dx, dy, dz
 REGION_COLOURS = {
     "frozen": "#9ecae1",
@@ -62,22 +66,47 @@ SWEEP_PANELS = (
 )
 
 
-def plot_sweep(recording: dict) -> Figure:
-    """As the paper plots its simulated benchmark: each metric against the delay d, one line per strategy."""
+def plot_sweep(recording: dict, policy_name: str = "the shipped flow VLA") -> Figure:
+    """As the paper plots its simulated benchmark: each metric against the delay d, one line per strategy
+    (success with its 95% interval, each strategy's points nudged sideways so that the bars stay apart)."""
     summary = summarize(recording["results"])
     fig, axes = plt.subplots(2, 2, figsize=(10, 6), layout="constrained")
     for ax, (key, label, scale) in zip(axes.flat, SWEEP_PANELS, strict=True):
-        for strategy, cells in summary.items():
-            delays = [int(d) for d in cells]
-            ax.plot(delays, [cells[str(d)][key] * scale for d in delays], "o-", label=STRATEGY_NAMES[strategy])
+        for k, (strategy, cells) in enumerate(summary.items()):
+            delays = np.array([int(d) for d in cells])
+            values = np.array([cells[str(d)][key] for d in delays]) * scale
+            if key == "success":
+                low, high = (
+                    np.array([cells[str(d)][f"success_{end}"] for d in delays]) * scale for end in ("low", "high")
+                )
+                x = delays + 0.06 * (k - (len(summary) - 1) / 2)
+                ax.errorbar(
+                    x, values, (values - low, high - values), fmt="o-", capsize=2, label=STRATEGY_NAMES[strategy]
+                )
+            else:
+                ax.plot(delays, values, "o-", label=STRATEGY_NAMES[strategy])
         ax.set(xlabel="inference delay d (control steps of 20 ms)", ylabel=label, xticks=delays)
     axes[0, 0].set_ylim(-3, 103)  # success in percent, whatever it reaches
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(
-        f"the shipped flow VLA, {recording['recipe']['episodes']} episodes per point, "
+        f"{policy_name}, {recording['recipe']['episodes']} episodes per point, "
         f"s = {recording['recipe']['horizon']}, H = {recording['chunk_size']}"
     )
     return fig
+
+
+def sweep_table(recording: dict) -> str:
+    """The recorded sweep as text: a row per strategy and delay, success with its 95% interval."""
+    columns = ("strategy", "d", "success [95% interval]", "nearest (cm)", "largest jump", "RMS jerk")
+    rows = [" ".join(f"{name:>{width}}" for name, width in zip(columns, (22, 2, 23, 12, 13, 9), strict=True))]
+    for strategy, cells in summarize(recording["results"]).items():
+        for d, m in cells.items():
+            interval = f"{m['success']:.0%} [{m['success_low']:.0%}, {m['success_high']:.0%}]"
+            rows.append(
+                f"{STRATEGY_NAMES[strategy]:>22} {d:>2} {interval:>23} {m['closest_cm']:12.1f} "
+                f"{m['discontinuity']:13.2f} {m['jerk']:9.0f}"
+            )
+    return "\n".join(rows)
 
 
 def shown_switch(trace: Trace) -> int:
@@ -150,42 +179,41 @@ def draw_chunk_overlap(trace: Trace, config: ExecutionConfig, chunk_size: int) -
     )
     executed.legend(fontsize=7, ncol=4, loc="lower left")
 
-    frame_steps = np.arange(0, SEGMENT_STEPS, SEGMENT_STEPS // FRAMES)
-    for k, (frame, step) in enumerate(zip(trace.frames, frame_steps, strict=False)):
+    outcome = f"placed at {trace.steps * CONTROL_PERIOD:.1f} s" if trace.success else "failed: not placed"
+    for k, i in enumerate(np.linspace(0, len(trace.frames) - 1, FRAMES).round().astype(int)):
         ax = fig.add_subplot(grid[2, k])
-        ax.imshow(frame)
-        ax.set(title=f"step {step}", xticks=[], yticks=[])
+        ax.imshow(trace.frames[i])
+        last = k == FRAMES - 1
+        ax.set(title=f"step {trace.frame_steps[i]}" + (f": {outcome}" if last else ""), xticks=[], yticks=[])
+        if last:
+            ax.title.set_color("tab:green" if trace.success else "tab:red")
     return fig
 
 
-def chunk_overlap_widget(policy: FlowVLA, episode: int = 0) -> InteractiveImage:
-    """Sliders for d and s and a strategy selector over ``draw_chunk_overlap``; s stays in [max(d, 1), H - d]."""
+def chunk_overlap_widget(policy: FlowVLA) -> InteractiveImage:
+    """Sliders for d, s and the scene and a strategy selector over ``draw_chunk_overlap``; s stays in
+    [max(d, 1), H - d]."""
     H = policy.config.chunk_size
     # MuJoCo's OpenGL context works only in the thread that first made it current, and a kernel may run widget
     # callbacks in another thread than the cell's (ipykernel 7 does): one thread owns the simulator.
     simulator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk_widget")
     env = simulator.submit(TabletopEnv, "pick_place", cameras=policy.config.cameras, render_size=(180, 240)).result()
-    runs: dict[ExecutionConfig, Trace] = {}
+    runs: dict[tuple[ExecutionConfig, int], Trace] = {}
 
-    def draw(delay: int, horizon: int, strategy: str) -> Figure:
+    def draw(delay: int, horizon: int, strategy: str, scene: int) -> Figure:
         config = ExecutionConfig(strategy, delay, horizon)
-        if config not in runs:
-            runs[config] = simulator.submit(
-                run_episode,
-                policy,
-                config,
-                evaluation_seed(0, episode),
-                env=env,
-                max_steps=SEGMENT_STEPS,
-                frame_every=SEGMENT_STEPS // FRAMES,
+        if (config, scene) not in runs:
+            runs[config, scene] = simulator.submit(
+                run_episode, policy, config, evaluation_seed(0, scene), env=env, frame_every=FRAME_EVERY
             ).result()
-        return draw_chunk_overlap(runs[config], config, H)
+        return draw_chunk_overlap(runs[config, scene], config, H)
 
     delay = widgets.IntSlider(value=2, min=0, max=H // 2, description="delay d")
     horizon = widgets.IntSlider(value=5, min=2, max=H - 2, description="horizon s")
     strategy = widgets.Dropdown(
         options=[(STRATEGY_NAMES[s], s) for s in STRATEGIES], value="rtc", description="strategy"
     )
+    scene = widgets.IntSlider(value=0, min=0, max=SCENES - 1, description="scene")
 
     def bound_horizon(change) -> None:
         """Keep d <= s <= H - d; registered before the view's redraw, so that it never draws an invalid pair."""
@@ -194,6 +222,6 @@ def chunk_overlap_widget(policy: FlowVLA, episode: int = 0) -> InteractiveImage:
         horizon.max = H - change["new"]
 
     delay.observe(bound_horizon, names="value")
-    view = InteractiveImage(draw, {"delay": delay, "horizon": horizon, "strategy": strategy})
+    view = InteractiveImage(draw, {"delay": delay, "horizon": horizon, "strategy": strategy, "scene": scene})
     view.runs = runs  # tests read which settings were run
     return view

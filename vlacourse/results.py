@@ -208,30 +208,50 @@ def insulation_section() -> list[str]:
     ]
 
 
-def chunking_section() -> list[str]:
-    from vlacourse.rtc import load_recorded_sweep, summarize
+def sweep_rows(sweep: dict) -> list[str]:
+    """A recorded RTC sweep as a table: a row per strategy, a column per delay."""
+    from vlacourse.rtc import summarize
 
-    sweep = load_recorded_sweep()
-    recipe = sweep["recipe"]
+    delays = sweep["recipe"]["delays"]
     rows = [
         [
             strategy,
             *(
-                f"{cell['success']:.0%}, {cell['discontinuity']:.2f}, {cell['jerk']:.0f}"
-                for cell in (by_delay[str(d)] for d in recipe["delays"])
+                f"{cell['success']:.0%} [{cell['success_low']:.0%}, {cell['success_high']:.0%}], "
+                f"{cell['discontinuity']:.2f}, {cell['jerk']:.0f}"
+                for cell in (by_delay[str(d)] for d in delays)
             ),
         ]
         for strategy, by_delay in summarize(sweep["results"]).items()
     ]
+    return table(["strategy", *(f"delay d = {d}" for d in delays)], rows)
+
+
+def chunking_section() -> list[str]:
+    from vlacourse.rtc import load_recorded_sweep
+    from vlacourse.rtc_styles import load_styles_sweep
+
+    sweep, styles = load_recorded_sweep(), load_styles_sweep()
+    recipe, fine_tuning = sweep["recipe"], styles["styles_recipe"]
+    sensitivity = {name: sum(ratios) / len(ratios) for name, ratios in styles["sensitivity"].items()}
     return [
         "## Notebook 08: real-time chunking",
         "",
         f"`python -m vlacourse.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
-        f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min. "
-        "Each cell: success, the largest jump at a switch (action units), RMS jerk (m/s^3), averaged over "
-        "episodes.",
+        f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min "
+        f"({sweep['workers']} processes). Each cell: success [95% interval], the largest jump at a switch "
+        "(action units), RMS jerk (m/s^3), averaged over episodes.",
         "",
-        *table(["strategy", *(f"delay d = {d}" for d in recipe["delays"])], rows),
+        *sweep_rows(sweep),
+        "",
+        f"`python -m vlacourse.rtc_styles record`: the shipped flow VLA fine-tuned for {fine_tuning['steps']} "
+        f"steps on {fine_tuning['episodes']} demonstrations by three operator styles "
+        f"({styles['fine_tune_seconds'] / 60:.0f} min), then the same sweep with {styles['recipe']['episodes']} "
+        f"episodes per cell ({styles['seconds'] / 60:.1f} min). Guidance sensitivity |e^T dA_hat/dx_t| / |e|, "
+        f"the mean over the Euler steps: shipped {sensitivity['shipped']:.2f}, fine-tuned "
+        f"{sensitivity['styles']:.2f}.",
+        "",
+        *sweep_rows(styles),
         "",
     ]
 

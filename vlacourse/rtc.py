@@ -44,6 +44,7 @@ reads; RESULTS.md tabulates it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -190,6 +191,7 @@ class Trace:
     grasp_step: int | None = None  # the first step the named block was held: progress short of success
     closest: float = math.inf  # metres: the nearest the grasp point came to the named block (progress before that)
     frames: list[np.ndarray] = field(default_factory=list)  # display frames, when asked for
+    frame_steps: list[int] = field(default_factory=list)  # the step of each frame
 
     @property
     def steps(self) -> int:
@@ -253,7 +255,7 @@ def run_episode(
     """One episode under the paper's asynchronous loop: an inference starts every s steps from the
     observation of that moment and delivers its chunk d steps later; meanwhile the robot executes the
     chunk it has. Deterministic for a seed: the episode, the noise and the simulated delay are all fixed.
-    ``frame_every`` > 0 renders a display frame every that many steps (for the widget)."""
+    ``frame_every`` > 0 renders a display frame every that many steps and at the last (for the widget)."""
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.tasks import held
 
@@ -266,7 +268,7 @@ def run_episode(
     hold = np.array([0.0, 0.0, 0.0, -1.0])  # no motion, gripper as last commanded (open at reset)
     current: tuple[int, np.ndarray] | None = None  # (time of action 0, chunk) being executed
     pending: tuple[int, int, np.ndarray] | None = None  # (ready at, time of action 0, chunk)
-    next_request, success, grasp_step, closest, frames = 0, False, None, math.inf, []
+    next_request, success, grasp_step, closest, frames, frame_steps = 0, False, None, math.inf, [], []
     block = env.task_spec.color  # the block the instruction names
 
     def deliver(chunk: tuple[int, np.ndarray], t: int) -> tuple[int, np.ndarray]:
@@ -299,12 +301,14 @@ def run_episode(
         closest = min(closest, float(np.linalg.norm(env.arm.gripper_position() - env.arm.block_position(block))))
         if grasp_step is None and held(env.arm, block):
             grasp_step = t
-        if frame_every and t % frame_every == 0:
+        ended = terminated or truncated or t == last_steps - 1
+        if frame_every and (t % frame_every == 0 or ended):
             frames.append(env.render())
+            frame_steps.append(t)
         if terminated or truncated:
             success = bool(terminated)
             break
-    return Trace(np.array(actions), switches, arrived, paused, success, grasp_step, closest, frames)
+    return Trace(np.array(actions), switches, arrived, paused, success, grasp_step, closest, frames, frame_steps)
 
 
 def boundary_jumps(trace: Trace) -> np.ndarray:
@@ -367,11 +371,15 @@ def sweep(
 
 
 def summarize(results: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, dict[str, dict[str, float]]]:
-    """{strategy: {d: each metric averaged over the episodes}}; the seconds average the episodes that got there."""
-    return {
-        strategy: {d: {key: nanmean([m[key] for m in runs]) for key in runs[0]} for d, runs in cells.items()}
-        for strategy, cells in results.items()
-    }
+    """{strategy: {d: each metric averaged over the episodes, and "success_low", "success_high": the success
+    rate's 95% Wilson interval}}; the seconds average the episodes that got there."""
+    from vlacourse.sim.evaluate import wilson_interval
+
+    def cell(runs: list[dict[str, float]]) -> dict[str, float]:
+        low, high = wilson_interval(round(sum(m["success"] for m in runs)), len(runs))
+        return {**{key: nanmean([m[key] for m in runs]) for key in runs[0]}, "success_low": low, "success_high": high}
+
+    return {strategy: {d: cell(runs) for d, runs in cells.items()} for strategy, cells in results.items()}
 
 
 def nanmean(values: list[float]) -> float:
@@ -398,36 +406,66 @@ RECORDING = "rtc_sweep.json"
 class SweepRecipe:
     """What ``python -m vlacourse.rtc record`` measures: the shipped flow VLA under every strategy and delay."""
 
-    delays: tuple[int, ...] = (0, 1, 2, 3, 4)  # d, in control steps of 20 ms
+    delays: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # d, in control steps of 20 ms; d <= s <= H - d caps it at 5
     horizon: int = 5  # s: half the chunk, so that s >= d for every delay and H - s = 5 actions overlap
-    episodes: int = 8  # seeded pick-and-place episodes per strategy and delay, the same ones for each
+    episodes: int = 50  # seeded pick-and-place episodes per strategy and delay, the same ones for each
     seed: int = 0
     task: str = "pick_place"
     threads: int = 1  # CPU threads: float sums differ with the thread count, and the recording is rerun in tests
 
 
-def record_sweep(recipe: SweepRecipe, strategies=STRATEGIES, progress: bool = True) -> dict:
-    """The recipe's sweep on the shipped flow VLA, with the recipe and the seconds it took."""
-    from tqdm.auto import tqdm
+@functools.cache
+def _flow_vla(checkpoint: str | None) -> FlowVLA:
+    """The flow VLA at ``checkpoint`` (None: the shipped one), loaded once per process."""
+    return load_course_flow_vla(checkpoint)
 
-    policy = load_course_flow_vla()
-    tic = time.perf_counter()
+
+def recorded_cell(
+    recipe: SweepRecipe, strategy: str, delay: int, checkpoint: str | None = None
+) -> list[dict[str, float]]:
+    """One (strategy, d) cell of the recipe on the flow VLA at ``checkpoint`` (None: the shipped one): the
+    metrics of each episode. Cells are independent (every episode is seeded): worker processes share them out."""
     with torch_threads(recipe.threads):
         results = sweep(
-            policy,
-            strategies,
-            recipe.delays,
-            recipe.horizon,
-            recipe.episodes,
-            recipe.seed,
-            recipe.task,
-            progress=lambda cells: tqdm(cells, desc="strategy x delay", disable=not progress),
+            _flow_vla(checkpoint), (strategy,), (delay,), recipe.horizon, recipe.episodes, recipe.seed, recipe.task
         )
+    return results[strategy][str(delay)]
+
+
+def record_sweep(
+    recipe: SweepRecipe,
+    strategies=STRATEGIES,
+    progress: bool = True,
+    workers: int = 1,
+    checkpoint: str | Path | None = None,
+) -> dict:
+    """The recipe's sweep on the flow VLA at ``checkpoint`` (None: the shipped one), with the recipe and the
+    seconds it took. ``workers`` > 1 runs the cells in that many processes (one CPU thread each): the same
+    numbers, sooner."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    checkpoint = None if checkpoint is None else str(checkpoint)
+    cells = [(strategy, d) for strategy in strategies for d in recipe.delays]
+    tic = time.perf_counter()
+    # spawn, not fork: a fresh process opens its own rendering context
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [(recipe, strategy, d, checkpoint) for strategy, d in cells]
+        outcomes = pool.map(recorded_cell, *zip(*jobs, strict=True))
+        outcomes = list(tqdm(outcomes, total=len(cells), desc="strategy x delay", disable=not progress))
+    results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}
+    for (strategy, d), episodes in zip(cells, outcomes, strict=True):
+        results[strategy][str(d)] = episodes
     return {
         "recipe": asdict(recipe),
-        "policy": CHECKPOINT,
-        "chunk_size": policy.config.chunk_size,
+        "policy": CHECKPOINT if checkpoint is None else Path(checkpoint).name,
+        "chunk_size": _flow_vla(checkpoint).config.chunk_size,
         "seconds": time.perf_counter() - tic,
+        "workers": workers,
         "results": results,
     }
 
@@ -442,8 +480,10 @@ def main(argv: list[str] | None = None) -> None:
     make = commands.add("record", "run every strategy at every delay of SweepRecipe and write the metrics", RECORDING)
     make.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     make.add_argument("--episodes", type=int, default=SweepRecipe.episodes)
+    make.add_argument("--workers", type=int, default=2, help="processes that share the cells out (one CPU each)")
     args = commands.parse(argv)
-    recording = record_sweep(SweepRecipe(episodes=args.episodes), args.strategies, progress=not args.quiet)
+    recipe = SweepRecipe(episodes=args.episodes)
+    recording = record_sweep(recipe, args.strategies, progress=not args.quiet, workers=args.workers)
     args.out.write_text(json.dumps(recording, indent=1))
     print(f"wrote {args.out} in {recording['seconds'] / 60:.1f} minutes")
 

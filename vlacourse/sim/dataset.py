@@ -50,6 +50,8 @@ SUITES = {
     "pick_place": Suite(("pick_place",)),
     "stack": Suite(("stack",)),
     "clear_table": Suite(("clear_table",)),
+    # Three operators who differ in speed, hover height and pauses: a policy with several ways to act (notebook 08).
+    "pick_place_styles": Suite(("pick_place",), styles=("steady", "quick", "careful")),
     "short": Suite(("reach", "push", "pick_place", "stack")),
     # The white paper's data-quality advice at once: several operators, noise, failures and recoveries.
     "diverse": Suite(
