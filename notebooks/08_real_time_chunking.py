@@ -162,8 +162,9 @@ print("|g| / |error| at t = 1.0 ... 0.1:", " ".join(f"{s:.2f}" for s in sensitiv
 # runs once (a few seconds) and is kept.
 #
 # Try: d = 4, naive, then RTC; synchronous at d = 4 (the grey pauses); temporal ensembling. Then scene 3
-# at d = 3: pausing fails there, and every strategy that keeps moving places the block; scene 2 at d = 3:
-# naive switching places it and RTC does not, one episode's luck, which is why the sweep below runs many.
+# at d = 3: pausing fails there, and every strategy that keeps moving places the block; scene 2 at d = 2:
+# naive switching places it, RTC and temporal ensembling do not, one episode's luck, which is why the sweep
+# below runs many.
 
 # %%
 from vlacourse.chunk_widget import chunk_overlap_widget, plot_sweep
