@@ -78,3 +78,12 @@ def test_a_callback_from_another_thread_still_renders(view):
     thread.join()
     assert not failures, failures
     assert any(config.strategy == "ensemble" for config, _ in view.runs)
+
+
+@pytest.mark.parametrize(
+    "strategy, delay, scene, placed",
+    [("synchronous", 3, 3, False), ("naive", 3, 3, True), ("naive", 2, 2, True), ("rtc", 2, 2, False)],
+)
+def test_the_scenes_notebook_08_suggests_end_as_it_says(view, strategy, delay, scene, placed):
+    view.set(delay=delay, horizon=5, strategy=strategy, scene=scene)
+    assert view.runs[ExecutionConfig(strategy, delay, 5), scene].success == placed
