@@ -47,11 +47,11 @@ class StylesRecipe:
     """The fine-tuning of the shipped flow VLA on three operators' demonstrations, and what is measured."""
 
     suite: str = "pick_place_styles"  # pick-and-place by the steady, quick and careful operators in turn
-    episodes: int = 150
-    steps: int = 1500  # fine-tuning steps (the shipped VLA trained for 6000 from scratch)
-    batch_size: int = 32
+    episodes: int = 150  # demonstrations, 50 by each operator
+    steps: int = 1500  # fine-tuning steps (the shipped VLA trained for 6000 from scratch, ``vla.HeadRecipe``)
+    batch_size: int = 32  # robot frames per step, as the shipped VLA's recipe
     lr: float = 3e-4  # peak, after 100 warmup steps, with cosine decay (``train_policy``)
-    seed: int = 0
+    seed: int = 0  # the demonstrations' and the training's
     observations: int = 8  # start-of-episode observations the guidance sensitivity is averaged over
     sweep_episodes: int = 30  # episodes per strategy and delay in the sweep (``rtc.SweepRecipe``)
 
