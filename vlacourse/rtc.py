@@ -48,7 +48,6 @@ import functools
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -342,34 +341,6 @@ def episode_metrics(trace: Trace) -> dict[str, float]:
     }
 
 
-def sweep(
-    policy: FlowVLA,
-    strategies=STRATEGIES,
-    delays=(0, 1, 2, 3, 4),
-    horizon: int = 5,
-    episodes: int = 8,
-    seed: int = 0,
-    task: str = "pick_place",
-    max_steps: int | None = None,
-    progress: Callable | None = None,
-) -> dict[str, dict[str, list[dict[str, float]]]]:
-    """{strategy: {d: [metrics of each episode]}}: the same seeded episodes for every strategy and delay;
-    ``progress`` wraps the loop over (strategy, d) cells (e.g. tqdm)."""
-    from vlacourse.sim.env import TabletopEnv
-    from vlacourse.sim.evaluate import evaluation_seed
-
-    env = TabletopEnv(task, cameras=policy.config.cameras)
-    cells = [(strategy, d) for strategy in strategies for d in delays]
-    results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}
-    for strategy, d in (progress or iter)(cells):
-        config = ExecutionConfig(strategy, d, horizon)
-        results[strategy][str(d)] = [
-            episode_metrics(run_episode(policy, config, evaluation_seed(seed, e), task, env, max_steps))
-            for e in range(episodes)
-        ]
-    return results
-
-
 def summarize(results: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, dict[str, dict[str, float]]]:
     """{strategy: {d: each metric averaged over the episodes, and "success_low", "success_high": the success
     rate's 95% Wilson interval}}; the seconds average the episodes that got there."""
@@ -424,12 +395,19 @@ def recorded_cell(
     recipe: SweepRecipe, strategy: str, delay: int, checkpoint: str | None = None
 ) -> list[dict[str, float]]:
     """One (strategy, d) cell of the recipe on the flow VLA at ``checkpoint`` (None: the shipped one): the
-    metrics of each episode. Cells are independent (every episode is seeded): worker processes share them out."""
+    metrics of each of its seeded episodes, the same episodes in every cell. Cells are independent: worker
+    processes share them out."""
+    from vlacourse.sim.env import TabletopEnv
+    from vlacourse.sim.evaluate import evaluation_seed
+
+    policy = _flow_vla(checkpoint)
+    env = TabletopEnv(recipe.task, cameras=policy.config.cameras)
+    config = ExecutionConfig(strategy, delay, recipe.horizon)
     with torch_threads(recipe.threads):
-        results = sweep(
-            _flow_vla(checkpoint), (strategy,), (delay,), recipe.horizon, recipe.episodes, recipe.seed, recipe.task
-        )
-    return results[strategy][str(delay)]
+        return [
+            episode_metrics(run_episode(policy, config, evaluation_seed(recipe.seed, e), recipe.task, env))
+            for e in range(recipe.episodes)
+        ]
 
 
 def record_sweep(
