@@ -12,7 +12,7 @@ LAB_FLAGS ?=
 # Jupyter refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-browser test-colab reproduce unit notebooks sync student lint bench assets results clean help
+.PHONY: lab test test-browser test-colab reproduce unit notebooks sync student grade lint bench assets results clean help
 
 help:
 	@echo "make lab      install the course into .venv and open JupyterLab on notebook 00"
@@ -24,6 +24,7 @@ help:
 	@echo "              ($(ARTIFACTS), or all: about 8 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
+	@echo "make grade SUBMISSIONS=folder  grade a class's notebooks: grades.csv and grades.md"
 	@echo "make lint     ruff over the package, tests and notebook sources"
 	@echo "make bench    print the simulator's and the VLAs' speed (python -m vlacourse.bench sim, vla, flow)"
 	@echo "make assets   redraw the figures in assets/ from the package"
@@ -111,6 +112,11 @@ sync: $(VENV)/.installed
 
 student: $(VENV)/.installed
 	$(PY) -m vlacourse.exercises student notebooks student
+
+# `make grade SUBMISSIONS=folder`: grades.csv and grades.md here (README: "Exercises, for learners and instructors").
+grade: $(VENV)/.installed
+	@test -n "$(SUBMISSIONS)" || { echo "make grade SUBMISSIONS=folder: the folder of the submitted notebooks"; exit 2; }
+	$(PY) -m vlacourse.exercises grade "$(SUBMISSIONS)" --out grades.csv
 
 bench: $(VENV)/.installed
 	$(PY) -m vlacourse.bench sim

@@ -4,7 +4,7 @@ The package in the order the notebooks meet it: each module under the notebook t
 builds on it (tests/test_package_map.py checks this map against the notebooks' imports).
 
     every notebook  notebook        the setup cell: MuJoCo's GL backend, seeds, device, Colab
-                    exercises       check() for the learner's functions, and the student-notebook writer
+                    exercises       check() for the learner's functions, student notebooks, the class grader
     00 welcome      course          the notebooks in order, the repository, the course map
                     setup_check     the environment check and the scene explorer
                     render          offscreen MuJoCo rendering (fast for policies, pretty for people)

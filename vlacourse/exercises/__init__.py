@@ -52,11 +52,27 @@ def exercise_names() -> list[str]:
     return sorted(_TESTS)
 
 
+def exercises_by_notebook() -> dict[int, list[str]]:
+    """Each notebook's checked exercises, in the order its ``nbNN.py`` registers their tests."""
+    _load_all_tests()
+    notebooks: dict[int, list[str]] = {}
+    for name, tests in _TESTS.items():
+        notebooks.setdefault(int(tests[0].__module__.rsplit(".nb", 1)[1]), []).append(name)
+    return dict(sorted(notebooks.items()))
+
+
 @dataclass
 class CheckResult:
     exercise: str
-    passed: list[str] = field(default_factory=list)  # names of the tests that passed
-    failed: dict[str, str] = field(default_factory=dict)  # test name -> why it failed
+    outcomes: dict[str, str | None] = field(default_factory=dict)  # test name -> why it failed (None: passed)
+
+    @property
+    def passed(self) -> list[str]:
+        return [name for name, why in self.outcomes.items() if why is None]
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {name: why for name, why in self.outcomes.items() if why is not None}
 
     @property
     def ok(self) -> bool:
@@ -67,8 +83,8 @@ def _test_name(test: Callable) -> str:
     return test.__name__.replace("_", " ")
 
 
-def check(exercise: str, solution: Callable) -> CheckResult:
-    """Run the tests of ``exercise`` on ``solution``; print each; raise ExerciseFailed if any fails."""
+def run_tests(exercise: str, solution: Callable) -> CheckResult:
+    """Run the tests of ``exercise`` on ``solution`` and keep each one's outcome, printing nothing."""
     _load_all_tests()
     if exercise not in _TESTS:
         raise KeyError(f"no exercise named {exercise!r}; known exercises: {sorted(_TESTS)}")
@@ -76,19 +92,26 @@ def check(exercise: str, solution: Callable) -> CheckResult:
         raise TypeError(f"check({exercise!r}, ...) needs your function itself, got {type(solution).__name__}")
     result = CheckResult(exercise)
     for test in _TESTS[exercise]:
-        name = _test_name(test)
         try:
             test(solution)
         except NotImplementedError:
-            result.failed[name] = "not implemented yet: replace the `raise NotImplementedError` line"
+            why = "not implemented yet: replace the `raise NotImplementedError` line"
         except AssertionError as error:
-            result.failed[name] = str(error) or "wrong result"
+            why = str(error) or "wrong result"
         except Exception as error:  # the learner's code crashed: show how, as a test runner would
-            result.failed[name] = f"{type(error).__name__}: {error}"
+            why = f"{type(error).__name__}: {error}"
         else:
-            result.passed.append(name)
-        print(f"  pass  {name}" if name in result.passed else f"  FAIL  {name}: {result.failed[name]}")
-    total = len(result.passed) + len(result.failed)
+            why = None
+        result.outcomes[_test_name(test)] = why
+    return result
+
+
+def check(exercise: str, solution: Callable) -> CheckResult:
+    """Run the tests of ``exercise`` on ``solution``; print each; raise ExerciseFailed if any fails."""
+    result = run_tests(exercise, solution)
+    for name, why in result.outcomes.items():
+        print(f"  pass  {name}" if why is None else f"  FAIL  {name}: {why}")
+    total = len(result.outcomes)
     print(f"{exercise}: {len(result.passed)} of {total} tests passed")
     if not result.ok:
         raise ExerciseFailed(f"{exercise}: {len(result.failed)} of {total} tests failed (see above)")

@@ -1,6 +1,8 @@
 """Tests of notebook 07's exercises: the stop-gradient in the expert's attention, and which loss trains which
 part, checked against autograd on the course's own network."""
 
+import functools
+
 import torch
 from torch.nn import functional as F
 
@@ -49,6 +51,14 @@ def the_stop_gradient_cuts_the_path_to_the_vlm_and_no_other(fn):
 _MEASURED: dict[tuple[bool, bool], dict[str, set[str]]] = {}
 
 
+@functools.cache
+def _demonstrations():
+    """Two pick-and-place demonstrations, collected once for the four networks."""
+    from vlacourse.sim.dataset import collect
+
+    return collect("pick_place", episodes=2, seed=7, progress=False)
+
+
 def _measured_receivers(stop_gradient: bool, vlm_losses: bool) -> dict[str, set[str]]:
     """What autograd says on the course's network (two demonstrations, a batch of 2): for each loss the run
     trains, the sides ("VLM", "expert") whose parameters receive a nonzero gradient from it."""
@@ -57,10 +67,9 @@ def _measured_receivers(stop_gradient: bool, vlm_losses: bool) -> dict[str, set[
         from vlacourse.insulation import build_insulated_vla, gradient_norms, run_name
         from vlacourse.policy import ChunkBatches
         from vlacourse.scenes import SceneMaker
-        from vlacourse.sim.dataset import collect
         from vlacourse.vlm import qa_batches
 
-        dataset = collect("pick_place", episodes=2, seed=7, progress=False)
+        dataset = _demonstrations()
         torch.manual_seed(0)
         policy = build_insulated_vla(dataset, run_name(stop_gradient, vlm_losses), chunk_size=5)
         scenes = SceneMaker(64).make_many(2, seed=7, progress=False)
