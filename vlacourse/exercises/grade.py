@@ -196,15 +196,18 @@ def grade_notebook_here(path: Path, time_limit: float, results: Path) -> None:
 
 
 def limit_memory(gigabytes: float) -> None:
-    """Cap this process's address space: past it, an allocation raises MemoryError (Linux; macOS may not)."""
+    """Cap this process's address space: past it, an allocation raises MemoryError (Linux; macOS may not).
+    A crash writes no core file either."""
     import resource
 
     size = int(gigabytes * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def grade_submission(submission: Submission, time_limit: float = 60.0, memory_gb: float = 8.0) -> list[Grade]:
-    """Grade one submitted notebook in its own process: a ``Grade`` per exercise it should have."""
+    """Grade one submitted notebook in its own process: a ``Grade`` per exercise it should have. The process
+    inherits MuJoCo's backend from this one's environment (``grade_folder`` chooses it first)."""
     extra = [name for name in submission.cells if name not in submission.expected]
     grades = {name: Grade(submission.learner, name, submission.relative) for name in submission.expected + extra}
     for name, grade in grades.items():
@@ -217,11 +220,14 @@ def grade_submission(submission: Submission, time_limit: float = 60.0, memory_gb
     with tempfile.TemporaryDirectory() as scratch:
         results, errors = Path(scratch) / "results.jsonl", Path(scratch) / "stderr.txt"
         results.touch()
-        arguments = [str(submission.path), str(time_limit), str(memory_gb), str(results)]
+        arguments = [str(submission.path.resolve()), str(time_limit), str(memory_gb), str(results)]
         with errors.open("w") as stderr:  # to a file: a learner's endless printing fills no pipe
             try:
                 command = [sys.executable, "-m", "vlacourse.exercises.grade", *arguments]
-                code = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=stderr, timeout=limit).returncode
+                # In the scratch folder: files the learner's code writes go away with it.
+                code = subprocess.run(
+                    command, cwd=scratch, stdout=subprocess.DEVNULL, stderr=stderr, timeout=limit
+                ).returncode
                 ending = f"the grading process ended (exit code {code}): {_last_line(errors.read_text())}"
             except subprocess.TimeoutExpired:
                 ending = f"the grading process was stopped after {limit:g} s"
@@ -245,9 +251,12 @@ def grade_folder(
 ) -> tuple[list[Grade], list[Submission]]:
     """Every submission under ``root``, graded (``workers`` notebooks at a time): the grades, and the
     submissions as read (their problems and ungraded exercises, for the summary)."""
+    from vlacourse.notebook import configure_mujoco_gl
+
     submissions = [read_submission(learner, path, Path(root)) for learner, path in find_submissions(root)]
     if not submissions:
         raise FileNotFoundError(f"no .ipynb under {root}: put each learner's notebooks there")
+    configure_mujoco_gl()  # once, for every grading process: some tests build a policy, which renders
     with ThreadPoolExecutor(max(1, workers)) as pool:
         graded = pool.map(lambda s: grade_submission(s, time_limit, memory_gb), submissions)
         return [grade for grades in graded for grade in grades], submissions
@@ -298,9 +307,6 @@ def summary(grades: list[Grade], submissions: list[Submission], common: int = 3)
 
 
 if __name__ == "__main__":  # the grading process of one notebook (``grade_submission`` starts it)
-    from vlacourse.notebook import configure_mujoco_gl
-
     notebook, seconds, gigabytes, results_file = sys.argv[1:]
-    configure_mujoco_gl()  # some tests build a policy, which renders: the backend comes before MuJoCo's import
     limit_memory(float(gigabytes))  # before the exercises' tests import torch
     grade_notebook_here(Path(notebook), float(seconds), Path(results_file))
