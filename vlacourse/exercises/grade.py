@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import importlib
 import json
 import re
 import signal
@@ -73,7 +74,8 @@ class Submission:
     path: Path
     relative: str
     cells: dict[str, str] = field(default_factory=dict)  # exercise -> its exercise cell's source
-    expected: list[str] = field(default_factory=list)  # the checked exercises of the course notebook it is
+    number: int | None = None  # the course notebook it is (None: not found)
+    expected: list[str] = field(default_factory=list)  # that notebook's checked exercises
     ungraded: list[str] = field(default_factory=list)  # "Exercise 7.3: ..." headings marked (no check)
     problems: list[str] = field(default_factory=list)  # what made a part of it ungradable, in words
 
@@ -107,13 +109,11 @@ def read_submission(learner: str, path: Path, root: Path) -> Submission:
         submission.problems.append(f"could not read the notebook ({type(error).__name__}: {error})")
         return submission
     notebooks = exercises_by_notebook()
+    submission.cells = exercise_cells(cells)
     for cell in cells:
-        source = _text(cell.get("source", ""))
         if cell.get("cell_type") == "markdown":
-            submission.ungraded += [f"{number}: {title}" for number, title in UNGRADED.findall(source)]
-        elif cell.get("cell_type") == "code":
-            for name in CHECK_CALL.findall(source):
-                submission.cells[name] = source  # the last cell that checks it: a learner's latest try
+            titles = UNGRADED.findall(_text(cell.get("source", "")))
+            submission.ungraded += [f"{number}: {title}" for number, title in titles]
     known = {name: number for number, names in notebooks.items() for name in names}
     numbers = Counter(known[name] for name in submission.cells if name in known)
     prefix = re.match(r"(\d\d)_", path.name)
@@ -121,11 +121,21 @@ def read_submission(learner: str, path: Path, root: Path) -> Submission:
     if number is None or number not in notebooks:
         submission.problems.append("no checked exercise of the course's notebooks was found in it")
     else:
-        submission.expected = notebooks[number]
+        submission.number, submission.expected = number, notebooks[number]
     for name in submission.cells:
         if name not in known:
             submission.problems.append(f"a cell checks {name!r}, which is no exercise of the course")
     return submission
+
+
+def exercise_cells(cells: list[dict]) -> dict[str, str]:
+    """Exercise -> the source of the last code cell that checks it at the top level (a learner's latest try)."""
+    found = {}
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            source = _text(cell.get("source", ""))
+            found |= {name: source for name in CHECK_CALL.findall(source)}
+    return found
 
 
 def grade_cell(exercises: list[str], source: str, where: str) -> dict[str, dict]:
@@ -175,11 +185,13 @@ def _out_of_time(signum, frame):
     raise OutOfTime
 
 
-def grade_notebook_here(path: Path, time_limit: float, results: Path) -> None:
-    """In the grading process: every exercise cell of ``path``, each under ``time_limit`` seconds, one JSON
-    line per exercise appended to ``results`` as soon as its cell is graded (a crash loses only the rest)."""
+def grade_notebook_here(path: Path, number: int, time_limit: float, results: Path) -> None:
+    """In the grading process: every exercise cell of ``path`` (course notebook ``number``), each under
+    ``time_limit`` seconds, one JSON line per exercise appended to ``results`` as soon as its cell is graded
+    (a crash loses only the rest)."""
+    importlib.import_module(f"vlacourse.exercises.nb{number:02d}")  # its tests: no other notebook's imports
     cells: dict[str, list[str]] = {}  # a cell's source -> the exercises it checks (one cell may check two)
-    for exercise, source in read_submission("", path, path.parent).cells.items():
+    for exercise, source in exercise_cells(json.loads(path.read_text(encoding="utf-8"))["cells"]).items():
         cells.setdefault(source, []).append(exercise)
     signal.signal(signal.SIGALRM, _out_of_time)
     for number, (source, exercises) in enumerate(cells.items()):
@@ -214,13 +226,18 @@ def grade_submission(submission: Submission, time_limit: float = 60.0, memory_gb
         if name not in submission.cells:
             grade.note = "missing: no cell calls check on it"
     graded = [name for name in grades if name in submission.cells]
+    if submission.number is None:  # every exercise it checks is unknown: read_submission said so
+        for name in graded:
+            grades[name].note = f"{name!r} is no exercise of the course"
+        return list(grades.values())
     if not graded:
         return list(grades.values())
     limit = time_limit * len(graded) + 60  # every cell's own limit, and the start-up
     with tempfile.TemporaryDirectory() as scratch:
         results, errors = Path(scratch) / "results.jsonl", Path(scratch) / "stderr.txt"
         results.touch()
-        arguments = [str(submission.path.resolve()), str(time_limit), str(memory_gb), str(results)]
+        arguments = [str(submission.path.resolve()), str(submission.number), str(time_limit), str(memory_gb)]
+        arguments.append(str(results))
         with errors.open("w") as stderr:  # to a file: a learner's endless printing fills no pipe
             try:
                 command = [sys.executable, "-m", "vlacourse.exercises.grade", *arguments]
@@ -307,6 +324,6 @@ def summary(grades: list[Grade], submissions: list[Submission], common: int = 3)
 
 
 if __name__ == "__main__":  # the grading process of one notebook (``grade_submission`` starts it)
-    notebook, seconds, gigabytes, results_file = sys.argv[1:]
+    notebook, number, seconds, gigabytes, results_file = sys.argv[1:]
     limit_memory(float(gigabytes))  # before the exercises' tests import torch
-    grade_notebook_here(Path(notebook), float(seconds), Path(results_file))
+    grade_notebook_here(Path(notebook), int(number), float(seconds), Path(results_file))
