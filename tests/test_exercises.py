@@ -2,7 +2,6 @@
 exercise cells, whose checks must pass on the solution and fail on the student stub."""
 
 import json
-import re
 import subprocess
 import sys
 
@@ -11,7 +10,8 @@ import pytest
 
 from tests.conftest import NOTEBOOK_SOURCES, ROOT
 from vlacourse.exercises import ExerciseFailed, check, exercise_names
-from vlacourse.exercises.student import STUB, MarkerError, has_solution, strip_solutions
+from vlacourse.exercises.grade import CHECK_CALL
+from vlacourse.exercises.student import STUB, MarkerError, cell_source, has_solution, strip_solutions
 
 SOLVED = """\
 def f(x):
@@ -86,17 +86,13 @@ def test_check_rejects_unknown_exercises_and_non_functions():
         check("normalize_to_unit_range", _normalize(np.zeros(2), 0, 1))
 
 
-def _source(cell):
-    return "".join(cell["source"])
-
-
 def _exercise_cells(notebook_path):
     cells = json.loads(notebook_path.read_text())["cells"]
-    return [(i, _source(c)) for i, c in enumerate(cells) if c["cell_type"] == "code" and has_solution(_source(c))]
+    code = [(i, cell_source(c)) for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    return [(i, source) for i, source in code if has_solution(source)]
 
 
 NOTEBOOKS = [p.with_suffix(".ipynb") for p in NOTEBOOK_SOURCES]
-CHECK_CALL = re.compile(r'^(?:\w+ = )?check\("([^"]+)"', re.M)  # `check("name", fn)`, its result kept or not
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -124,8 +120,8 @@ def test_make_student_writes_every_notebook_without_solutions(tmp_path):
     written = sorted(tmp_path.glob("*.ipynb"))
     assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
     for path in written:
-        code = [_source(c) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        code = [cell_source(c) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
         assert not any("BEGIN SOLUTION" in c or "END SOLUTION" in c for c in code), path.name
         assert sum(STUB in c for c in code) == len(_exercise_cells(ROOT / "notebooks" / path.name))
     student_00 = json.loads((tmp_path / "00_welcome.ipynb").read_text())
-    assert not any("np.clip(2.0" in _source(c) for c in student_00["cells"])
+    assert not any("np.clip(2.0" in cell_source(c) for c in student_00["cells"])

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlacourse.exercises import exercises_by_notebook, run_tests
+from vlacourse.exercises.student import cell_source
 
 # An exercise cell checks at the top level, `check("name", fn)` or `result = check("name", fn)`; a demonstration
 # of a failure does it inside a `try:`. Read from the text, so that a cell that does not parse is still found.
@@ -95,10 +96,6 @@ def find_submissions(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
 def read_submission(learner: str, path: Path, root: Path) -> Submission:
     """The exercise cells of one submitted notebook (nbformat 4, as JupyterLab and Colab save it)."""
     submission = Submission(learner, path, path.relative_to(root).as_posix())
@@ -112,7 +109,7 @@ def read_submission(learner: str, path: Path, root: Path) -> Submission:
     submission.cells = exercise_cells(cells)
     for cell in cells:
         if cell.get("cell_type") == "markdown":
-            titles = UNGRADED.findall(_text(cell.get("source", "")))
+            titles = UNGRADED.findall(cell_source(cell))
             submission.ungraded += [f"{number}: {title}" for number, title in titles]
     known = {name: number for number, names in notebooks.items() for name in names}
     numbers = Counter(known[name] for name in submission.cells if name in known)
@@ -133,7 +130,7 @@ def exercise_cells(cells: list[dict]) -> dict[str, str]:
     found = {}
     for cell in cells:
         if cell.get("cell_type") == "code":
-            source = _text(cell.get("source", ""))
+            source = cell_source(cell)
             found |= {name: source for name in CHECK_CALL.findall(source)}
     return found
 

@@ -21,9 +21,10 @@ class MarkerError(ValueError):
     """Solution markers that do not pair up."""
 
 
-def _source_text(cell: dict) -> str:
-    source = cell["source"]
-    return "".join(source) if isinstance(source, list) else source
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string: nbformat allows a list of lines (JupyterLab) or one string (Colab)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def has_solution(source: str) -> bool:
@@ -59,7 +60,7 @@ def student_notebook(notebook: dict, name: str = "notebook") -> dict:
     for index, cell in enumerate(student["cells"]):
         if cell["cell_type"] != "code":
             continue
-        cell["source"] = strip_solutions(_source_text(cell), where=f"{name}, cell {index}")
+        cell["source"] = strip_solutions(cell_source(cell), where=f"{name}, cell {index}")
         cell["outputs"], cell["execution_count"] = [], None
     return student
 
