@@ -7,7 +7,7 @@ minutes on two CPU cores).
 
 import pytest
 
-from tests.conftest import PREFIX_TOLERANCE, retrain_and_compare
+from tests.conftest import assert_same_losses, retrain_and_compare
 from vlacourse.pointing import (
     PointingBatches,
     PointingRecipe,
@@ -47,7 +47,7 @@ def test_shipped_weights_measure_what_their_metadata_says(shipped):
 
 def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped):
     history = train_pointing(PointingRecipe(), progress=False, stop_after=PREFIX_STEPS)[1]
-    assert history.losses == pytest.approx(shipped.metrics["prefix_losses"], rel=PREFIX_TOLERANCE)
+    assert_same_losses(history.losses, shipped.metrics["prefix_losses"])
 
 
 @pytest.mark.reproduce

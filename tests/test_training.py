@@ -48,3 +48,16 @@ def test_a_diverging_loss_names_the_fix():
     model = Regression()
     with pytest.raises(FloatingPointError, match="lower lr"):
         train(model, lambda: (torch.full((4, 3), float("nan")), torch.zeros(4, 1)), steps=1, progress=False)
+
+
+def test_the_prefix_check_allows_another_cpus_drift_but_not_another_recipe():
+    from tests.conftest import assert_same_losses
+
+    recorded = [6.0 - 0.08 * step for step in range(50)]
+    drifted = recorded[:20] + [loss * (1.04 if step % 2 else 0.96) for step, loss in enumerate(recorded[20:])]
+    assert_same_losses(drifted, recorded)
+    another_rate = recorded[:1] + [loss * 0.99 for loss in recorded[1:]]
+    with pytest.raises(AssertionError):
+        assert_same_losses(another_rate, recorded)
+    with pytest.raises(AssertionError):
+        assert_same_losses([loss * 1.02 for loss in recorded], recorded)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PREFIX_TOLERANCE
+from tests.conftest import assert_same_losses
 from vlacourse.training import PREFIX_STEPS
 from vlacourse.vlm import Recipe, caption_retrieval, load_course_vlm, question_accuracy, train_course_vlm
 
@@ -50,8 +50,10 @@ def test_each_stages_first_steps_give_the_losses_the_checkpoint_recorded(shipped
     assert set(losses) == set(recorded) == {"language", "siglip", "vlm"}
     for stage, curve in losses.items():
         assert len(curve) == PREFIX_STEPS
-        assert curve == pytest.approx(recorded[stage], rel=PREFIX_TOLERANCE), (
-            f"stage {stage}: the recipe's first steps no longer give the shipped run's losses (make reproduce)"
+        assert_same_losses(
+            curve,
+            recorded[stage],
+            f"stage {stage}: the recipe's first steps no longer give the shipped run's losses (make reproduce)",
         )
 
 
@@ -63,7 +65,7 @@ def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
     assert tokenizer.merges == shipped[2].merges
     prefix, shipped_prefix = metrics.pop("prefix_losses"), shipped[3]["prefix_losses"]
     for stage, curve in prefix.items():
-        assert curve == pytest.approx(shipped_prefix[stage], rel=PREFIX_TOLERANCE), stage
+        assert_same_losses(curve, shipped_prefix[stage], stage)
     for name, value in metrics.items():
         assert abs(value - shipped[3][name]) <= TOLERANCE, f"{name}: {value:.3f} now, {shipped[3][name]:.3f} shipped"
     print(json.dumps(metrics))
