@@ -49,13 +49,19 @@ EXACT_STEPS = 10
 PREFIX_MEAN_TOLERANCE = 1e-2
 
 
-def assert_same_losses(rerun: list[float], recorded: list[float], message: str = ""):
+def assert_same_losses(
+    rerun: list[float],
+    recorded: list[float],
+    message: str = "",
+    tolerance: float = PREFIX_TOLERANCE,
+    mean_tolerance: float = PREFIX_MEAN_TOLERANCE,
+):
     """A rerun's first training losses against a record of them: the first ``EXACT_STEPS`` within
-    ``PREFIX_TOLERANCE`` each, the whole curve's mean within ``PREFIX_MEAN_TOLERANCE``."""
+    ``tolerance`` each, the whole curve's mean within ``mean_tolerance``."""
     assert len(rerun) == len(recorded), message
-    assert rerun[:EXACT_STEPS] == pytest.approx(recorded[:EXACT_STEPS], rel=PREFIX_TOLERANCE), message
+    assert rerun[:EXACT_STEPS] == pytest.approx(recorded[:EXACT_STEPS], rel=tolerance), message
     mean = sum(rerun) / len(rerun)
-    assert mean == pytest.approx(sum(recorded) / len(recorded), rel=PREFIX_MEAN_TOLERANCE), message
+    assert mean == pytest.approx(sum(recorded) / len(recorded), rel=mean_tolerance), message
 
 
 def assert_same_chunk_error(shipped, dataset):

