@@ -40,11 +40,11 @@ course = setup(seed=0)
 # and its blocks. A tokenizer cuts text into tokens; a tiny GPT learns to predict the next token; we
 # sample from it; and we time how long each new token takes, with and without a KV cache.
 #
-# **In the package:** `vlacourse.corpus`, `vlacourse.tokenizer`, `vlacourse.gpt`, `vlacourse.lm`,
-# `vlacourse.training` (read them beside this notebook).
+# **In the package:** `vlacourse.lm.corpus`, `vlacourse.lm.tokenizer`, `vlacourse.lm.gpt`,
+# `vlacourse.lm.language_model`, `vlacourse.training` (read them beside this notebook).
 
 # %%
-from vlacourse.corpus import load_corpus
+from vlacourse.lm.corpus import load_corpus
 
 corpus = load_corpus()
 lines = corpus.splitlines()
@@ -61,7 +61,7 @@ for line in lines[:6]:
 # still be encoded, byte by byte. With a small vocabulary you can watch words being built:
 
 # %%
-from vlacourse.tokenizer import BPETokenizer
+from vlacourse.lm.tokenizer import BPETokenizer
 
 small = BPETokenizer.train(corpus, vocab_size=300)
 print("first merges:", [small.vocab[256 + i].decode() for i in range(12)])
@@ -78,7 +78,7 @@ print(f"the corpus is {len(ids):,} tokens: {len(corpus) / len(ids):.1f} characte
 # %% [markdown]
 # ## The model: a tiny GPT
 #
-# `vlacourse/gpt.py` follows nanoGPT's `model.py`: token and position embeddings, a stack of pre-norm
+# `vlacourse/lm/gpt.py` follows nanoGPT's `model.py`: token and position embeddings, a stack of pre-norm
 # transformer blocks (causal self-attention, then an MLP), and an output layer that shares its weights
 # with the token embedding. *Causal* means position t may only attend to positions up to t: the model
 # learns to predict each token from the ones before it, which is all next-token training asks.
@@ -90,7 +90,7 @@ print(f"the corpus is {len(ids):,} tokens: {len(corpus) / len(ids):.1f} characte
 # %%
 import torch
 
-from vlacourse.gpt import GPT, GPTConfig
+from vlacourse.lm.gpt import GPT, GPTConfig
 
 config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=256, n_layer=4, n_head=4, n_embd=128)
 model = GPT(config).to(course.device)
@@ -106,9 +106,9 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters (GPT-2 small h
 # has learned how tokens follow each other.
 
 # %%
-from vlacourse.lm import TokenWindows, unigram_cross_entropy, validation_loss
+from vlacourse.lm.language_model import TokenWindows, unigram_cross_entropy, validation_loss
 from vlacourse.training import train
-from vlacourse.widgets import LiveLossPlot
+from vlacourse.widgets.interactive import LiveLossPlot
 
 windows = TokenWindows(ids, window=64, batch_size=32, device=course.device, seed=0)
 unigram = unigram_cross_entropy(windows.train, windows.val, tokenizer.vocab_size)
@@ -157,7 +157,7 @@ for temperature in (0.0, 0.7, 1.0, 1.5):
 # %%
 import matplotlib.pyplot as plt
 
-from vlacourse.lm import milliseconds_per_token
+from vlacourse.lm.language_model import milliseconds_per_token
 
 contexts = [16, 32, 64, 128, 255]
 uncached = [milliseconds_per_token(model, n, use_cache=False) for n in contexts]
@@ -181,7 +181,7 @@ plt.show()
 # the cache the pass computes every position again; with it, only the new one:
 
 # %%
-from vlacourse.lm import matmul_flops_per_token
+from vlacourse.lm.language_model import matmul_flops_per_token
 
 flops_uncached = matmul_flops_per_token(model, contexts[-1], use_cache=False)
 flops_cached = matmul_flops_per_token(model, contexts[-1], use_cache=True)

@@ -47,21 +47,21 @@ course = setup(seed=0)
 #
 # The question of this notebook: *does it really see?* We measure it on scenes it has never seen.
 #
-# **In the package:** `vlacourse.scenes`, `vlacourse.vision`, `vlacourse.vlm`, `vlacourse.sim.cameras`,
-# `vlacourse.pointing` (read them beside this notebook).
+# **In the package:** `vlacourse.vlm.scenes`, `vlacourse.vlm.vision`, `vlacourse.vlm.course_vlm`,
+# `vlacourse.sim.cameras`, `vlacourse.vlm.pointing` (read them beside this notebook).
 
 # %% [markdown]
 # ## The scenes: images whose facts we know
 #
-# The VLM learns from the arm's own world. `vlacourse.scenes` poses random tabletops (blocks on the
+# The VLM learns from the arm's own world. `vlacourse.vlm.scenes` poses random tabletops (blocks on the
 # table, some in the bin, perhaps one in the gripper) and renders them with the policy's 64x64
 # camera. Because we posed them, we know every fact exactly, so captions and answers are always right.
 
 # %%
 import matplotlib.pyplot as plt
 
-from vlacourse.scenes import SceneMaker
-from vlacourse.vlm import Recipe
+from vlacourse.vlm.course_vlm import Recipe
+from vlacourse.vlm.scenes import SceneMaker
 
 maker = SceneMaker(image_size=64)
 heldout = Recipe().heldout()  # the 512 scenes the course VLM was measured on: never trained on
@@ -83,7 +83,7 @@ for ax, scene in zip(axes, heldout, strict=False):
 # %%
 import numpy as np
 
-from vlacourse.vision import ViTConfig
+from vlacourse.vlm.vision import ViTConfig
 
 vit_config = ViTConfig()
 p, image = vit_config.patch_size, heldout[0].image
@@ -107,7 +107,7 @@ plt.show()
 # `t * <image, text> + b` and a log-sigmoid loss. In a batch of B pairs, B are matches and
 # B*(B-1) are not. Unlike CLIP's softmax over the batch, each pair's loss stands alone.
 #
-# One difference from the paper, measured here and explained in `vlacourse/vision.py`: SigLIP pools the
+# One difference from the paper, measured here and explained in `vlacourse/vlm/vision.py`: SigLIP pools the
 # patches by attention and reads the text at one token. At our scale both learned too slowly to tell
 # *which* colour is *where*, so each of our towers reads all its tokens at once, with one linear map.
 #
@@ -118,9 +118,9 @@ plt.show()
 import math
 
 from vlacourse.training import train
-from vlacourse.vision import SigLIP
-from vlacourse.vlm import caption_batches, caption_retrieval, load_course_vlm
-from vlacourse.widgets import LiveLossPlot
+from vlacourse.vlm.course_vlm import caption_batches, caption_retrieval, load_course_vlm
+from vlacourse.vlm.vision import SigLIP
+from vlacourse.widgets.interactive import LiveLossPlot
 
 # The course checkpoint: its SigLIP and VLM come later; its tokenizer is notebook 01's BPE (512 tokens).
 siglip, vlm, tokenizer, shipped_metrics = load_course_vlm(device=course.device)
@@ -150,7 +150,7 @@ print(f"after 150 steps: image-to-text top-1 {scratch_retrieval:.0%} among 32 he
 
 # %% [markdown]
 # It learns. The course's checkpoint was trained the same way for 1000 steps of 128 pairs, on 6000
-# scenes (`python -m vlacourse.vlm train` reproduces it, in longer than a notebook should take). We
+# scenes (`python -m vlacourse.vlm.course_vlm train` reproduces it, in longer than a notebook should take). We
 # measure it the same way: for each held-out image, which of 32 captions does it rank first?
 
 # %%
@@ -160,7 +160,7 @@ print(f"course SigLIP: image-to-text top-1 {retrieval:.0%} among 32 held-out sce
 # %%
 import torch
 
-from vlacourse.vlm import encode_captions, images_of
+from vlacourse.vlm.course_vlm import encode_captions, images_of
 
 group = heldout[:32]
 with torch.no_grad():
@@ -206,7 +206,7 @@ plt.show()
 # away its projector, put a fresh one in, and train only that:
 
 # %%
-from vlacourse.vlm import VLM, qa_batches, question_accuracy
+from vlacourse.vlm.course_vlm import VLM, qa_batches, question_accuracy
 
 fresh = VLM(vit_config, vlm.gpt.config).to(course.device)
 fresh.load_state_dict({k: v for k, v in vlm.state_dict().items() if not k.startswith("projector.")}, strict=False)
@@ -228,7 +228,7 @@ print(f"projector alone, 100 steps: {stage1_accuracy:.0%} of questions about hel
 # answer ("no", "nothing", "one"...), which is the best a model can do without looking.
 
 # %%
-from vlacourse.vlm import answer
+from vlacourse.vlm.course_vlm import answer
 
 accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
 print(
@@ -252,12 +252,12 @@ for ax, scene in zip(axes, heldout[8:12], strict=True):
 #
 # When the VLM answers, the last token of the question reads every earlier position: the 64 image
 # tokens and the words. Here is how much of its attention goes to each patch, in the last layer,
-# averaged over heads (`vlacourse.vlm.attention_to_image` recomputes the weights, because PyTorch's fast
+# averaged over heads (`vlacourse.vlm.course_vlm.attention_to_image` recomputes the weights, because PyTorch's fast
 # attention does not return them). Attention is a hint of what the model reads, not a proof of why it
 # answered: it is one layer of four.
 
 # %%
-from vlacourse.vlm import attention_to_image, question_prompt
+from vlacourse.vlm.course_vlm import attention_to_image, question_prompt
 
 scene = next(s for s in heldout if s.held is not None)
 question = "what is the gripper holding?"
@@ -291,11 +291,11 @@ for ax in (ax_scene, ax_map):
 # $$u = f\,\frac{x}{-z}, \qquad v = -f\,\frac{y}{-z}, \qquad f = \frac{1}{\tan(\text{fovy}/2)},$$
 #
 # with $u, v \in [-1, 1]$ across the image (`vlacourse.sim.cameras.project`; the wrist camera's pose
-# follows the arm's joints). The pointer (`vlacourse.vision.Pointer`) reads the GPT's hidden state at the
+# follows the arm's joints). The pointer (`vlacourse.vlm.vision.Pointer`) reads the GPT's hidden state at the
 # last token of an instruction such as "put the red block in the bin" (it has read both images before
 # it), makes it a query, scores every patch of each camera against it, and takes the softmax-weighted
 # mean of the patch centres, each nudged within its patch: a spatial softmax steered by the words.
-# `python -m vlacourse.pointing train` trains the course VLM this way on 20,000 rendered scenes (about 45
+# `python -m vlacourse.vlm.pointing train` trains the course VLM this way on 20,000 rendered scenes (about 45
 # minutes on two CPU cores); here is the shipped result on 128 scenes it never saw.
 
 # %%
@@ -303,8 +303,8 @@ import textwrap
 
 import numpy as np
 
-from vlacourse.pointing import PointingBatches, load_course_pointing_vlm, pointing_error
 from vlacourse.sim.cameras import render_pointing_scenes
+from vlacourse.vlm.pointing import PointingBatches, load_course_pointing_vlm, pointing_error
 
 pointing_vlm = load_course_pointing_vlm(device=course.device)
 fresh = PointingBatches(render_pointing_scenes(128, seed=7, progress=False), batch_size=4, seed=7, device=course.device)
@@ -401,7 +401,7 @@ mask_check = check("prefix_attention_mask", prefix_attention_mask)
 # %% [markdown]
 # ### Exercise 2.3 (no check): what does it get wrong?
 #
-# Use `vlacourse.scenes.question_kind` to split the held-out accuracy by kind of question. Which kind is
+# Use `vlacourse.vlm.scenes.question_kind` to split the held-out accuracy by kind of question. Which kind is
 # hardest, and why might that be, given 64x64 images and 8x8 patches? Then look at the retrieval
 # matrix above: which captions does it confuse?
 #

@@ -41,8 +41,8 @@ course = setup(seed=0)
 # This notebook builds that VLA on the course VLM and asks two questions: **what changes when a VLM
 # becomes a VLA**, and **what does writing actions one token at a time cost?**
 #
-# **In the package:** `vlacourse.policy`, `vlacourse.binning`, `vlacourse.vla`, `vlacourse.compression` (read
-# them beside this notebook).
+# **In the package:** `vlacourse.policies.policy`, `vlacourse.policies.binning`, `vlacourse.policies.vla`,
+# `vlacourse.policies.compression` (read them beside this notebook).
 
 # %% [markdown]
 # ## What changes: the output vocabulary
@@ -54,7 +54,7 @@ course = setup(seed=0)
 # %%
 import numpy as np
 
-from vlacourse.binning import BinningTokenizer
+from vlacourse.policies.binning import BinningTokenizer
 from vlacourse.sim.dataset import load_or_collect
 
 dataset = load_or_collect("pick_place", episodes=100, seed=0)  # notebook 03's demonstrations (cached)
@@ -80,7 +80,7 @@ print(f"largest round-trip error per dimension over all {len(actions)} actions: 
 #   2 keypoint tokens, 1 state token ------------+          each action token is predicted from all before it
 # ```
 #
-# What we add to RT-2's recipe, and why (each measured in `vlacourse/vla.py`): a **chunk** of 10 actions
+# What we add to RT-2's recipe, and why (each measured in `vlacourse/policies/vla.py`): a **chunk** of 10 actions
 # per prediction (0.2 s at 50 Hz) instead of one, as ACT and pi0-FAST do; the arm's **state** and a
 # **wrist camera**, because our 64x64 scene camera sees a block as a few pixels; one **keypoint token** per
 # camera (a spatial softmax over the ViT's patches, Levine et al. 2016) that says *where* things are as
@@ -89,8 +89,8 @@ print(f"largest round-trip error per dimension over all {len(actions)} actions: 
 
 # %%
 from vlacourse.notebook import seed_everything
+from vlacourse.policies.vla import build_vla
 from vlacourse.sim.env import TabletopEnv
-from vlacourse.vla import build_vla
 
 seed_everything(0)
 policy = build_vla(dataset, chunk_size=10).to(course.device)
@@ -110,7 +110,7 @@ print(
 # %% [markdown]
 # ## The policy interface
 #
-# Every VLA in the course is a `vlacourse.policy.Policy`, in the spirit of LeRobot's policies:
+# Every VLA in the course is a `vlacourse.policies.policy.Policy`, in the spirit of LeRobot's policies:
 # `forward(batch)` returns the training loss; `predict_action_chunk(observation)` returns the next 10
 # actions; `select_action(observation)` is what the control loop calls every 20 ms: it pops an action
 # from a queue and refills the queue with a new chunk when it runs out; `reset()` starts an episode;
@@ -136,8 +136,8 @@ print(f"after 12 steps {policy.queued_actions} actions are left in the queue")
 # ones (`chunk_error`): unlike the loss, that number compares any two action heads (notebooks 05, 06).
 
 # %%
-from vlacourse.policy import train_policy
-from vlacourse.widgets import LiveLossPlot
+from vlacourse.policies.policy import train_policy
+from vlacourse.widgets.interactive import LiveLossPlot
 
 plot = LiveLossPlot("binning VLA: next-token loss on action tokens", baseline=("a random bin, ln 256", np.log(256)))
 plot
@@ -187,8 +187,8 @@ print("expert:     ", expert_result)
 # episodes run here, beside the expert's:
 
 # %%
-from vlacourse.fast_vla import load_course_fast_vla
-from vlacourse.vla import load_course_vla
+from vlacourse.policies.fast_vla import load_course_fast_vla
+from vlacourse.policies.vla import load_course_vla
 
 shipped = load_course_vla(device=course.device)
 made = shipped.metrics
@@ -214,7 +214,7 @@ video(shipped_rollout.frames, fps=25)
 
 # %% [markdown]
 # With enough data and a VLM that knows where the blocks are, bins do the task. The way there, measured
-# on the course machines (2 CPU cores; the early runs are described in `vlacourse/vla.py`):
+# on the course machines (2 CPU cores; the early runs are described in `vlacourse/policies/vla.py`):
 #
 # | run | success on the arm |
 # |---|---|
@@ -250,7 +250,7 @@ video(shipped_rollout.frames, fps=25)
 # one action per prediction. On our demonstrations, the share of tokens that repeat the previous action's:
 
 # %%
-from vlacourse.compression import demonstration_chunks, repeated_bin_fraction
+from vlacourse.policies.compression import demonstration_chunks, repeated_bin_fraction
 
 repeated = {}
 for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
@@ -267,15 +267,15 @@ for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
 # the shipped recipe with one change: the policy acts every 5 control steps (10 Hz), each action held for 5
 # steps (`PolicyConfig.action_repeat`). It learns from the same demonstrations, each 10 Hz action the mean
 # motion of its 5 steps (so that held for 5 steps it moves as far) with the last step's gripper command,
-# in chunks of 2: a chunk still spans 0.2 s, now in 8 tokens instead of 40. `python -m vlacourse.vla 10hz`
+# in chunks of 2: a chunk still spans 0.2 s, now in 8 tokens instead of 40. `python -m vlacourse.policies.vla 10hz`
 # trained and measured it (about an hour here, no weights shipped); its recording, beside the shipped VLA's:
 
 # %%
 from dataclasses import asdict
 
+from vlacourse.policies.vla import AT_10_HZ, load_binning_at_10hz
 from vlacourse.results import success
 from vlacourse.sim.evaluate import wilson_interval
-from vlacourse.vla import AT_10_HZ, load_binning_at_10hz
 
 at_ten_hertz = load_binning_at_10hz()
 episodes = made["recipe"]["eval_episodes"]
@@ -308,7 +308,7 @@ for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 
 # one token each, with the keys and values of everything before kept in a KV cache (notebook 01).
 
 # %%
-from vlacourse.vla import decoding_cost
+from vlacourse.policies.vla import decoding_cost
 
 cost = decoding_cost(policy, observation, repeats=10)
 print(f"tokens per chunk {cost['tokens_per_chunk']}, forward passes per chunk {cost['forward_passes_per_chunk']}")

@@ -44,8 +44,8 @@ course = setup(seed=0)
 # transform, rounding, and byte-pair encoding. We build it, take it apart with a widget, and measure it
 # on the arm's own demonstrations.
 #
-# **In the package:** `vlacourse.fast`, `vlacourse.fast_vla`, `vlacourse.dct_widget` (read them beside this
-# notebook).
+# **In the package:** `vlacourse.policies.fast`, `vlacourse.policies.fast_vla`, `vlacourse.widgets.dct` (read them
+# beside this notebook).
 
 # %% [markdown]
 # ## The cost of bins, on our demonstrations
@@ -57,8 +57,8 @@ course = setup(seed=0)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vlacourse.binning import BinningTokenizer
-from vlacourse.compression import demonstration_chunks
+from vlacourse.policies.binning import BinningTokenizer
+from vlacourse.policies.compression import demonstration_chunks
 from vlacourse.sim.dataset import load_or_collect
 
 dataset = load_or_collect("pick_place", episodes=100, seed=0)
@@ -89,7 +89,7 @@ print(binning.encode(chunk))
 # %%
 from scipy.fft import dct, idct
 
-from vlacourse.fast import FASTTokenizer
+from vlacourse.policies.fast import FASTTokenizer
 
 fast = FASTTokenizer.fit(train_chunks, vocab_size=1024, scale=10)  # the paper's defaults
 normalized = fast.normalize(chunk)  # (10, 4): each dimension's 1st/99th percentile mapped to -1/+1
@@ -115,7 +115,7 @@ fig.tight_layout()
 # %% [markdown]
 # ## FAST, stage by stage
 #
-# `vlacourse.fast.FASTTokenizer` follows section V of the paper:
+# `vlacourse.policies.fast.FASTTokenizer` follows section V of the paper:
 #
 # 1. **normalise** each action dimension so its 1st and 99th percentiles (over the training chunks) map
 #    to -1 and +1;
@@ -159,7 +159,7 @@ print(
 # (Each scale fits its own tokenizer the first time you pick it, a second or two.)
 
 # %%
-from vlacourse.dct_widget import DCTCompressionWidget
+from vlacourse.widgets.dct import DCTCompressionWidget
 
 widget = DCTCompressionWidget(dataset)
 widget
@@ -172,7 +172,7 @@ widget
 # measure on the held-out 20%: tokens per chunk and the mean absolute error of the decoded actions.
 
 # %%
-from vlacourse.compression import fast_against_binning
+from vlacourse.policies.compression import fast_against_binning
 
 comparison = fast_against_binning(train_chunks, test_chunks, scales=(10, 20, 50, 100))
 binning_tokens, binning_error = comparison["binning"]
@@ -199,7 +199,7 @@ fig.tight_layout()
 # of the original ones) and compare one-second chunks.
 
 # %%
-from vlacourse.compression import tokens_and_error
+from vlacourse.policies.compression import tokens_and_error
 
 rates = {10: 5, 25: 2, 50: 1}  # control rate (Hz) -> how many 50 Hz actions make one
 motion_tokens = {}  # control rate -> tokens per second of motion, for each tokenizer
@@ -239,7 +239,7 @@ print(f"demonstrations: {demo_tokens:.1f} tokens per chunk; white noise of the s
 # coefficients after rounding (what BPE has to pay for), for chunks of 10 and of 50 steps.
 
 # %%
-from vlacourse.compression import nonzero_coefficients
+from vlacourse.policies.compression import nonzero_coefficients
 
 nonzero = {}
 for horizon in (10, 50):
@@ -264,7 +264,7 @@ for horizon in (10, 50):
 # ## A VLA that writes FAST tokens
 #
 # pi0-FAST (Pertsch et al. 2025, section VI) is notebook 04's kind of VLA with one change: the action
-# vocabulary. `vlacourse.fast_vla.FASTVLA` adds the FAST tokens (a tokenizer fitted on the demonstrations'
+# vocabulary. `vlacourse.policies.fast_vla.FASTVLA` adds the FAST tokens (a tokenizer fitted on the demonstrations'
 # chunks) and an end token to the course VLM's vocabulary, in place of the 256 bins. A chunk is written
 # as its FAST tokens, then the end token, and decoding stops there. Everything else (images, instruction,
 # state, loss, training loop) is the binning VLA's:
@@ -279,10 +279,10 @@ for horizon in (10, 50):
 # held-out frames is from the demonstrated one (`chunk_error`, in action units), measured during training.
 
 # %%
-from vlacourse.fast_vla import build_fast_vla
 from vlacourse.notebook import seed_everything
-from vlacourse.policy import train_policy
-from vlacourse.widgets import LiveLossPlot
+from vlacourse.policies.fast_vla import build_fast_vla
+from vlacourse.policies.policy import train_policy
+from vlacourse.widgets.interactive import LiveLossPlot
 
 seed_everything(0)
 fast_vla = build_fast_vla(dataset, chunk_size=10).to(course.device)
@@ -324,13 +324,13 @@ print("error of the predicted chunks on held-out frames:", ", ".join(f"{e:.3f}" 
 # ## The shipped FAST VLA, on the arm
 #
 # The course ships a FAST VLA trained by the recipe of the flow VLA of notebook 06
-# (`vlacourse.vla.HeadRecipe`; notebook 06 says why each choice is there): 400 demonstrations, 6000 steps
+# (`vlacourse.policies.vla.HeadRecipe`; notebook 06 says why each choice is there): 400 demonstrations, 6000 steps
 # at batch 32, about an hour here, starting from the VLM of notebook 02 that learned to point at the block
-# an instruction names. `python -m vlacourse.fast_vla train` makes it again. Its file records the recipe
+# an instruction names. `python -m vlacourse.policies.fast_vla train` makes it again. Its file records the recipe
 # and what was measured when it was made:
 
 # %%
-from vlacourse.fast_vla import load_course_fast_vla
+from vlacourse.policies.fast_vla import load_course_fast_vla
 
 shipped = load_course_fast_vla(device=course.device)
 made = shipped.metrics
@@ -358,10 +358,10 @@ print(
 # one episode (the gripper's path from above, then the video), and ten seeded episodes side by side.
 
 # %%
+from vlacourse.policies.vla import build_vla, decoding_cost, forward_passes_per_chunk
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.evaluate import evaluate
 from vlacourse.sim.show import plot_gripper_path, record, video
-from vlacourse.vla import build_vla, decoding_cost, forward_passes_per_chunk
 
 env = TabletopEnv("pick_place")
 observation, _ = env.reset(seed=0)

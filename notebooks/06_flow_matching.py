@@ -48,7 +48,7 @@ course = setup(seed=0)
 # *A note on the white paper*: it lists pi0's language model as Gemma-7B. The pi0 paper says
 # otherwise: PaliGemma, a 3B VLM (SigLIP 400M + Gemma 2B), plus a 300M action expert, 3.3B in all.
 #
-# **In the package:** `vlacourse.flow` (read it beside this notebook).
+# **In the package:** `vlacourse.policies.flow` (read it beside this notebook).
 
 # %% [markdown]
 # ## Flow matching in four lines
@@ -76,7 +76,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from vlacourse.flow import sample_time
+from vlacourse.policies.flow import sample_time
 
 t = sample_time(100_000, alpha=1.5, generator=torch.Generator().manual_seed(0)).numpy()
 fig, ax = plt.subplots(figsize=(6, 2.6))
@@ -112,8 +112,8 @@ print(f"share of training at t > 0.5: {(t > 0.5).mean():.0%} (uniform times: 50%
 # end.
 
 # %%
-from vlacourse.flow import build_flow_vla, suffix_mask
 from vlacourse.notebook import seed_everything
+from vlacourse.policies.flow import build_flow_vla, suffix_mask
 from vlacourse.sim.dataset import load_or_collect
 from vlacourse.sim.env import TabletopEnv
 
@@ -156,8 +156,8 @@ print(
 # 1 plus the mean square of the normalised actions.
 
 # %%
-from vlacourse.policy import ChunkBatches, train_policy
-from vlacourse.widgets import LiveLossPlot
+from vlacourse.policies.policy import ChunkBatches, train_policy
+from vlacourse.widgets.interactive import LiveLossPlot
 
 batch = ChunkBatches(dataset, policy.config, 256, seed=0)()
 normalized = policy.normalize_actions(batch["action"].to(course.device))
@@ -179,8 +179,8 @@ print(
 # %% [markdown]
 # ## Noise becoming a trajectory
 #
-# The course ships a flow VLA trained for longer on more data (`vlacourse.vla.HeadRecipe`: 400
-# demonstrations, 6000 steps at batch 32, about an hour here; `python -m vlacourse.flow train` makes it
+# The course ships a flow VLA trained for longer on more data (`vlacourse.policies.vla.HeadRecipe`: 400
+# demonstrations, 6000 steps at batch 32, about an hour here; `python -m vlacourse.policies.flow train` makes it
 # again), starting from the VLM of notebook 02 that learned to point at the block an instruction names.
 # The section "On the arm" says why each of those choices is there. Take a frame of a demonstration it
 # never trained on (four fresh ones, seed 1) and eight different noises, and follow the chunk through the
@@ -188,8 +188,8 @@ print(
 # its gripper command, beside the demonstrated chunk. Move the slider from step 0 (pure noise) to step 10.
 
 # %%
-from vlacourse.flow import load_course_flow_vla
-from vlacourse.policy import observations_of
+from vlacourse.policies.flow import load_course_flow_vla
+from vlacourse.policies.policy import observations_of
 from vlacourse.sim.show import plot_denoising
 
 shipped = load_course_flow_vla(device=course.device)
@@ -261,12 +261,12 @@ print(
 # Even a policy that is *told* where the blocks are fails a third of the time with 100 demonstrations
 # and never with 400: the first limit was data. The second was perception. Here is that step measured
 # by the package's own commands, the shipped recipe with one change: the VLM under the action expert.
-# `python -m vlacourse.flow train` starts from the VLM that learned to point; `python -m vlacourse.flow
-# baseline` starts from the course VLM, trained on captions and questions only, and records what it
-# measured (no weights ship):
+# `python -m vlacourse.policies.flow train` starts from the VLM that learned to point;
+# `python -m vlacourse.policies.flow baseline` starts from the course VLM, trained on captions and questions
+# only, and records what it measured (no weights ship):
 
 # %%
-from vlacourse.flow import load_flow_on_course_vlm
+from vlacourse.policies.flow import load_flow_on_course_vlm
 
 on_course_vlm = load_flow_on_course_vlm()
 assert on_course_vlm["recipe"] == {**made["recipe"], "pointing": False}, "one change between the two runs"
@@ -337,9 +337,9 @@ for start, metrics in (
 # diagnostic on held-out frames; success on the arm, where small errors compound, is the measure.
 
 # %%
-from vlacourse.fast_vla import load_course_fast_vla
-from vlacourse.policy import actions_per_second
-from vlacourse.vla import forward_passes_per_chunk, load_course_vla
+from vlacourse.policies.fast_vla import load_course_fast_vla
+from vlacourse.policies.policy import actions_per_second
+from vlacourse.policies.vla import forward_passes_per_chunk, load_course_vla
 
 heads = {
     "binning": load_course_vla(device=course.device),
@@ -367,7 +367,7 @@ for name in heads:
 # 64 frames of a fresh demonstration, with the same starting noise for every choice:
 
 # %%
-from vlacourse.flow import sweep_num_steps
+from vlacourse.policies.flow import sweep_num_steps
 
 sweep = sweep_num_steps(shipped, fresh, num_steps=(1, 2, 5, 10, 20))
 fig, (quality, cost) = plt.subplots(1, 2, figsize=(9, 3))
@@ -404,7 +404,7 @@ print(f"1 step against 10: {sweep[1]['chunk_error'] / sweep[10]['chunk_error'] -
 # 200 ms. On one CPU thread (`python -m vlacourse.bench flow` prints the same for 1 to 20 steps):
 
 # %%
-from vlacourse.policy import torch_threads
+from vlacourse.policies.policy import torch_threads
 
 with torch_threads(1):
     one_core = actions_per_second(shipped, observation)

@@ -56,7 +56,7 @@ course = setup(seed=0)
 # at the start). The white paper also gives KI "5x training speedup (from-scratch only)", the figure it
 # gives for FAST too; we measure our own speed below, in seconds per step and steps to a chunk error.
 #
-# **In the package:** `vlacourse.insulation`, `vlacourse.gradient_widget` (read them beside this notebook).
+# **In the package:** `vlacourse.policies.insulation`, `vlacourse.widgets.gradient` (read them beside this notebook).
 
 # %% [markdown]
 # ## The forgetting, measured
@@ -72,9 +72,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from vlacourse.flow import load_course_flow_vla
-from vlacourse.insulation import text_vlm
-from vlacourse.vlm import Recipe, answer, images_of, load_course_vlm, question_accuracy
+from vlacourse.policies.flow import load_course_flow_vla
+from vlacourse.policies.insulation import text_vlm
+from vlacourse.vlm.course_vlm import Recipe, answer, images_of, load_course_vlm, question_accuracy
 
 _, course_vlm, tokenizer, _ = load_course_vlm(device=course.device)
 flow_vla = load_course_flow_vla(device=course.device)
@@ -117,7 +117,7 @@ plt.show()
 #     state, noisy chunk, t --> action expert layers 1..4 --> velocity --> flow-matching loss
 # ```
 #
-# `vlacourse.insulation.InsulatedVLA` is notebook 06's flow VLA with two switches. `stop_gradient`: the
+# `vlacourse.policies.insulation.InsulatedVLA` is notebook 06's flow VLA with two switches. `stop_gradient`: the
 # expert reads the VLM's keys and values through `.detach()`. `vlm_losses`: the VLM also trains on the
 # chunk's FAST tokens (read after the prefix and a state token, as notebook 05's VLA writes them) and on
 # captions and questions. Each setting is one run, all with the same budget (`InsulationRecipe`: 600 steps
@@ -134,11 +134,11 @@ plt.show()
 # norm of the flow loss's gradient on each part's parameters (`insulation.gradient_norms`).
 
 # %%
-from vlacourse.insulation import InsulationRecipe, build_insulated_vla, gradient_norms
-from vlacourse.policy import ChunkBatches
-from vlacourse.scenes import SceneMaker
+from vlacourse.policies.insulation import InsulationRecipe, build_insulated_vla, gradient_norms
+from vlacourse.policies.policy import ChunkBatches
 from vlacourse.sim.dataset import load_or_collect
-from vlacourse.vlm import qa_batches
+from vlacourse.vlm.course_vlm import qa_batches
+from vlacourse.vlm.scenes import SceneMaker
 
 recipe = InsulationRecipe()
 demos = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False)
@@ -184,7 +184,7 @@ print(
 # per step, more than this notebook's time allows.
 
 # %%
-from vlacourse.insulation import co_train, load_recorded_runs
+from vlacourse.policies.insulation import co_train, load_recorded_runs
 
 _, live = co_train(InsulationRecipe(eval_episodes=0), "naive", demos, scenes, heldout, steps=50)
 recording = load_recorded_runs()
@@ -205,7 +205,7 @@ print(
 # stop-gradient; the FAST loss at step 0 against the VQA loss; the naive run's accuracy as you slide.
 
 # %%
-from vlacourse.gradient_widget import gradient_flow_widget
+from vlacourse.widgets.gradient import gradient_flow_widget
 
 view = gradient_flow_widget(recording)
 view
@@ -283,7 +283,7 @@ for run, measured in runs.items():
 # what runs at inference does not depend on how long it trained.)
 
 # %%
-from vlacourse.policy import actions_per_second
+from vlacourse.policies.policy import actions_per_second
 from vlacourse.sim.env import TabletopEnv
 
 observation = TabletopEnv("pick_place").reset(seed=0)[0]
@@ -356,7 +356,7 @@ sides_check = check("which_parts_learn", which_parts_learn)
 # %% [markdown]
 # ### Exercise 7.3 (no check): insulation without the VLM's own data
 #
-# Add a fifth run to `vlacourse.insulation.RUNS`: the stop-gradient and the FAST loss, without the
+# Add a fifth run to `vlacourse.policies.insulation.RUNS`: the stop-gradient and the FAST loss, without the
 # captions and questions (set `vqa_weight=0`, or leave `co_training` out). Does the FAST loss alone keep
 # what the VLM knew? Slide the widget to step 0 with the FAST loss selected before you guess.
 #

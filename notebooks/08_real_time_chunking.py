@@ -67,8 +67,8 @@ course = setup(seed=0)
 # (weight 1 on the first d, 0 after) is one of our strategies below. The white paper's "robot freezes
 # between chunks" is the synchronous strategy.
 #
-# **In the package:** `vlacourse.rtc`, `vlacourse.rtc_styles`, `vlacourse.chunk_widget` (read them beside this
-# notebook).
+# **In the package:** `vlacourse.chunking.rtc`, `vlacourse.chunking.rtc_styles`, `vlacourse.widgets.chunk` (read them
+# beside this notebook).
 
 # %% [markdown]
 # ## How many steps does one inference take here?
@@ -81,8 +81,8 @@ course = setup(seed=0)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vlacourse import rtc
-from vlacourse.flow import load_course_flow_vla
+from vlacourse.chunking import rtc
+from vlacourse.policies.flow import load_course_flow_vla
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.evaluate import evaluation_seed
 
@@ -167,7 +167,7 @@ print("|g| / |error| at t = 1.0 ... 0.1:", " ".join(f"{s:.2f}" for s in sensitiv
 # below runs many.
 
 # %%
-from vlacourse.chunk_widget import chunk_overlap_widget, plot_sweep
+from vlacourse.widgets.chunk import chunk_overlap_widget, plot_sweep
 
 overlap = chunk_overlap_widget(policy)
 overlap
@@ -197,13 +197,13 @@ for strategy in tqdm(("naive", "rtc"), desc="strategies"):
 # %% [markdown]
 # ## Every strategy at every delay
 #
-# `python -m vlacourse.rtc record` ran each strategy at every delay our chunks allow (d = 0 ... 5 with
+# `python -m vlacourse.chunking.rtc record` ran each strategy at every delay our chunks allow (d = 0 ... 5 with
 # s = 5, since d <= s <= H - d) on the same seeded pick-and-place episodes, each to its end (success, or
 # 450 steps); its numbers ship with the package. As the paper plots its simulated benchmark: one line per
 # strategy against the delay, success with its 95% interval.
 
 # %%
-from vlacourse.chunk_widget import sweep_table
+from vlacourse.widgets.chunk import sweep_table
 
 recording = rtc.load_recorded_sweep()
 summary = rtc.summarize(recording["results"])
@@ -282,13 +282,13 @@ compare(summary)
 # *careful*, who differ in speed, hover height and pauses), and a single frame cannot tell which one is at
 # work, so a policy trained on all three must hold several ways to act at once.
 #
-# `python -m vlacourse.rtc_styles record` fine-tuned the shipped flow VLA on demonstrations by the three
+# `python -m vlacourse.chunking.rtc_styles record` fine-tuned the shipped flow VLA on demonstrations by the three
 # operators in turn, measured the guidance sensitivity of both policies (averaged over the first
 # observations of several episodes), and ran the same sweep on the fine-tuned one. The weights stay on the
 # machine that made them; the measurements ship.
 
 # %%
-from vlacourse.rtc_styles import load_styles_sweep
+from vlacourse.chunking.rtc_styles import load_styles_sweep
 
 styles = load_styles_sweep()
 styles_summary = rtc.summarize(styles["results"])
@@ -327,7 +327,7 @@ compare(styles_summary)
 # ### Exercise 8.1: the soft mask
 #
 # Write `soft_mask_weights(H, d, s)`: the (H,) guidance weights of the soft mask. The check compares it with
-# hand values and with `vlacourse.rtc.soft_mask` for several chunk sizes.
+# hand values and with `vlacourse.chunking.rtc.soft_mask` for several chunk sizes.
 
 # %%
 import math

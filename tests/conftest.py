@@ -33,8 +33,8 @@ def observation():
 def head_recipe_dataset():
     """The demonstrations the shipped binning, FAST and flow VLAs were trained on (``vla.HeadRecipe``), collected once,
     then read from the cache."""
+    from vlacourse.policies.vla import HeadRecipe
     from vlacourse.sim.dataset import load_or_collect
-    from vlacourse.vla import HeadRecipe
 
     recipe = HeadRecipe()
     return load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False, workers=2)
@@ -70,8 +70,8 @@ def assert_same_losses(
 
 def assert_same_chunk_error(shipped, dataset):
     """Re-measure a shipped VLA's chunk error on the held-out frames its training measured it on."""
-    from vlacourse.policy import CHUNK_ERROR_FRAMES, chunk_error, validation_frames
-    from vlacourse.vla import HeadRecipe
+    from vlacourse.policies.policy import CHUNK_ERROR_FRAMES, chunk_error, validation_frames
+    from vlacourse.policies.vla import HeadRecipe
 
     validation = validation_frames(dataset, shipped.config, HeadRecipe().seed)
     frames = {key: value[:CHUNK_ERROR_FRAMES] for key, value in validation.items()}
@@ -82,8 +82,8 @@ def assert_same_prefix(build, dataset, metrics: dict, recipe=None):
     """Train a VLA from ``build`` for the first ``CHECKED_STEPS`` steps of the recipe a shipped run recorded in
     its ``metrics`` (``recipe``: the ``vla.HeadRecipe`` it must have been made by, ``HeadRecipe()`` unless
     given), and check its losses against those its whole run had there."""
+    from vlacourse.policies.vla import HeadRecipe, train_by_recipe
     from vlacourse.training import PREFIX_STEPS
-    from vlacourse.vla import HeadRecipe, train_by_recipe
 
     recipe = HeadRecipe() if recipe is None else recipe
     # A file made before a field was added to the recipe was made by its default.

@@ -4,7 +4,7 @@ demonstrations and how its actions reach the arm, checked against a brute-force 
 import numpy as np
 import pytest
 
-from vlacourse.policy import ChunkBatches, Policy, PolicyConfig, actions_per_second, held_actions
+from vlacourse.policies.policy import ChunkBatches, Policy, PolicyConfig, actions_per_second, held_actions
 from vlacourse.sim.evaluate import evaluate
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vlacourse.binning import NUM_BINS, BinningTokenizer
+from vlacourse.policies.binning import NUM_BINS, BinningTokenizer
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ TOKEN = "vlacourse-browser-check"  # the server listens on 127.0.0.1 only, for t
 NOTEBOOK_SECONDS = 600  # the longest a notebook may take to run in the browser before the test gives up
 REDRAW_SECONDS = 30  # the longest a control's picture may take to change
 
-# Every widget of the course is an InteractiveImage: a box of controls above an Image (vlacourse.widgets).
+# Every widget of the course is an InteractiveImage: a box of controls above an Image (vlacourse.widgets.interactive).
 INTERACTIVE_IMAGE = ".widget-vbox:has(> .widget-hbox):has(> img.widget-image)"
 
 # Each script below takes the notebook's path and finds its panel among JupyterLab's open documents.
@@ -246,7 +246,7 @@ BROKEN_CELLS = [
     "from IPython.display import display\nout = widgets.Output()\ndisplay(out)\nwith out:\n"
     "    figure = plt.figure(figsize=(4, 2))\n    figure.gca().plot([0, 1])\n    display(figure)",
     # A widget with a control that its picture ignores.
-    "import numpy as np\nfrom vlacourse.widgets import InteractiveImage\n"
+    "import numpy as np\nfrom vlacourse.widgets.interactive import InteractiveImage\n"
     "def draw(level, ignored):\n    return np.full((16, 16, 3), level, np.uint8)\n"
     "InteractiveImage(draw, {'level': widgets.IntSlider(value=0, min=0, max=255, description='level'),\n"
     "                        'ignored': widgets.Checkbox(value=False, description='ignored')})",

@@ -4,10 +4,10 @@ import threading
 
 import pytest
 
-from vlacourse.chunk_widget import FRAMES, chunk_overlap_widget, draw_chunk_overlap, regions
-from vlacourse.flow import load_course_flow_vla
-from vlacourse.rtc import ExecutionConfig
+from vlacourse.chunking.rtc import ExecutionConfig
+from vlacourse.policies.flow import load_course_flow_vla
 from vlacourse.sim.env import TabletopEnv
+from vlacourse.widgets.chunk import FRAMES, chunk_overlap_widget, draw_chunk_overlap, regions
 
 
 @pytest.fixture(scope="module")

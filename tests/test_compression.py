@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vlacourse.binning import BinningTokenizer
-from vlacourse.compression import (
+from vlacourse.policies.binning import BinningTokenizer
+from vlacourse.policies.compression import (
     demonstration_chunks,
     fast_against_binning,
     nonzero_coefficients,

@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from vlacourse.dct_widget import DCTCompressionWidget
-from vlacourse.fast import (
+from vlacourse.policies.fast import (
     FASTTokenizer,
     compress,
     flatten_frequency_major,
     unflatten_frequency_major,
 )
+from vlacourse.widgets.dct import DCTCompressionWidget
 
 H, D = 10, 4
 

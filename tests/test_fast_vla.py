@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from vlacourse.fast_vla import FASTVLA, build_fast_vla
-from vlacourse.policy import ChunkBatches, Policy, PolicyConfig
-from vlacourse.vla import decoding_cost
+from vlacourse.policies.fast_vla import FASTVLA, build_fast_vla
+from vlacourse.policies.policy import ChunkBatches, Policy, PolicyConfig
+from vlacourse.policies.vla import decoding_cost
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_decoding_cost_counts_the_passes_the_chunk_took(policy, observation):
 
 
 def test_a_tokenizer_of_another_chunk_size_is_refused(policy):
-    from vlacourse.vlm import load_course_vlm
+    from vlacourse.vlm.course_vlm import load_course_vlm
 
     _, vlm, tokenizer, _ = load_course_vlm()
     with pytest.raises(ValueError, match="fit it on this chunk size"):

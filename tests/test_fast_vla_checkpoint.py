@@ -1,4 +1,5 @@
-"""The shipped FAST VLA: it meets notebook 05's numbers, and `python -m vlacourse.fast_vla train` makes it again.
+"""The shipped FAST VLA: it meets notebook 05's numbers, and `python -m vlacourse.policies.fast_vla train` makes it
+again.
 
 `make test` reruns the recipe's first steps against the losses the checkpoint recorded; the last test,
 `make reproduce ARTIFACT=fast`, runs the whole recipe (about 65 minutes on two CPU cores): it is what tells us
@@ -8,8 +9,8 @@ that the package data is what the package's own command produces.
 import pytest
 
 from tests.conftest import assert_same_chunk_error, assert_same_prefix, retrain_and_compare
-from vlacourse.fast_vla import FASTVLA, build_fast_vla, load_course_fast_vla
-from vlacourse.vla import HeadRecipe, forward_passes_per_chunk
+from vlacourse.policies.fast_vla import FASTVLA, build_fast_vla, load_course_fast_vla
+from vlacourse.policies.vla import HeadRecipe, forward_passes_per_chunk
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
 TOLERANCE = {"forward_passes_per_chunk": 1.5, "chunk_error": 0.01, "success": 0.1, "success_fresh_seed": 0.1}
@@ -43,5 +44,5 @@ def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped
 
 @pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
-    made = retrain_and_compare("vlacourse.fast_vla", load_course_fast_vla, shipped, TOLERANCE, tmp_path)
+    made = retrain_and_compare("vlacourse.policies.fast_vla", load_course_fast_vla, shipped, TOLERANCE, tmp_path)
     assert made.fast.merges == shipped.fast.merges

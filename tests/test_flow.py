@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy import stats
 
-from vlacourse.flow import FlowVLA, build_flow_vla, sample_time, suffix_mask, time_code
-from vlacourse.policy import ChunkBatches, Policy, chunk_error
+from vlacourse.policies.flow import FlowVLA, build_flow_vla, sample_time, suffix_mask, time_code
+from vlacourse.policies.policy import ChunkBatches, Policy, chunk_error
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_save_and_load_give_the_same_chunk_from_the_same_noise(policy, observati
 
 
 def test_bad_settings_and_noise_say_what_to_pass(policy, observation):
-    from vlacourse.flow import FlowConfig
+    from vlacourse.policies.flow import FlowConfig
 
     with pytest.raises(ValueError, match="num_steps must be at least 1"):
         FlowConfig(num_steps=0)
@@ -131,7 +131,7 @@ def test_sampling_steps_changes_the_steps_inside_the_block_only(policy, observat
 
 
 def test_torch_threads_sets_the_threads_inside_the_block_and_restores_them():
-    from vlacourse.policy import torch_threads
+    from vlacourse.policies.policy import torch_threads
 
     before = torch.get_num_threads()
     with pytest.raises(RuntimeError, match="inside"):

@@ -1,4 +1,4 @@
-"""The shipped flow VLA: it meets notebook 06's numbers, and `python -m vlacourse.flow train` makes it again.
+"""The shipped flow VLA: it meets notebook 06's numbers, and `python -m vlacourse.policies.flow train` makes it again.
 
 `make test` reruns the recipe's first steps against the losses the checkpoint recorded; the last test,
 `make reproduce ARTIFACT=flow`, runs the whole recipe (about 65 minutes on two CPU cores): it is what tells
@@ -8,7 +8,7 @@ us that the package data is what the package's own command produces.
 import pytest
 
 from tests.conftest import assert_same_prefix, retrain_and_compare
-from vlacourse.flow import FlowVLA, build_flow_vla, load_course_flow_vla, sweep_num_steps
+from vlacourse.policies.flow import FlowVLA, build_flow_vla, load_course_flow_vla, sweep_num_steps
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
 TOLERANCE = {"chunk_error": 0.01, "success": 0.1, "success_fresh_seed": 0.1}
@@ -44,4 +44,4 @@ def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped
 
 @pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
-    retrain_and_compare("vlacourse.flow", load_course_flow_vla, shipped, TOLERANCE, tmp_path)
+    retrain_and_compare("vlacourse.policies.flow", load_course_flow_vla, shipped, TOLERANCE, tmp_path)

@@ -1,6 +1,6 @@
 """The flow VLA's recipe on the course VLM that never learned to point: notebook 06's controlled comparison.
 
-`python -m vlacourse.flow baseline` trains the shipped flow VLA's recipe with one change,
+`python -m vlacourse.policies.flow baseline` trains the shipped flow VLA's recipe with one change,
 ``HeadRecipe(pointing=False)``, and records its metrics (no weights ship). `make test` reruns its first steps
 against the recorded losses; `make reproduce ARTIFACT=baseline` reruns it all (about 65 minutes).
 """
@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from tests.conftest import assert_close_metrics, assert_same_prefix
-from vlacourse.flow import build_flow_vla, load_course_flow_vla, load_flow_on_course_vlm
-from vlacourse.vla import HeadRecipe
+from vlacourse.policies.flow import build_flow_vla, load_course_flow_vla, load_flow_on_course_vlm
+from vlacourse.policies.vla import HeadRecipe
 
 TOLERANCE = {"chunk_error": 0.01, "success": 0.1, "success_fresh_seed": 0.1}
 
@@ -25,7 +25,7 @@ def recorded():
 
 def test_the_recording_differs_from_the_shipped_recipe_only_in_its_vlm(recorded):
     shipped = load_course_flow_vla().metrics
-    assert recorded["made_by"] == "python -m vlacourse.flow baseline"
+    assert recorded["made_by"] == "python -m vlacourse.policies.flow baseline"
     assert {**recorded["recipe"], "pointing": True} == shipped["recipe"] and not recorded["recipe"]["pointing"]
     assert recorded["forward_passes_per_chunk"] == 11
     for name in ("success", "success_fresh_seed", "success_heldout"):
@@ -40,5 +40,7 @@ def test_the_recipes_first_steps_give_the_recorded_losses(recorded, head_recipe_
 @pytest.mark.reproduce
 def test_the_baseline_command_reproduces_the_recording(recorded, tmp_path):
     out = tmp_path / "baseline.json"
-    subprocess.run([sys.executable, "-m", "vlacourse.flow", "baseline", "--out", str(out), "--quiet"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "vlacourse.policies.flow", "baseline", "--out", str(out), "--quiet"], check=True
+    )
     assert_close_metrics(json.loads(out.read_text()), recorded, TOLERANCE)

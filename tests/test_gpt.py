@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from vlacourse.gpt import GPT, GPTConfig, KVCache
+from vlacourse.lm.gpt import GPT, GPTConfig, KVCache
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.patches import FancyBboxPatch
 
-from vlacourse.gradient_widget import ZERO, draw_gradient_flow, gradient_flow_widget
-from vlacourse.insulation import RUNS, load_recorded_runs, run_name
+from vlacourse.policies.insulation import RUNS, load_recorded_runs, run_name
+from vlacourse.widgets.gradient import ZERO, draw_gradient_flow, gradient_flow_widget
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from vlacourse.insulation import (
+from vlacourse.policies.insulation import (
     LOSSES,
     RUNS,
     InsulatedVLA,
@@ -17,13 +17,13 @@ from vlacourse.insulation import (
     load_recorded_runs,
     text_vlm,
 )
-from vlacourse.policy import ChunkBatches, Policy
-from vlacourse.vlm import load_course_vlm, qa_batches
+from vlacourse.policies.policy import ChunkBatches, Policy
+from vlacourse.vlm.course_vlm import load_course_vlm, qa_batches
 
 
 @pytest.fixture(scope="module")
 def scenes():
-    from vlacourse.scenes import SceneMaker
+    from vlacourse.vlm.scenes import SceneMaker
 
     return SceneMaker(64).make_many(16, seed=5, progress=False)
 
@@ -183,7 +183,7 @@ def test_the_record_command_reproduces_the_recordings_first_50_steps(recording, 
         [
             sys.executable,
             "-m",
-            "vlacourse.insulation",
+            "vlacourse.policies.insulation",
             "record",
             "--out",
             str(out),
@@ -214,7 +214,9 @@ def test_the_record_command_reproduces_the_recordings_first_50_steps(recording, 
 def test_the_record_command_reproduces_the_whole_recording(recording, tmp_path):
     """``make reproduce ARTIFACT=insulation``: the four runs in full (about 32 minutes on two CPU cores)."""
     out = tmp_path / "insulation_runs.json"
-    subprocess.run([sys.executable, "-m", "vlacourse.insulation", "record", "--out", str(out), "--quiet"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "vlacourse.policies.insulation", "record", "--out", str(out), "--quiet"], check=True
+    )
     rerun = load_recorded_runs(out)
     assert rerun["recipe"] == recording["recipe"]
     for run, record in recording["runs"].items():

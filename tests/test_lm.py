@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from vlacourse.corpus import generate_corpus, load_corpus
-from vlacourse.gpt import GPT, GPTConfig
-from vlacourse.lm import (
+from vlacourse.lm.corpus import generate_corpus, load_corpus
+from vlacourse.lm.gpt import GPT, GPTConfig
+from vlacourse.lm.language_model import (
     TokenWindows,
     matmul_flops_per_token,
     milliseconds_per_token,
@@ -15,7 +15,7 @@ from vlacourse.lm import (
     validation_loss,
 )
 from vlacourse.training import train
-from vlacourse.widgets import LiveLossPlot
+from vlacourse.widgets.interactive import LiveLossPlot
 
 
 def test_shipped_corpus_is_what_the_generator_makes():

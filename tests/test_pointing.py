@@ -3,18 +3,18 @@
 import pytest
 import torch
 
-from vlacourse.fast_vla import build_fast_vla
-from vlacourse.flow import FlowConfig, FlowVLA, build_flow_vla
-from vlacourse.pointing import (
+from vlacourse.policies.fast_vla import build_fast_vla
+from vlacourse.policies.flow import FlowConfig, FlowVLA, build_flow_vla
+from vlacourse.policies.policy import POINTING_KEY, ChunkBatches, Policy
+from vlacourse.policies.vla import build_on_vlm
+from vlacourse.sim.tasks import COLORS, HELD_OUT, TEMPLATES
+from vlacourse.vlm.pointing import (
     PointingRecipe,
     build_pointing_vlm,
     pointing_instructions,
     train_pointing,
 )
-from vlacourse.policy import POINTING_KEY, ChunkBatches, Policy
-from vlacourse.sim.tasks import COLORS, HELD_OUT, TEMPLATES
-from vlacourse.vision import Pointer, Pointing, pointing_loss
-from vlacourse.vla import build_on_vlm
+from vlacourse.vlm.vision import Pointer, Pointing, pointing_loss
 
 
 def test_a_pointer_that_puts_all_weight_on_one_patch_points_at_its_centre():

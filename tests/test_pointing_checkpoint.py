@@ -1,4 +1,4 @@
-"""The shipped pointing VLM: it meets notebook 02's numbers, and `python -m vlacourse.pointing train` makes it again.
+"""The shipped pointing VLM: it meets notebook 02's numbers, and `python -m vlacourse.vlm.pointing train` makes it again.
 
 `make test` re-measures the shipped weights on the recipe's held-out scenes and reruns the recipe's first steps
 against the losses the checkpoint recorded; `make reproduce ARTIFACT=pointing` runs the whole recipe (about 45
@@ -8,7 +8,7 @@ minutes on two CPU cores).
 import pytest
 
 from tests.conftest import CHECKED_STEPS, assert_same_losses, retrain_and_compare
-from vlacourse.pointing import (
+from vlacourse.vlm.pointing import (
     PointingBatches,
     PointingRecipe,
     PointingVLM,
@@ -51,4 +51,4 @@ def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped
 
 @pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
-    retrain_and_compare("vlacourse.pointing", load_course_pointing_vlm, shipped, TOLERANCE, tmp_path)
+    retrain_and_compare("vlacourse.vlm.pointing", load_course_pointing_vlm, shipped, TOLERANCE, tmp_path)

@@ -37,10 +37,12 @@ def test_the_check_names_the_command_that_fixes_a_stale_page(tmp_path):
 
 
 def test_a_missing_or_corrupt_recording_is_named_with_the_command_that_makes_it(tmp_path):
-    command = "python -m vlacourse.flow baseline"
+    command = "python -m vlacourse.policies.flow baseline"
     with pytest.raises(FileNotFoundError, match=r"ships no gone\.json yet: make one with `python -m vlacourse"):
         read_recording(None, "gone.json", command)
-    with pytest.raises(FileNotFoundError, match=r"missing\.json: make it with `python -m vlacourse.flow baseline"):
+    with pytest.raises(
+        FileNotFoundError, match=r"missing\.json: make it with `python -m vlacourse.policies.flow baseline"
+    ):
         read_recording(tmp_path / "missing.json", "x.json", command)
     corrupt = tmp_path / "cut.json"
     corrupt.write_text('{"success": 0.')

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vlacourse.flow import load_course_flow_vla
-from vlacourse.policy import torch_threads
-from vlacourse.rtc import (
+from vlacourse.chunking.rtc import (
     STRATEGIES,
     ChunkPlanner,
     ExecutionConfig,
@@ -30,6 +28,8 @@ from vlacourse.rtc import (
     soft_mask,
     summarize,
 )
+from vlacourse.policies.flow import load_course_flow_vla
+from vlacourse.policies.policy import torch_threads
 from vlacourse.sim.env import MAX_STEP, TabletopEnv
 from vlacourse.sim.evaluate import evaluation_seed
 
@@ -185,7 +185,7 @@ def test_the_record_command_reproduces_the_whole_sweep(tmp_path):
     """``make reproduce ARTIFACT=rtc``: every strategy at every delay (about 30 minutes in two processes)."""
     recording = load_recorded_sweep()
     out = tmp_path / "rtc_sweep.json"
-    subprocess.run([sys.executable, "-m", "vlacourse.rtc", "record", "--out", str(out), "--quiet"], check=True)
+    subprocess.run([sys.executable, "-m", "vlacourse.chunking.rtc", "record", "--out", str(out), "--quiet"], check=True)
     rerun = load_recorded_sweep(out)
     assert rerun["recipe"] == recording["recipe"]
     for strategy, cells in recording["results"].items():

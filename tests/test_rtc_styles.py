@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from tests.conftest import CHECKED_STEPS, assert_same_losses
-from vlacourse.flow import load_course_flow_vla
-from vlacourse.rtc import STRATEGIES, SweepRecipe
-from vlacourse.rtc_styles import (
+from vlacourse.chunking.rtc import STRATEGIES, SweepRecipe
+from vlacourse.chunking.rtc_styles import (
     StylesRecipe,
     fine_tune_on_styles,
     load_styles_sweep,
     mean_sensitivity,
     start_observations,
 )
+from vlacourse.policies.flow import load_course_flow_vla
 from vlacourse.sim.dataset import collect
 
 
@@ -60,7 +60,9 @@ def test_the_shipped_policys_sensitivity_reruns(recording):
 def test_the_record_command_reproduces_the_recording(recording, tmp_path):
     """``make reproduce ARTIFACT=rtc_styles``: fine-tune, measure, sweep (about 40 minutes on two cores)."""
     out = tmp_path / "rtc_styles_sweep.json"
-    subprocess.run([sys.executable, "-m", "vlacourse.rtc_styles", "record", "--out", str(out), "--quiet"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "vlacourse.chunking.rtc_styles", "record", "--out", str(out), "--quiet"], check=True
+    )
     rerun = load_styles_sweep(out)
     assert_same_losses(rerun["prefix_losses"], recording["prefix_losses"])
     assert rerun["sensitivity"]["styles"] == pytest.approx(recording["sensitivity"]["styles"], rel=1e-2)

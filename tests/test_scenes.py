@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from vlacourse.corpus import NUMBERS
-from vlacourse.scenes import QUESTION_KINDS, SceneMaker, question_kind
+from vlacourse.lm.corpus import NUMBERS
 from vlacourse.sim.tasks import BIN_CENTER, BIN_INNER_HALF, COLORS
+from vlacourse.vlm.scenes import QUESTION_KINDS, SceneMaker, question_kind
 
 
 @pytest.fixture(scope="module")

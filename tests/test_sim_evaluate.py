@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from vlacourse.policy import Policy, PolicyConfig
+from vlacourse.policies.policy import Policy, PolicyConfig
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.evaluate import evaluate, wilson_interval
 from vlacourse.sim.expert import ScriptedExpert

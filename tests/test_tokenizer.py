@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from vlacourse.corpus import load_corpus
-from vlacourse.tokenizer import SPLIT_PATTERN, BPETokenizer
+from vlacourse.lm.corpus import load_corpus
+from vlacourse.lm.tokenizer import SPLIT_PATTERN, BPETokenizer
 
 SMALL = "the red block is left of the blue block. put the red block in the bin!\n" * 3 + "bin bins binned 42 43\n"
 

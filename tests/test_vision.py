@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vlacourse.gpt import GPTConfig
-from vlacourse.vision import KeypointReadout, SigLIP, ViT, ViTConfig, retrieval_top1, sigmoid_loss
+from vlacourse.lm.gpt import GPTConfig
+from vlacourse.vlm.vision import KeypointReadout, SigLIP, ViT, ViTConfig, retrieval_top1, sigmoid_loss
 
 
 def test_sigmoid_loss_matches_the_sum_over_pairs():

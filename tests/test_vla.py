@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vlacourse.flow import load_course_flow_vla
-from vlacourse.policy import (
+from vlacourse.policies.flow import load_course_flow_vla
+from vlacourse.policies.policy import (
     ENVIRONMENT_STATE_DIM,
     ChunkBatches,
     Policy,
@@ -17,9 +17,9 @@ from vlacourse.policy import (
     object_offsets,
     train_policy,
 )
+from vlacourse.policies.vla import BinningVLA, build_vla, grow_vocabulary
 from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
-from vlacourse.vla import BinningVLA, build_vla, grow_vocabulary
-from vlacourse.vlm import load_course_vlm
+from vlacourse.vlm.course_vlm import load_course_vlm
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_no_op_frames_are_still_with_an_unchanged_gripper_and_start_no_chunk(dat
 
 
 def test_growing_the_vocabulary_keeps_the_text_logits():
-    from vlacourse.gpt import GPT, GPTConfig
+    from vlacourse.lm.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)
     gpt = GPT(GPTConfig(vocab_size=50, n_layer=1, block_size=16)).eval()
@@ -186,7 +186,7 @@ def test_a_truncated_or_corrupt_file_is_named_with_the_fix(policy, tmp_path):
         with pytest.raises(ValueError, match=rf"{path} is not a readable safetensors file .*Delete it, then save"):
             Policy.load(path)
         assert path.read_bytes() == content, "a failed load must leave the file as it was"
-    with pytest.raises(ValueError, match=r"truncated\.safetensors .*`python -m vlacourse.flow train --out "):
+    with pytest.raises(ValueError, match=r"truncated\.safetensors .*`python -m vlacourse.policies.flow train --out "):
         load_course_flow_vla(tmp_path / "truncated.safetensors")
     with pytest.raises(FileNotFoundError, match="there is no file"):
         Policy.load(tmp_path / "missing.safetensors")
@@ -272,5 +272,5 @@ def test_keypoint_tokens_sit_before_the_state_and_can_be_turned_off(dataset, obs
 
 
 def test_a_checkpoint_missing_from_the_package_names_the_command_that_makes_it():
-    with pytest.raises(FileNotFoundError, match="python -m vlacourse.vla train --out course_vla_gone"):
-        load_policy(None, "course_vla_gone.safetensors", "python -m vlacourse.vla train")
+    with pytest.raises(FileNotFoundError, match="python -m vlacourse.policies.vla train --out course_vla_gone"):
+        load_policy(None, "course_vla_gone.safetensors", "python -m vlacourse.policies.vla train")

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from vlacourse.gpt import GPTConfig
-from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vision import SigLIP, ViTConfig
-from vlacourse.vlm import VLM, Recipe, encode_examples, load_course_vlm, save_course_vlm
+from vlacourse.lm.gpt import GPTConfig
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.vlm.course_vlm import VLM, Recipe, encode_examples, load_course_vlm, save_course_vlm
+from vlacourse.vlm.vision import SigLIP, ViTConfig
 
 TEXT = "question: is the red block in the bin? answer: yes\ncaption: the red block is in the bin.\n" * 20
 TINY_VIT = ViTConfig(n_layer=1, n_head=2, n_embd=32)
@@ -83,7 +83,7 @@ def test_checkpoint_round_trip_in_float16(tmp_path, tokenizer):
 
 
 def test_attention_map_matches_the_models_own_attention(vlm, tokenizer):
-    from vlacourse.vlm import attention_to_image
+    from vlacourse.vlm.course_vlm import attention_to_image
 
     image = torch.randint(0, 256, (64, 64, 3), dtype=torch.uint8)
     prompt = tokenizer.encode("question: is the red block in the bin? answer:")
@@ -103,11 +103,11 @@ def test_attention_map_matches_the_models_own_attention(vlm, tokenizer):
 
 
 def test_importing_the_vlm_leaves_mujoco_unloaded():
-    # `python -m vlacourse.vlm train` must choose MuJoCo's backend before MuJoCo loads.
+    # `python -m vlacourse.vlm.course_vlm train` must choose MuJoCo's backend before MuJoCo loads.
     import subprocess
     import sys
 
-    code = "import sys, vlacourse.vlm; assert 'mujoco' not in sys.modules"
+    code = "import sys, vlacourse.vlm.course_vlm; assert 'mujoco' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -125,9 +125,9 @@ class SaysNo:
 
 
 def test_question_accuracy_and_the_majority_baseline():
-    from vlacourse.corpus import load_corpus
-    from vlacourse.scenes import SceneMaker, question_kind
-    from vlacourse.vlm import question_accuracy
+    from vlacourse.lm.corpus import load_corpus
+    from vlacourse.vlm.course_vlm import question_accuracy
+    from vlacourse.vlm.scenes import SceneMaker, question_kind
 
     tokenizer = BPETokenizer.train(load_corpus(), 512)
     scenes = SceneMaker().make_many(40, seed=5, progress=False)
@@ -145,5 +145,7 @@ def test_question_accuracy_and_the_majority_baseline():
 def test_a_truncated_vlm_checkpoint_names_the_command_that_makes_it(tmp_path):
     path = tmp_path / "course_vlm.safetensors"
     path.write_bytes(b"\x00" * 100)
-    with pytest.raises(ValueError, match=r"course_vlm\.safetensors is not a readable .*python -m vlacourse.vlm train"):
+    with pytest.raises(
+        ValueError, match=r"course_vlm\.safetensors is not a readable .*python -m vlacourse.vlm.course_vlm train"
+    ):
         load_course_vlm(path)

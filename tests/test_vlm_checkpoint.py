@@ -1,4 +1,5 @@
-"""The shipped course VLM: it meets notebook 02's numbers, and `python -m vlacourse.vlm train` makes it again.
+"""The shipped course VLM: it meets notebook 02's numbers, and `python -m vlacourse.vlm.course_vlm train` makes it
+again.
 
 The second test runs the whole recipe (about 15 minutes on two CPU cores): it is what tells us that the
 package data is what the package's own command produces, not weights that nobody can reproduce.
@@ -12,7 +13,7 @@ import pytest
 
 from tests.conftest import assert_same_losses
 from vlacourse.training import PREFIX_STEPS
-from vlacourse.vlm import Recipe, caption_retrieval, load_course_vlm, question_accuracy, train_course_vlm
+from vlacourse.vlm.course_vlm import Recipe, caption_retrieval, load_course_vlm, question_accuracy, train_course_vlm
 
 # Notebook 02's claims: retrieval among 32 held-out scenes, answers against the majority baseline.
 RETRIEVAL_AT_LEAST, ACCURACY_AT_LEAST, POINTS_ABOVE_MAJORITY = 0.80, 0.85, 0.30
@@ -66,7 +67,9 @@ def test_each_stages_first_steps_give_the_losses_the_checkpoint_recorded(shipped
 @pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
     out = tmp_path / "course_vlm.safetensors"
-    subprocess.run([sys.executable, "-m", "vlacourse.vlm", "train", "--out", str(out), "--quiet"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "vlacourse.vlm.course_vlm", "train", "--out", str(out), "--quiet"], check=True
+    )
     _, _, tokenizer, metrics = load_course_vlm(out)
     assert tokenizer.merges == shipped[2].merges
     prefix, shipped_prefix = metrics.pop("prefix_losses"), shipped[3]["prefix_losses"]

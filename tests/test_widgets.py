@@ -4,7 +4,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from vlacourse.widgets import InteractiveImage, new_figure, png_from_figure, png_from_rgb
+from vlacourse.widgets.interactive import InteractiveImage, new_figure, png_from_figure, png_from_rgb
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,42 +1,44 @@
 """vlacourse: the companion package of the VLA course.
 
 The package in the order the notebooks meet it: each module under the notebook that builds it or first
-builds on it (tests/test_package_map.py checks this map against the notebooks' imports).
+builds on it (tests/test_package_map.py checks this map against the notebooks' imports). The subpackages
+follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``policies`` (04-07),
+``chunking`` (08), and ``widgets``, which no model module imports.
 
-    every notebook  notebook        the setup cell: MuJoCo's GL backend, seeds, device, Colab
-                    exercises       check() for the learner's functions, student notebooks, the class grader
-    00 welcome      course          the notebooks in order, the repository, the course map
-                    setup_check     the environment check and the scene explorer
-                    render          offscreen MuJoCo rendering (fast for policies, pretty for people)
-    01 LLM          corpus          the course's language: templated sentences about the tabletop
-                    tokenizer       byte-level BPE
-                    gpt             a tiny GPT with a KV cache, in nanoGPT's style
-                    lm              token windows, the unigram baseline, the cost of a generated token
-                    training        the training loop shared by every model
-    02 VLM          scenes          rendered scenes with their facts: the VLM's images and words
-                    vision          a ViT, SigLIP-style contrastive training, the pointer
-                    vlm             the LLaVA-style course VLM and its three-stage recipe
-                    sim.cameras     where things appear in the cameras: the pointing labels
-                    pointing        the course VLM taught to point on rendered scenes
-    03 robot        sim             the arm, its tasks, the scripted expert, demonstrations, evaluation
-    04 binning VLA  policy          the policy interface (select_action, predict_action_chunk), chunk batches
-                    binning         RT-2's action bins
-                    vla             the VLM prefix every VLA shares, the binning VLA, the recipe of the heads
-                    compression     action tokenizers measured on the demonstrations: FAST against bins
-    05 FAST         fast            the FAST tokenizer: DCT, scale and round, BPE
-                    fast_vla        the VLA that writes FAST tokens
-                    dct_widget      the DCT compression widget
-    06 flow         flow            the flow-matching action expert and its Euler sampler
-    07 insulation   insulation      knowledge insulation: the four runs and their instruments
-                    gradient_widget the gradient-blocking widget
-    08 chunking     rtc             real-time chunking: the execution loop, the five strategies, the sweep
-                    rtc_styles      the sweep again on a flow VLA fine-tuned on three operators' styles
-                    chunk_widget    the sweep's plot and the chunk-overlap widget
-    tools           widgets         controls that redraw a picture (every course widget), the live loss curve
-                    checkpoint      reading the shipped checkpoints and recordings, with errors that name the fix
-                    cli             the package's commands (python -m vlacourse.<module> ...)
-                    results         RESULTS.md, from what the shipped artifacts recorded
-                    bench           benchmarks that print numbers: python -m vlacourse.bench sim
+    every notebook  notebook              the setup cell: MuJoCo's GL backend, seeds, device, Colab
+                    exercises             check() for the learner's functions, student notebooks, the grader
+    00 welcome      course                the notebooks in order, the repository, the course map
+                    setup_check           the environment check and the scene explorer
+                    render                offscreen MuJoCo rendering (fast for policies, pretty for people)
+    01 LLM          lm.corpus             the course's language: templated sentences about the tabletop
+                    lm.tokenizer          byte-level BPE
+                    lm.gpt                a tiny GPT with a KV cache, in nanoGPT's style
+                    lm.language_model     token windows, the unigram baseline, the cost of a generated token
+                    training              the training loop shared by every model
+    02 VLM          vlm.scenes            rendered scenes with their facts: the VLM's images and words
+                    vlm.vision            a ViT, SigLIP-style contrastive training, the pointer
+                    vlm.course_vlm        the LLaVA-style course VLM and its three-stage recipe
+                    sim.cameras           where things appear in the cameras: the pointing labels
+                    vlm.pointing          the course VLM taught to point on rendered scenes
+    03 robot        sim                   the arm, its tasks, the scripted expert, demonstrations, evaluation
+    04 binning VLA  policies.policy       the policy interface (select_action, predict_action_chunk), chunk batches
+                    policies.binning      RT-2's action bins
+                    policies.vla          the VLM prefix every VLA shares, the binning VLA, the recipe of the heads
+                    policies.compression  action tokenizers measured on the demonstrations: FAST against bins
+    05 FAST         policies.fast         the FAST tokenizer: DCT, scale and round, BPE
+                    policies.fast_vla     the VLA that writes FAST tokens
+                    widgets.dct           the DCT compression widget
+    06 flow         policies.flow         the flow-matching action expert and its Euler sampler
+    07 insulation   policies.insulation   knowledge insulation: the four runs and their instruments
+                    widgets.gradient      the gradient-blocking widget
+    08 chunking     chunking.rtc          real-time chunking: the execution loop, the five strategies, the sweep
+                    chunking.rtc_styles   the sweep again on a flow VLA fine-tuned on three operators' styles
+                    widgets.chunk         the sweep's plot and the chunk-overlap widget
+    tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
+                    checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix
+                    cli                   the package's commands (python -m vlacourse.<module> ...)
+                    results               RESULTS.md, from what the shipped artifacts recorded
+                    bench                 benchmarks that print numbers: python -m vlacourse.bench sim
 
 Import ``vlacourse.render`` (or anything that imports mujoco) only after ``setup()``.
 """

@@ -52,10 +52,10 @@ def bench_vla(episodes: int, checkpoint: str | None) -> None:
     pick-and-place, the task it learned."""
     import torch
 
-    from vlacourse.policy import torch_threads
+    from vlacourse.policies.policy import torch_threads
+    from vlacourse.policies.vla import decoding_cost, load_course_vla
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
-    from vlacourse.vla import decoding_cost, load_course_vla
 
     policy = load_course_vla(checkpoint)
     observation, _ = TabletopEnv("pick_place").reset(seed=0)
@@ -74,8 +74,8 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
     run on ``task`` (the shipped one learned pick-and-place only)."""
     import torch
 
-    from vlacourse.flow import load_course_flow_vla
-    from vlacourse.policy import actions_per_second, torch_threads
+    from vlacourse.policies.flow import load_course_flow_vla
+    from vlacourse.policies.policy import actions_per_second, torch_threads
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
 
@@ -99,9 +99,9 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
 
 
 SHIPPED_VLAS = {
-    "flow": ("vlacourse.flow", "load_course_flow_vla"),
-    "FAST": ("vlacourse.fast_vla", "load_course_fast_vla"),
-    "binning": ("vlacourse.vla", "load_course_vla"),
+    "flow": ("vlacourse.policies.flow", "load_course_flow_vla"),
+    "FAST": ("vlacourse.policies.fast_vla", "load_course_fast_vla"),
+    "binning": ("vlacourse.policies.vla", "load_course_vla"),
 }
 
 

@@ -1,7 +1,7 @@
-"""The package's commands (``python -m vlacourse.vlm train``, ``... flow baseline``, ``... bench sim``): one way
-to declare them. Each subcommand that makes an artifact writes it to ``--out`` and can be ``--quiet``;
-parsing the command line chooses MuJoCo's rendering backend, before anything the command runs imports MuJoCo
-(it fixes its backend on first import, as a notebook's setup cell does)."""
+"""The package's commands (``python -m vlacourse.vlm.course_vlm train``, ``... policies.flow baseline``,
+``... bench sim``): one way to declare them. Each subcommand that makes an artifact writes it to ``--out`` and
+can be ``--quiet``; parsing the command line chooses MuJoCo's rendering backend, before anything the command
+runs imports MuJoCo (it fixes its backend on first import, as a notebook's setup cell does)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def vlm_section() -> list[str]:
     return [
         "## Notebook 02: the course VLM, and the VLM that points",
         "",
-        "`python -m vlacourse.vlm train`, then `python -m vlacourse.pointing train`; held-out scenes.",
+        "`python -m vlacourse.vlm.course_vlm train`, then `python -m vlacourse.vlm.pointing train`; held-out scenes.",
         "",
         *table(
             ["measure", "value", "baseline"],
@@ -90,7 +90,7 @@ def vlm_section() -> list[str]:
 
 
 def heads_section() -> list[str]:
-    from vlacourse.vla import load_binning_at_10hz
+    from vlacourse.policies.vla import load_binning_at_10hz
 
     heads = {name: metrics_of(file) for name, file in HEADS.items()}
     heads = {"binning": heads.pop("binning"), "binning at 10 Hz": load_binning_at_10hz(), **heads}
@@ -114,7 +114,7 @@ def heads_section() -> list[str]:
         f"`vla.HeadRecipe`: {recipe['episodes']} {recipe['suite']} demonstrations, {recipe['steps']} steps at "
         f"batch {recipe['batch_size']}, lr {recipe['lr']}, on the VLM that points. Success on pick-and-place "
         "(train split: seed 0, then a fresh seed) and on the held-out colour, with 95% intervals. Binning at 10 Hz "
-        "(`python -m vlacourse.vla 10hz`, metrics only): chunks of 2 actions, each held 5 control steps.",
+        "(`python -m vlacourse.policies.vla 10hz`, metrics only): chunks of 2 actions, each held 5 control steps.",
         "",
         *table(
             [
@@ -134,7 +134,7 @@ def heads_section() -> list[str]:
 
 
 def ladder_section() -> list[str]:
-    from vlacourse.flow import load_flow_on_course_vlm
+    from vlacourse.policies.flow import load_flow_on_course_vlm
 
     shipped, baseline = metrics_of(HEADS["flow"]), load_flow_on_course_vlm()
     episodes = shipped["recipe"]["eval_episodes"]
@@ -154,7 +154,7 @@ def ladder_section() -> list[str]:
         "## Notebook 06: what the flow VLA starts from",
         "",
         "The same recipe and demonstrations; only the VLM under the action expert differs "
-        "(`python -m vlacourse.flow baseline` against `... train`).",
+        "(`python -m vlacourse.policies.flow baseline` against `... train`).",
         "",
         *table(["flow VLA on", "success", "fresh seed", "chunk error"], rows),
         "",
@@ -169,7 +169,7 @@ def ladder_section() -> list[str]:
 
 
 def insulation_section() -> list[str]:
-    from vlacourse.insulation import load_recorded_runs
+    from vlacourse.policies.insulation import load_recorded_runs
 
     runs = load_recorded_runs()
     recipe = runs["recipe"]
@@ -188,7 +188,7 @@ def insulation_section() -> list[str]:
     return [
         "## Notebook 07: knowledge insulation",
         "",
-        f"`python -m vlacourse.insulation record`: {recipe['episodes']} {recipe['suite']} demonstrations, "
+        f"`python -m vlacourse.policies.insulation record`: {recipe['episodes']} {recipe['suite']} demonstrations, "
         f"{recipe['steps']} steps at batch {recipe['batch_size']}; question accuracy on "
         f"{recipe['heldout_scenes']} held-out scenes.",
         "",
@@ -210,7 +210,7 @@ def insulation_section() -> list[str]:
 
 def sweep_rows(sweep: dict) -> list[str]:
     """A recorded RTC sweep as a table: a row per strategy, a column per delay."""
-    from vlacourse.rtc import summarize
+    from vlacourse.chunking.rtc import summarize
 
     delays = sweep["recipe"]["delays"]
     rows = [
@@ -228,8 +228,8 @@ def sweep_rows(sweep: dict) -> list[str]:
 
 
 def chunking_section() -> list[str]:
-    from vlacourse.rtc import load_recorded_sweep
-    from vlacourse.rtc_styles import load_styles_sweep
+    from vlacourse.chunking.rtc import load_recorded_sweep
+    from vlacourse.chunking.rtc_styles import load_styles_sweep
 
     sweep, styles = load_recorded_sweep(), load_styles_sweep()
     recipe, fine_tuning = sweep["recipe"], styles["styles_recipe"]
@@ -237,14 +237,14 @@ def chunking_section() -> list[str]:
     return [
         "## Notebook 08: real-time chunking",
         "",
-        f"`python -m vlacourse.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
+        f"`python -m vlacourse.chunking.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
         f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min "
         f"({sweep['workers']} processes). Each cell: success [95% interval], the largest jump at a switch "
         "(action units), RMS jerk (m/s^3), averaged over episodes.",
         "",
         *sweep_rows(sweep),
         "",
-        f"`python -m vlacourse.rtc_styles record`: the shipped flow VLA fine-tuned for {fine_tuning['steps']} "
+        f"`python -m vlacourse.chunking.rtc_styles record`: the shipped flow VLA fine-tuned for {fine_tuning['steps']} "
         f"steps on {fine_tuning['episodes']} demonstrations by three operator styles "
         f"({styles['fine_tune_seconds'] / 60:.0f} min), then the same sweep with {styles['recipe']['episodes']} "
         f"episodes per cell ({styles['seconds'] / 60:.1f} min). Guidance sensitivity |e^T dA_hat/dx_t| / |e|, "

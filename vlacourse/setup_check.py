@@ -13,7 +13,7 @@ import mujoco
 import numpy as np
 
 from vlacourse.render import Camera, load_model
-from vlacourse.widgets import InteractiveImage
+from vlacourse.widgets.interactive import InteractiveImage
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
         loss.backward(); clip; optimizer.step()
         every eval_every steps: evaluate() -> validation loss, drawn beside the training loss
 
-Given a ``plot`` (``vlacourse.widgets.LiveLossPlot``, a PNG in an ``ipywidgets.Image`` that updates in Colab
+Given a ``plot`` (``vlacourse.widgets.interactive.LiveLossPlot``, a PNG in an ``ipywidgets.Image`` that updates in Colab
 and JupyterLab alike), the loop redraws it at each evaluation; this module imports no widget library.
 """
 
@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
-    from vlacourse.widgets import LiveLossPlot
+    from vlacourse.widgets.interactive import LiveLossPlot
 
 PREFIX_STEPS = 50  # the first steps of a shipped checkpoint's recipe, rerun by `make test` against its record
 

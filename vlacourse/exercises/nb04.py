@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from vlacourse.binning import BinningTokenizer
 from vlacourse.exercises import exercise_test
+from vlacourse.policies.binning import BinningTokenizer
 
 LOW, HIGH = np.array([-1.0, 0.0, -0.5]), np.array([1.0, 2.0, 0.5])
 

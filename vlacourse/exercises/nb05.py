@@ -4,7 +4,7 @@ import numpy as np
 from scipy.fft import dct, idct
 
 from vlacourse.exercises import exercise_test
-from vlacourse.fast import flatten_frequency_major
+from vlacourse.policies.fast import flatten_frequency_major
 
 
 @exercise_test("flatten_lowest_frequencies_first")

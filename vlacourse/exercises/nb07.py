@@ -64,10 +64,10 @@ def _measured_receivers(stop_gradient: bool, vlm_losses: bool) -> dict[str, set[
     trains, the sides ("VLM", "expert") whose parameters receive a nonzero gradient from it."""
     key = (stop_gradient, vlm_losses)
     if key not in _MEASURED:
-        from vlacourse.insulation import build_insulated_vla, gradient_norms, run_name
-        from vlacourse.policy import ChunkBatches
-        from vlacourse.scenes import SceneMaker
-        from vlacourse.vlm import qa_batches
+        from vlacourse.policies.insulation import build_insulated_vla, gradient_norms, run_name
+        from vlacourse.policies.policy import ChunkBatches
+        from vlacourse.vlm.course_vlm import qa_batches
+        from vlacourse.vlm.scenes import SceneMaker
 
         dataset = _demonstrations()
         torch.manual_seed(0)

@@ -1,12 +1,12 @@
 """Tests of notebook 08's exercises: RTC's soft mask and ACT's temporal ensemble, each checked against hand
-values and against the package's version (``vlacourse.rtc``)."""
+values and against the package's version (``vlacourse.chunking.rtc``)."""
 
 import math
 
 import numpy as np
 
+from vlacourse.chunking.rtc import ensemble_action, soft_mask
 from vlacourse.exercises import exercise_test
-from vlacourse.rtc import ensemble_action, soft_mask
 
 
 @exercise_test("soft_mask_weights")
@@ -32,7 +32,7 @@ def it_decays_as_the_paper_says(fn):
             weights,
             soft_mask(H, d, s),
             atol=1e-6,
-            err_msg=f"H={H}, d={d}, s={s}: every weight, against vlacourse.rtc.soft_mask",
+            err_msg=f"H={H}, d={d}, s={s}: every weight, against vlacourse.chunking.rtc.soft_mask",
         )
 
 

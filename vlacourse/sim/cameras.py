@@ -9,7 +9,7 @@ field of view fovy sees a world point p at
 u runs left to right and v top to bottom, as an image's columns and rows: pixel column (u + 1) / 2 * W.
 The scene camera is fixed; the wrist camera rides on the arm, so its pose follows the joint angles, which
 the robot's state holds. ``PointingLabels`` turns a frame's state and object positions into where each
-block appears in each camera: the targets a VLM learns to point at (``vlacourse.pointing``).
+block appears in each camera: the targets a VLM learns to point at (``vlacourse.vlm.pointing``).
 
 A demonstration costs about a second of simulation; a scene for pointing, a fresh layout with the gripper
 somewhere above the table, costs a reset and two renders, a few milliseconds (``render_pointing_scenes``).

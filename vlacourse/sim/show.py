@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 from vlacourse.sim.env import ACTION_NAMES, MAX_STEP, TabletopEnv
 from vlacourse.sim.evaluate import check_policy
 from vlacourse.sim.tasks import BIN_CENTER, BIN_INNER_HALF, COLORS
-from vlacourse.widgets import InteractiveImage, new_figure
+from vlacourse.widgets.interactive import InteractiveImage, new_figure
 
 
 @dataclass

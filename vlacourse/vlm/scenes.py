@@ -19,7 +19,7 @@ import mujoco
 import numpy as np
 from tqdm.auto import tqdm
 
-from vlacourse.corpus import NUMBERS
+from vlacourse.lm.corpus import NUMBERS
 from vlacourse.render import Camera
 from vlacourse.sim.arm import FINGER_OPEN, Arm, inverse_kinematics
 from vlacourse.sim.tasks import BIN_CENTER, BLOCK_HALF, COLORS, TaskSpec, sample_layout

@@ -41,7 +41,7 @@ from vlacourse.checkpoint import read_metadata
 from vlacourse.training import History, train
 
 if TYPE_CHECKING:
-    from vlacourse.widgets import LiveLossPlot
+    from vlacourse.widgets.interactive import LiveLossPlot
 
 STATE_KEY, ACTION_KEY, TASK_KEY = "observation.state", "action", "task"
 ENVIRONMENT_STATE_KEY = "observation.environment_state"  # labels for auxiliary losses, never an input
@@ -91,7 +91,7 @@ OFFSET_UNIT = 0.1  # metres: object offsets are learned in units of 10 cm, so th
 def object_offsets(environment_state: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """(B, 16): where each object is from the gripper, in units of ``OFFSET_UNIT``: x, y, z of the four
     blocks, then x, y of the two zones. The target of the auxiliary localisation loss: what a policy must
-    know to move to a block, and what behaviour cloning alone teaches slowly (see ``vlacourse.vla``)."""
+    know to move to a block, and what behaviour cloning alone teaches slowly (see ``vlacourse.policies.vla``)."""
     gripper = state[:, :3]  # (B, 3)
     blocks = environment_state[:, :12].view(-1, 4, 3) - gripper[:, None]  # (B, 4, 3)
     zones = environment_state[:, 12:].view(-1, 2, 2) - gripper[:, None, :2]  # (B, 2, 2)
@@ -219,7 +219,7 @@ class Policy(nn.Module):
                 "load it with the function that saved it"
             )
         module, name = metadata["class"].split(":")
-        cls = getattr(importlib.import_module(module), name)
+        cls = getattr(importlib.import_module(MOVED_MODULES.get(module, module)), name)
         policy = cls.from_metadata(cls.config_class(**json.loads(metadata["config"])), metadata)
         missing, unexpected = load_model(policy, str(path), strict=False)
         if missing or unexpected:
@@ -236,6 +236,17 @@ class Policy(nn.Module):
         raise NotImplementedError
 
 
+# Where the modules that saved earlier checkpoints live now: files made before the package took its
+# subpackage layout name their class by the old, flat module.
+MOVED_MODULES = {
+    "vlacourse.vla": "vlacourse.policies.vla",
+    "vlacourse.fast_vla": "vlacourse.policies.fast_vla",
+    "vlacourse.flow": "vlacourse.policies.flow",
+    "vlacourse.insulation": "vlacourse.policies.insulation",
+    "vlacourse.pointing": "vlacourse.vlm.pointing",
+}
+
+
 NO_OP_MOTION = 0.05  # an action below this on every axis (0.5 mm per step) does not move the arm
 
 
@@ -246,7 +257,7 @@ def no_op_frames(dataset) -> np.ndarray:
     OpenVLA removes such "no-op" transitions from its LIBERO fine-tuning data (Kim et al. 2024, appendix E).
     Here they are the first frames of every move: the expert's minimum-jerk paths start at rest, so the
     arm at rest is labelled "do not move". A policy that learns that label stands still and sees the same
-    frame again: measured on reach, the binning VLA then never leaves its start (see ``vlacourse.vla``)."""
+    frame again: measured on reach, the binning VLA then never leaves its start (see ``vlacourse.policies.vla``)."""
     actions, starts = dataset.arrays[ACTION_KEY], dataset.episode_data_index["from"]  # (N, 4), (E,)
     previous_gripper = np.roll(actions[:, 3], 1)  # (N,)
     previous_gripper[starts] = actions[starts, 3]

@@ -15,7 +15,7 @@ Each box is a part of the network (``InsulatedVLA.parts``), coloured by the norm
 gradient on its parameters at that step, grey where it is exactly zero. Each arrow from the expert to a
 VLM layer is the expert reading that layer's keys and values; the gradient that arrives there is
 written on it, and a stop-gradient crosses it out. The two switches pick one of the four recorded runs
-(``vlacourse.insulation.RUNS``), whose measurements ``python -m vlacourse.insulation record`` made.
+(``vlacourse.policies.insulation.RUNS``), whose measurements ``python -m vlacourse.policies.insulation record`` made.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from vlacourse.insulation import load_recorded_runs, run_name
-from vlacourse.widgets import InteractiveImage, new_figure
+from vlacourse.policies.insulation import load_recorded_runs, run_name
+from vlacourse.widgets.interactive import InteractiveImage, new_figure
 
 LOSS_NAMES = {"flow": "flow matching", "fast": "FAST tokens", "vqa": "VQA"}
 COLOURS = colormaps["viridis"]

@@ -8,7 +8,7 @@ The course checkpoint is made in three stages, as LLaVA-style models are: a lang
 text (notebook 01's corpus), a vision encoder trained contrastively on image-caption pairs (SigLIP),
 then the projector and the language model trained together on captions and questions about images,
 with the vision encoder frozen (LLaVA's second stage; its first, the projector alone, is what notebook
-02 shows). ``python -m vlacourse.vlm train`` runs all three from scratch, deterministically on one
+02 shows). ``python -m vlacourse.vlm.course_vlm train`` runs all three from scratch, deterministically on one
 machine, and writes ``vlacourse/data/course_vlm.safetensors`` (in float16); ``load_course_vlm()``
 reads it. At real scale each stage uses millions to billions of examples; here, 6000 rendered scenes.
 Stage 3 is the slow one: "which block is left of which" needs the most steps. What the shipped file
@@ -31,15 +31,15 @@ from safetensors.torch import load_file, save_file
 
 from vlacourse.checkpoint import read_metadata
 from vlacourse.cli import Commands
-from vlacourse.corpus import load_corpus
-from vlacourse.gpt import GPT, GPTConfig, KVCache
-from vlacourse.lm import TokenWindows
-from vlacourse.tokenizer import BPETokenizer
+from vlacourse.lm.corpus import load_corpus
+from vlacourse.lm.gpt import GPT, GPTConfig, KVCache
+from vlacourse.lm.language_model import TokenWindows
+from vlacourse.lm.tokenizer import BPETokenizer
 from vlacourse.training import PREFIX_STEPS, train
-from vlacourse.vision import SigLIP, ViT, ViTConfig, retrieval_top1
+from vlacourse.vlm.vision import SigLIP, ViT, ViTConfig, retrieval_top1
 
-if TYPE_CHECKING:  # vlacourse.scenes imports MuJoCo, which must not load before its backend is chosen
-    from vlacourse.scenes import Scene
+if TYPE_CHECKING:  # vlacourse.vlm.scenes imports MuJoCo, which must not load before its backend is chosen
+    from vlacourse.vlm.scenes import Scene
 
 CHECKPOINT = "course_vlm.safetensors"
 
@@ -47,7 +47,7 @@ CHECKPOINT = "course_vlm.safetensors"
 def text_after_image(gpt: GPT, prefix: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor | None = None):
     """(logits (B, T, vocab), loss): the GPT reads text ``ids`` (B, T) after an image ``prefix`` (B, N, C), the
     loss on ``targets`` (B, T) (-100: no loss; None: no loss at all). The VLM's forward pass, and the question
-    loss of a VLA that keeps training its VLM (``vlacourse.insulation``)."""
+    loss of a VLA that keeps training its VLM (``vlacourse.policies.insulation``)."""
     x = torch.cat([prefix, gpt.wte(ids)], dim=1)  # (B, N + T, C)
     if targets is not None:
         targets = torch.cat([torch.full(prefix.shape[:2], -100, device=ids.device), targets], dim=1)  # (B, N + T)
@@ -186,7 +186,7 @@ def answer(vlm: VLM, tokenizer: BPETokenizer, images: torch.Tensor, question: st
 @torch.no_grad()
 def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], seed: int = 0, batch: int = 128):
     """Accuracy of the VLM's answers, and of always giving each question kind's most common answer."""
-    from vlacourse.scenes import question_kind
+    from vlacourse.vlm.scenes import question_kind
 
     rng = np.random.default_rng(seed)
     asked = [(i, q, a) for i, s in enumerate(scenes) for q, a in s.questions(rng)]
@@ -239,7 +239,7 @@ class Recipe:
 
     def heldout(self, progress: bool = True) -> list[Scene]:
         """The held-out scenes the checkpoint's metrics are measured on (rendered, never trained on)."""
-        from vlacourse.scenes import SceneMaker
+        from vlacourse.vlm.scenes import SceneMaker
 
         return SceneMaker(self.vit.image_size).make_many(
             self.heldout_scenes, seed=self.seed * 1000 + 2, progress=progress
@@ -259,7 +259,7 @@ def train_course_vlm(
     ``stop_after`` runs only the first steps of each stage's schedule and measures nothing on held-out
     scenes: its metrics are each stage's losses, the prefix that ``make test`` reruns (``prefix_losses``)."""
     from vlacourse.notebook import seed_everything
-    from vlacourse.scenes import SceneMaker
+    from vlacourse.vlm.scenes import SceneMaker
 
     seed_everything(recipe.seed)
     tokenizer = BPETokenizer.train(load_corpus(), recipe.vocab_size)
@@ -278,7 +278,7 @@ def train_course_vlm(
     )
     siglip = SigLIP(recipe.vit, recipe.text)
     captions = caption_batches(scenes, tokenizer, recipe.siglip_batch_size, seed=recipe.seed)
-    # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vision).
+    # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vlm.vision).
     losses["siglip"] = train(
         siglip,
         captions,
@@ -345,7 +345,7 @@ def load_course_vlm(path: str | Path | None = None, device: str | torch.device =
     if path is None:
         with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
             return load_course_vlm(shipped, device)
-    metadata = read_metadata(path, f"make it again with `python -m vlacourse.vlm train --out {path}`")
+    metadata = read_metadata(path, f"make it again with `python -m vlacourse.vlm.course_vlm train --out {path}`")
     tensors = {k: v.float() for k, v in load_file(str(path)).items()}
     vit, text, gpt = (json.loads(metadata[k]) for k in ("vit", "text", "gpt"))
     siglip = SigLIP(ViTConfig(**vit), GPTConfig(**text))
@@ -359,7 +359,7 @@ def load_course_vlm(path: str | Path | None = None, device: str | torch.device =
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.vlm", "the course VLM")
+    commands = Commands("python -m vlacourse.vlm.course_vlm", "the course VLM")
     commands.add("train", "train the course VLM from scratch and write its checkpoint", CHECKPOINT).add_argument(
         "--seed", type=int, default=0
     )

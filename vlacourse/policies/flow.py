@@ -27,8 +27,8 @@ Where ours differs, and why:
   positions are RoPE; ours are learned embeddings for the H + 1 suffix tokens.
 - pi0's prefix (images and text) attends bidirectionally, PaliGemma's prefix-LM mask; ours is the course
   VLM, a causal GPT, and stays so, as the VLM was trained.
-- The auxiliary localisation loss of the binning VLA (``vlacourse.vla``) reads the expert's state token.
-- The shipped flow VLA starts from the course VLM taught to point on rendered scenes (``vlacourse.pointing``)
+- The auxiliary localisation loss of the binning VLA (``vlacourse.policies.vla``) reads the expert's state token.
+- The shipped flow VLA starts from the course VLM taught to point on rendered scenes (``vlacourse.vlm.pointing``)
   and reads its own point as a prefix token: our stand-in for PaliGemma's pre-training on locating what
   words name. It is trained by ``vla.HeadRecipe``; its file records that recipe and what was measured
   when it was made (notebook 06 reads them).
@@ -49,8 +49,9 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from vlacourse.checkpoint import read_recording
-from vlacourse.gpt import Block, GPTConfig, KVCache
-from vlacourse.policy import (
+from vlacourse.lm.gpt import Block, GPTConfig, KVCache
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.policy import (
     STATE_KEY,
     TASK_KEY,
     ChunkBatches,
@@ -61,9 +62,8 @@ from vlacourse.policy import (
     observations_of,
     split_episodes,
 )
-from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import VLMPolicy, build_on_vlm, train_head_command
-from vlacourse.vlm import VLM
+from vlacourse.policies.vla import VLMPolicy, build_on_vlm, train_head_command
+from vlacourse.vlm.course_vlm import VLM
 
 
 @dataclass
@@ -105,7 +105,7 @@ def euler_path(
 ) -> list[torch.Tensor]:
     """The Euler path from x_1 = ``noise`` to a chunk x_0: ``num_steps`` + 1 tensors (B, H, D), the noise first.
     Each step is x_(t - 1/N) = x_t - (1/N) (v(x_t, t) + guidance(x_t, v, t)), at t = 1, 1 - 1/N, ..., 1/N.
-    ``guidance`` (real-time chunking's, ``vlacourse.rtc``) receives x_t with gradients on, to take
+    ``guidance`` (real-time chunking's, ``vlacourse.chunking.rtc``) receives x_t with gradients on, to take
     vector-Jacobian products through v; without it, the plain sampler of pi0."""
     N = num_steps
     x, path = noise, [noise]
@@ -219,7 +219,7 @@ class FlowVLA(VLMPolicy):
 
     def flow_loss(self, cache: KVCache, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """The expert's loss (flow matching, plus the localisation loss) reading the prefix's ``cache``: whatever
-        the keys and values there are attached to, this loss's gradient reaches (``vlacourse.insulation``)."""
+        the keys and values there are attached to, this loss's gradient reaches (``vlacourse.policies.insulation``)."""
         actions = self.normalize_actions(batch["action"])  # (B, H, D)
         noise = torch.randn_like(actions)
         t = sample_time(len(actions), self.config.beta_alpha, device=self.device)  # (B,)
@@ -307,9 +307,9 @@ CHECKPOINT = "course_vla_flow.safetensors"
 
 
 def load_course_flow_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FlowVLA:
-    """The shipped flow VLA (made by ``python -m vlacourse.flow train``), or the one at ``path``;
+    """The shipped flow VLA (made by ``python -m vlacourse.policies.flow train``), or the one at ``path``;
     ``.metrics`` holds what ``vla.train_and_measure`` measured when it was made."""
-    return load_policy(path, CHECKPOINT, "python -m vlacourse.flow train", device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.policies.flow train", device)
 
 
 ON_COURSE_VLM = "flow_on_course_vlm.json"
@@ -317,9 +317,9 @@ ON_COURSE_VLM = "flow_on_course_vlm.json"
 
 def load_flow_on_course_vlm(path: str | Path | None = None) -> dict:
     """What the shipped flow VLA's recipe gives on the course VLM, which never learned to point
-    (``HeadRecipe(pointing=False)``): the metrics ``python -m vlacourse.flow baseline`` recorded (no weights
+    (``HeadRecipe(pointing=False)``): the metrics ``python -m vlacourse.policies.flow baseline`` recorded (no weights
     ship), or those at ``path``. Notebook 06 sets them beside the shipped VLA's."""
-    return read_recording(path, ON_COURSE_VLM, "python -m vlacourse.flow baseline")
+    return read_recording(path, ON_COURSE_VLM, "python -m vlacourse.policies.flow baseline")
 
 
 @torch.no_grad()
@@ -341,7 +341,7 @@ def sweep_num_steps(
 
 if __name__ == "__main__":
     train_head_command(
-        "python -m vlacourse.flow",
+        "python -m vlacourse.policies.flow",
         "the flow-matching VLA (notebook 06)",
         build_flow_vla,
         CHECKPOINT,

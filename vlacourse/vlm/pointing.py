@@ -20,7 +20,7 @@ both images; the instructions are the course's tasks' (all but the held-out comb
 acts, hands the point on as a token, and keeps learning to point on its demonstrations' frames.
 
 Where ours differs: PaliGemma writes 1024 location bins as tokens; ours regresses the point, which our data
-learns several times faster (``vlacourse.vla``), and the VLA reads it as a token all the same.
+learns several times faster (``vlacourse.policies.vla``), and the VLA reads it as a token all the same.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 
 from vlacourse.cli import Commands
-from vlacourse.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
+from vlacourse.policies.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
+from vlacourse.policies.vla import VLMPolicy
 from vlacourse.training import PREFIX_STEPS, History, train
-from vlacourse.vision import Pointing, pixel_distance, pointing_loss
-from vlacourse.vla import VLMPolicy
-from vlacourse.vlm import load_course_vlm
+from vlacourse.vlm.course_vlm import load_course_vlm
+from vlacourse.vlm.vision import Pointing, pixel_distance, pointing_loss
 
 CHECKPOINT = "course_pointing_vlm.safetensors"
 QUESTION = "where is the {color} block"
@@ -160,9 +160,9 @@ def build_pointing_vlm(device: str | torch.device = "cpu") -> PointingVLM:
 
 
 def load_course_pointing_vlm(path: str | Path | None = None, device: str | torch.device = "cpu") -> PointingVLM:
-    """The shipped pointing VLM (made by ``python -m vlacourse.pointing train``), or the one at ``path``;
+    """The shipped pointing VLM (made by ``python -m vlacourse.vlm.pointing train``), or the one at ``path``;
     ``.metrics`` holds its pointing error on held-out scenes, measured when it was made."""
-    return load_policy(path, CHECKPOINT, "python -m vlacourse.pointing train", device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.vlm.pointing train", device)
 
 
 def train_pointing(
@@ -213,7 +213,7 @@ def train_pointing(
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.pointing", "pre-train the course VLM to point on rendered scenes")
+    commands = Commands("python -m vlacourse.vlm.pointing", "pre-train the course VLM to point on rendered scenes")
     make = commands.add("train", "train the pointing VLM and write its checkpoint", CHECKPOINT)
     make.add_argument("--steps", type=int, default=PointingRecipe.steps)
     make.add_argument("--scenes", type=int, default=PointingRecipe.scenes)

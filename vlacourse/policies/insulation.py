@@ -38,11 +38,11 @@ Where ours differs, and why:
 - Our VLM reads the robot's state as one projected token before the FAST tokens, as notebook 05's VLA
   does; the expert has its own state token, as in pi0.
 - The three losses weigh 1 each (``fast_weight``, ``vqa_weight``). The expert's loss includes the
-  localisation loss of ``vlacourse.vla``, which reads the expert's state token, so it is insulated too.
+  localisation loss of ``vlacourse.policies.vla``, which reads the expert's state token, so it is insulated too.
 - On the VLM's side sit our VLA's keypoint read-outs (new layers, notebook 04): in the frozen run they
   keep their random initial weights.
 
-The recorded runs (``python -m vlacourse.insulation record``) are in ``insulation_runs.json``, which
+The recorded runs (``python -m vlacourse.policies.insulation record``) are in ``insulation_runs.json``, which
 notebook 07 reads; RESULTS.md tabulates them.
 """
 
@@ -59,14 +59,14 @@ import torch.nn as nn
 
 from vlacourse.checkpoint import read_recording
 from vlacourse.cli import Commands
-from vlacourse.fast import FASTTokenizer
-from vlacourse.fast_vla import fast_token_targets
-from vlacourse.flow import FlowConfig, FlowVLA
-from vlacourse.gpt import GPTConfig, KVCache
-from vlacourse.policy import STATE_KEY, TASK_KEY, train_policy
-from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import VLMPolicy, action_token_loss
-from vlacourse.vlm import VLM, load_course_vlm, qa_batches, question_accuracy, text_after_image
+from vlacourse.lm.gpt import GPTConfig, KVCache
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.fast import FASTTokenizer
+from vlacourse.policies.fast_vla import fast_token_targets
+from vlacourse.policies.flow import FlowConfig, FlowVLA
+from vlacourse.policies.policy import STATE_KEY, TASK_KEY, train_policy
+from vlacourse.policies.vla import VLMPolicy, action_token_loss
+from vlacourse.vlm.course_vlm import VLM, load_course_vlm, qa_batches, question_accuracy, text_after_image
 
 LOSSES = ("flow", "fast", "vqa")  # the expert's flow loss; the VLM's FAST-token and vision-language losses
 RUNS = {
@@ -194,7 +194,7 @@ def build_insulated_vla(
     the dataset's chunks."""
     if run not in RUNS:
         raise ValueError(f"unknown run {run!r}: choose one of {list(RUNS)}")
-    from vlacourse.compression import demonstration_chunks
+    from vlacourse.policies.compression import demonstration_chunks
 
     _, vlm, tokenizer, _ = load_course_vlm()
     fast = FASTTokenizer.fit(demonstration_chunks(dataset, chunk_size), 1024, 10.0)
@@ -265,7 +265,7 @@ def co_train(
     ``eval_every`` steps its question accuracy on ``heldout`` scenes, each loss's gradient norms (on one
     fixed batch) and its chunk error; then seconds per step and success on the arm."""
     from vlacourse.notebook import seed_everything
-    from vlacourse.policy import ChunkBatches, split_episodes
+    from vlacourse.policies.policy import ChunkBatches, split_episodes
     from vlacourse.sim.evaluate import evaluate
 
     steps = steps or recipe.steps
@@ -338,10 +338,10 @@ RECORDING = "insulation_runs.json"
 
 def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = None, progress: bool = True) -> dict:
     """Every run of ``runs`` by the recipe, as ``co_train`` measures it, with the recipe: what notebook 07's
-    widget plays back (``python -m vlacourse.insulation record`` writes it)."""
-    from vlacourse.scenes import SceneMaker
+    widget plays back (``python -m vlacourse.policies.insulation record`` writes it)."""
     from vlacourse.sim.dataset import load_or_collect
-    from vlacourse.vlm import Recipe
+    from vlacourse.vlm.course_vlm import Recipe
+    from vlacourse.vlm.scenes import SceneMaker
 
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=progress)
     vlm_recipe = Recipe(seed=recipe.seed)  # the course VLM's own scenes: its training data, its held-out set
@@ -356,12 +356,12 @@ def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = 
 
 
 def load_recorded_runs(path: str | Path | None = None) -> dict:
-    """The shipped recording (made by ``python -m vlacourse.insulation record``), or the one at ``path``."""
-    return read_recording(path, RECORDING, "python -m vlacourse.insulation record")
+    """The shipped recording (made by ``python -m vlacourse.policies.insulation record``), or the one at ``path``."""
+    return read_recording(path, RECORDING, "python -m vlacourse.policies.insulation record")
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.insulation", "knowledge insulation (notebook 07)")
+    commands = Commands("python -m vlacourse.policies.insulation", "knowledge insulation (notebook 07)")
     make = commands.add("record", "train the four runs of InsulationRecipe and write their measurements", RECORDING)
     make.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     make.add_argument(

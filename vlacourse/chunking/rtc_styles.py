@@ -6,7 +6,7 @@ from one way to the other, and temporal ensembling averages them into an action 
 flow VLA learned from one scripted operator and is nearly unimodal (``rtc.guidance_sensitivity`` is far
 below 1 on it). Here it is fine-tuned on demonstrations by three operators (``sim.expert.STYLES``: steady,
 quick, careful, who differ in speed, hover height and pauses), the guidance sensitivity is measured on both
-policies, and the sweep of ``vlacourse.rtc`` runs on the fine-tuned one:
+policies, and the sweep of ``vlacourse.chunking.rtc`` runs on the fine-tuned one:
 
     shipped flow VLA --fine-tune on "pick_place_styles" (the three operators in turn)--> styles VLA
     both: |e^T dA_hat/dx_t| / |e| at each Euler step, averaged over fixed observations
@@ -19,7 +19,7 @@ Where ours differs, and why:
 - We fine-tune the shipped VLA for a fraction of its training rather than train a new one, to fit the
   course's compute; it keeps its normalisation statistics, which the steady operator's data set.
 
-``python -m vlacourse.rtc_styles record`` writes ``rtc_styles_sweep.json`` (and the fine-tuned weights
+``python -m vlacourse.chunking.rtc_styles record`` writes ``rtc_styles_sweep.json`` (and the fine-tuned weights
 beside it); notebook 08 reads the recording.
 """
 
@@ -32,14 +32,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vlacourse.checkpoint import read_recording
+from vlacourse.chunking.rtc import SweepRecipe, guidance_sensitivity, record_sweep
 from vlacourse.cli import Commands
-from vlacourse.flow import FlowVLA, load_course_flow_vla
-from vlacourse.policy import PolicyHistory, torch_threads, train_policy
-from vlacourse.rtc import SweepRecipe, guidance_sensitivity, record_sweep
+from vlacourse.policies.flow import FlowVLA, load_course_flow_vla
+from vlacourse.policies.policy import PolicyHistory, torch_threads, train_policy
 from vlacourse.training import PREFIX_STEPS
 
 RECORDING = "rtc_styles_sweep.json"
-COMMAND = "python -m vlacourse.rtc_styles record"
+COMMAND = "python -m vlacourse.chunking.rtc_styles record"
 
 
 @dataclass(frozen=True)
@@ -118,12 +118,14 @@ def record_styles_sweep(recipe: StylesRecipe, weights_out, progress: bool = True
 
 
 def load_styles_sweep(path=None) -> dict:
-    """The shipped recording (made by ``python -m vlacourse.rtc_styles record``), or the one at ``path``."""
+    """The shipped recording (made by ``python -m vlacourse.chunking.rtc_styles record``), or the one at ``path``."""
     return read_recording(path, RECORDING, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.rtc_styles", "real-time chunking on three operators' styles (notebook 08)")
+    commands = Commands(
+        "python -m vlacourse.chunking.rtc_styles", "real-time chunking on three operators' styles (notebook 08)"
+    )
     make = commands.add("record", "fine-tune the flow VLA on three operator styles and sweep it", RECORDING)
     make.add_argument("--workers", type=int, default=2, help="processes that share the sweep's cells (one CPU each)")
     args = commands.parse(argv)

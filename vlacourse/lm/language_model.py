@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vlacourse.gpt import GPT, KVCache
+from vlacourse.lm.gpt import GPT, KVCache
 
 
 class TokenWindows:

@@ -25,7 +25,7 @@ Jacobian product of the weighted error through A_hat:
     g = ((Y - A_hat) * W)^T dA_hat/dx_t        x_(t - 1/N) = x_t - (1/N) (v(x_t, t) - w(t) g)
     w(t) = min(beta, (t^2 + (1 - t)^2) / (t (1 - t)))   (the paper's (1 - tau) / (tau r_tau^2), tau = 1 - t)
 
-with beta = 5. Nothing is retrained: RTC changes only how the trained flow expert (``vlacourse.flow``)
+with beta = 5. Nothing is retrained: RTC changes only how the trained flow expert (``vlacourse.policies.flow``)
 samples. The baselines of the paper's experiments: *synchronous* (pause while thinking), *naive* switching
 (execute the new chunk from index d as it comes), *temporal ensembling* (ACT, Zhao et al. 2023: average every
 chunk's prediction for the current step with weights exp(-m i), i = 0 the oldest, m = 0.01), and *hard
@@ -38,7 +38,7 @@ Where ours differs, and why:
   strategies, so that all spend the same inference; with H = 10 and s = 5 it averages two chunks.
 - The paper's chunks are H = 50 (pi0.5) or 8 (its simulated benchmark); the course's flow VLA makes 10.
 
-The recorded sweep (``python -m vlacourse.rtc record``) is in ``rtc_sweep.json``, which notebook 08
+The recorded sweep (``python -m vlacourse.chunking.rtc record``) is in ``rtc_sweep.json``, which notebook 08
 reads; RESULTS.md tabulates it.
 """
 
@@ -57,8 +57,8 @@ import torch
 
 from vlacourse.checkpoint import read_recording
 from vlacourse.cli import Commands
-from vlacourse.flow import CHECKPOINT, FlowVLA, Guidance, euler_path, load_course_flow_vla
-from vlacourse.policy import torch_threads
+from vlacourse.policies.flow import CHECKPOINT, FlowVLA, Guidance, euler_path, load_course_flow_vla
+from vlacourse.policies.policy import torch_threads
 
 if TYPE_CHECKING:  # the simulator is imported where it runs: MuJoCo fixes its rendering backend when first imported
     from vlacourse.sim.env import TabletopEnv
@@ -375,7 +375,8 @@ RECORDING = "rtc_sweep.json"
 
 @dataclass(frozen=True)
 class SweepRecipe:
-    """What ``python -m vlacourse.rtc record`` measures: the shipped flow VLA under every strategy and delay."""
+    """What ``python -m vlacourse.chunking.rtc record`` measures: the shipped flow VLA under every strategy and
+    delay."""
 
     delays: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # d, in control steps of 20 ms; d <= s <= H - d caps it at 5
     horizon: int = 5  # s: half the chunk, so that s >= d for every delay and H - s = 5 actions overlap
@@ -449,12 +450,12 @@ def record_sweep(
 
 
 def load_recorded_sweep(path: str | Path | None = None) -> dict:
-    """The shipped recording (made by ``python -m vlacourse.rtc record``), or the one at ``path``."""
-    return read_recording(path, RECORDING, "python -m vlacourse.rtc record")
+    """The shipped recording (made by ``python -m vlacourse.chunking.rtc record``), or the one at ``path``."""
+    return read_recording(path, RECORDING, "python -m vlacourse.chunking.rtc record")
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.rtc", "real-time chunking (notebook 08)")
+    commands = Commands("python -m vlacourse.chunking.rtc", "real-time chunking (notebook 08)")
     make = commands.add("record", "run every strategy at every delay of SweepRecipe and write the metrics", RECORDING)
     make.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     make.add_argument("--episodes", type=int, default=SweepRecipe.episodes)

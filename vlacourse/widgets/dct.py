@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vlacourse.fast import FASTTokenizer, compress
+from vlacourse.policies.fast import FASTTokenizer, compress
 
 
 class DCTCompressionWidget:
@@ -28,7 +28,7 @@ class DCTCompressionWidget:
         import ipywidgets as widgets
 
         from vlacourse.sim.env import ACTION_NAMES
-        from vlacourse.widgets import InteractiveImage
+        from vlacourse.widgets.interactive import InteractiveImage
 
         self.dataset, self.chunk_size, self.vocab_size = dataset, chunk_size, vocab_size
         actions = dataset.arrays["action"]
@@ -58,7 +58,7 @@ class DCTCompressionWidget:
 
     def draw(self, episode: int, start: int, dimension: int, scale: float, kept: int):
         from vlacourse.sim.env import ACTION_NAMES
-        from vlacourse.widgets import new_figure
+        from vlacourse.widgets.interactive import new_figure
 
         tokenizer = self.tokenizer(scale)
         actions = self.dataset.episode(episode)["action"]

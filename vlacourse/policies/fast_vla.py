@@ -1,8 +1,8 @@
 """The FAST VLA: notebook 04's VLA writing FAST tokens instead of bins (pi0-FAST, Pertsch et al. 2025, sec. VI).
 
-Everything but the action vocabulary is the binning VLA's (``vlacourse.vla``): the same course VLM, prefix,
+Everything but the action vocabulary is the binning VLA's (``vlacourse.policies.vla``): the same course VLM, prefix,
 keypoint and state tokens, loss and greedy decoding with a KV cache. The chunk is written as its FAST
-tokens (``vlacourse.fast``: DCT, scale and round, BPE), then an end-of-chunk token:
+tokens (``vlacourse.policies.fast``: DCT, scale and round, BPE), then an end-of-chunk token:
 
     prefix (images, instruction, state) --GPT--> f1 f2 ... fn <end>     n varies with the motion: a few
                                                                         for a glide, more for a grasp
@@ -37,12 +37,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vlacourse.compression import demonstration_chunks
-from vlacourse.fast import FASTTokenizer
-from vlacourse.policy import PolicyConfig, held_actions, load_policy
-from vlacourse.tokenizer import BPETokenizer
-from vlacourse.vla import BinningVLA, VLMPolicy, build_on_vlm, train_head_command
-from vlacourse.vlm import VLM
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.compression import demonstration_chunks
+from vlacourse.policies.fast import FASTTokenizer
+from vlacourse.policies.policy import PolicyConfig, held_actions, load_policy
+from vlacourse.policies.vla import BinningVLA, VLMPolicy, build_on_vlm, train_head_command
+from vlacourse.vlm.course_vlm import VLM
 
 
 def fast_token_targets(
@@ -147,10 +147,12 @@ CHECKPOINT = "course_vla_fast.safetensors"
 
 
 def load_course_fast_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FASTVLA:
-    """The shipped FAST VLA (made by ``python -m vlacourse.fast_vla train``), or the one at ``path``;
+    """The shipped FAST VLA (made by ``python -m vlacourse.policies.fast_vla train``), or the one at ``path``;
     ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
-    return load_policy(path, CHECKPOINT, "python -m vlacourse.fast_vla train", device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.policies.fast_vla train", device)
 
 
 if __name__ == "__main__":
-    train_head_command("python -m vlacourse.fast_vla", "the FAST VLA (notebook 05)", build_fast_vla, CHECKPOINT)
+    train_head_command(
+        "python -m vlacourse.policies.fast_vla", "the FAST VLA (notebook 05)", build_fast_vla, CHECKPOINT
+    )

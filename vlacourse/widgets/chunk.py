@@ -1,6 +1,6 @@
 """Notebook 08's pictures: the recorded sweep against the delay, and the chunk-overlap widget, one episode on
 the simulated arm run by the shipped flow VLA under the chosen delay d, execution horizon s and strategy
-(``vlacourse.rtc``), its first 40 steps drawn in detail and the arm shown to the episode's end.
+(``vlacourse.chunking.rtc``), its first 40 steps drawn in detail and the arm shown to the episode's end.
 
     [ delay d ] [ horizon s ] [ strategy ] [ scene ]
     +----------------------------------------------------------------------------+
@@ -25,8 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from vlacourse.flow import FlowVLA
-from vlacourse.rtc import (
+from vlacourse.chunking.rtc import (
     CONTROL_PERIOD,
     MOTION,
     STRATEGIES,
@@ -39,9 +38,10 @@ from vlacourse.rtc import (
     run_episode,
     summarize,
 )
+from vlacourse.policies.flow import FlowVLA
 from vlacourse.sim.env import ACTION_NAMES, TabletopEnv
 from vlacourse.sim.evaluate import evaluation_seed
-from vlacourse.widgets import InteractiveImage, new_figure
+from vlacourse.widgets.interactive import InteractiveImage, new_figure
 
 SEGMENT_STEPS = 40  # control steps drawn in detail: 0.8 s, long enough for several switches at any s
 SHOWN_AT = 20  # the switch shown is the first at or after this step

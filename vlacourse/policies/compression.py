@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import dct
 
-from vlacourse.binning import BinningTokenizer
-from vlacourse.fast import DEFAULT_VOCAB_SIZE, FASTTokenizer
+from vlacourse.policies.binning import BinningTokenizer
+from vlacourse.policies.fast import DEFAULT_VOCAB_SIZE, FASTTokenizer
 
 
 def demonstration_chunks(dataset, chunk_size: int, slowdown: int = 1) -> np.ndarray:

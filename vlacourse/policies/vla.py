@@ -1,7 +1,7 @@
 """The single-system VLA: the course VLM fine-tuned end to end to write actions as tokens (RT-2, OpenVLA).
 
 RT-2 (Brohan et al. 2023) and OpenVLA (Kim et al. 2024) change two things in a VLM, and nothing else:
-the output vocabulary (256 action-bin tokens join the text tokens, ``vlacourse.binning``) and the data
+the output vocabulary (256 action-bin tokens join the text tokens, ``vlacourse.policies.binning``) and the data
 (robot demonstrations, read as "image + instruction -> action tokens"). The model is the same
 transformer, trained with the same next-token loss:
 
@@ -16,7 +16,7 @@ the bin tokens, so the model cannot emit text where an action belongs. A chunk o
 at 50 Hz) is 40 tokens: one forward pass each, which is what makes this kind of VLA slow.
 
 The shipped binning VLA (``load_course_vla``) is trained by ``HeadRecipe``, as the FAST and flow VLAs, on
-the VLM that points (``vlacourse.pointing``); its file records that recipe and what was measured.
+the VLM that points (``vlacourse.vlm.pointing``); its file records that recipe and what was measured.
 
 Where ours differs, and why:
 - RT-2 and OpenVLA predict one action per step, from one image, without the robot's state. We predict a
@@ -56,11 +56,12 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from vlacourse.binning import NUM_BINS, BinningTokenizer
 from vlacourse.checkpoint import read_recording
 from vlacourse.cli import REQUIRED, Commands
-from vlacourse.gpt import GPT, GPTConfig, KVCache
-from vlacourse.policy import (
+from vlacourse.lm.gpt import GPT, GPTConfig, KVCache
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.binning import NUM_BINS, BinningTokenizer
+from vlacourse.policies.policy import (
     ENVIRONMENT_STATE_DIM,
     POINTING_KEY,
     STATE_KEY,
@@ -78,10 +79,9 @@ from vlacourse.policy import (
     train_policy,
     warn_unseen_words,
 )
-from vlacourse.tokenizer import BPETokenizer
 from vlacourse.training import PREFIX_STEPS
-from vlacourse.vision import KeypointReadout, Pointer, Pointing, ViTConfig, pointing_loss
-from vlacourse.vlm import VLM, load_course_vlm
+from vlacourse.vlm.course_vlm import VLM, load_course_vlm
+from vlacourse.vlm.vision import KeypointReadout, Pointer, Pointing, ViTConfig, pointing_loss
 
 CHECKPOINT = "course_vla_binning.safetensors"
 
@@ -138,7 +138,7 @@ class VLMPolicy(Policy):
         # only (the auxiliary localisation loss), never at inference.
         self.locator = nn.Linear(self.gpt.config.n_embd, ENVIRONMENT_STATE_DIM)
         # Points at the block the instruction names, in every camera, and hands the point on as one token
-        # (``vlacourse.pointing``): the VLM says where before the actions are read.
+        # (``vlacourse.vlm.pointing``): the VLM says where before the actions are read.
         if config.point_weight > 0:
             self.pointer = Pointer(self.gpt.config.n_embd, self.vision.config.n_embd, grid, len(config.cameras))
             self.point_projector = nn.Linear(3 * len(config.cameras), self.gpt.config.n_embd)
@@ -302,7 +302,7 @@ def build_on_vlm(
     cls: type[VLMPolicy], config: PolicyConfig, dataset, pointing_vlm: VLMPolicy | None = None, **extra
 ) -> VLMPolicy:
     """A fresh ``cls`` policy with the dataset's statistics and instructions, on the course VLM or, given
-    ``pointing_vlm`` (``vlacourse.pointing``), on copies of its ViT, projector, GPT and pointer: it then points
+    ``pointing_vlm`` (``vlacourse.vlm.pointing``), on copies of its ViT, projector, GPT and pointer: it then points
     before it acts (``config.point_weight`` must be > 0) and has read the pointing instructions too."""
     if pointing_vlm is None:
         _, vlm, tokenizer, _ = load_course_vlm()
@@ -430,9 +430,9 @@ def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int 
 
 
 def load_course_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> BinningVLA:
-    """The shipped binning VLA (made by ``python -m vlacourse.vla train``), or the one at ``path``;
+    """The shipped binning VLA (made by ``python -m vlacourse.policies.vla train``), or the one at ``path``;
     ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
-    return load_policy(path, CHECKPOINT, "python -m vlacourse.vla train", device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.policies.vla train", device)
 
 
 def build_vla(
@@ -479,9 +479,10 @@ AT_10_HZ_RECORDING = "binning_at_10hz.json"
 
 
 def load_binning_at_10hz(path: str | Path | None = None) -> dict:
-    """What the binning VLA's recipe gives at 10 Hz (``AT_10_HZ``): the metrics ``python -m vlacourse.vla 10hz``
-    recorded (no weights ship), or those at ``path``. Notebook 04 sets them beside the shipped 50 Hz VLA's."""
-    return read_recording(path, AT_10_HZ_RECORDING, "python -m vlacourse.vla 10hz")
+    """What the binning VLA's recipe gives at 10 Hz (``AT_10_HZ``): the metrics
+    ``python -m vlacourse.policies.vla 10hz`` recorded (no weights ship), or those at ``path``. Notebook 04 sets
+    them beside the shipped 50 Hz VLA's."""
+    return read_recording(path, AT_10_HZ_RECORDING, "python -m vlacourse.policies.vla 10hz")
 
 
 def train_by_recipe(
@@ -489,7 +490,7 @@ def train_by_recipe(
 ) -> tuple[VLMPolicy, PolicyHistory]:
     """A VLA from ``build`` trained by the recipe, seeded; ``stop_after``: only the recipe's first steps."""
     from vlacourse.notebook import seed_everything
-    from vlacourse.pointing import load_course_pointing_vlm
+    from vlacourse.vlm.pointing import load_course_pointing_vlm
 
     on_vlm = {"pointing_vlm": load_course_pointing_vlm()} if recipe.pointing else {}
     seed_everything(recipe.seed)
@@ -577,8 +578,8 @@ def train_head_command(
     measure_more: Callable[[VLMPolicy, Any], dict] | None = None,
     variants: dict[str, tuple[str, HeadRecipe]] | None = None,
 ) -> None:
-    """The command line of every action head on the VLM (``python -m vlacourse.vla``, ``.fast_vla``, ``.flow``):
-    ``train`` trains by ``HeadRecipe()``, measures (``train_and_measure``, then ``measure_more``) and writes
+    """The command line of every action head on the VLM (``python -m vlacourse.policies.vla``, ``.fast_vla``,
+    ``.flow``): ``train`` trains by ``HeadRecipe()``, measures (``train_and_measure``, then ``measure_more``) and writes
     the checkpoint with its metrics; each of ``variants`` (name: (what it is, its recipe); ``baseline`` unless
     given) trains and measures by its recipe and writes only the metrics, as JSON."""
     variants = {"baseline": BASELINE} if variants is None else variants
@@ -604,7 +605,7 @@ def train_head_command(
 
 if __name__ == "__main__":
     train_head_command(
-        "python -m vlacourse.vla",
+        "python -m vlacourse.policies.vla",
         "the binning VLA (notebook 04)",
         build_vla,
         CHECKPOINT,

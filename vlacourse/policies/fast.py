@@ -1,6 +1,6 @@
 """FAST: action chunks compressed like JPEG images, then byte-pair encoded (Pertsch et al. 2025, section V).
 
-Binning (``vlacourse.binning``) spends one token per dimension per time step, and at 50 Hz neighbouring
+Binning (``vlacourse.policies.binning``) spends one token per dimension per time step, and at 50 Hz neighbouring
 tokens nearly repeat, so a model learns little from each. FAST compresses the chunk first:
 
     chunk (H, D) --quantile-normalise each dim to [-1, 1]--> --DCT-II along time, per dim (orthonormal)-->
@@ -16,7 +16,7 @@ per dimension (in the root-sum-square over time). The frequency-major order puts
 the high frequencies last, where BPE merges them into a few tokens.
 
 Where ours differs from the released tokenizer (physical-intelligence/fast): our BPE is the course's own
-(``vlacourse.tokenizer``'s merge rules over integer ids instead of Hugging Face's over characters); the
+(``vlacourse.lm.tokenizer``'s merge rules over integer ids instead of Hugging Face's over characters); the
 integers outside the range seen in training are clipped to it, where theirs extend the alphabet.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy.fft import dct, idct
 
-from vlacourse.tokenizer import apply_merges, learn_merges
+from vlacourse.lm.tokenizer import apply_merges, learn_merges
 
 DEFAULT_SCALE = 10.0  # the paper's default: coarser rounding gives fewer tokens and larger errors
 DEFAULT_VOCAB_SIZE = 1024  # the paper's BPE vocabulary (2048 in pi0-FAST's release; ours has less data)
@@ -117,7 +117,7 @@ class FASTTokenizer:
 
     def encode_integers(self, integers: np.ndarray) -> list[int]:
         """(H, D) rounded coefficients -> tokens: flattened, clipped to the fitted alphabet, then merged
-        lowest rank first, as ``vlacourse.tokenizer`` merges bytes."""
+        lowest rank first, as ``vlacourse.lm.tokenizer`` merges bytes."""
         flat = np.clip(flatten_frequency_major(integers), self.min_value, self.max_value) - self.min_value
         return list(apply_merges(tuple(int(i) for i in flat), self.ranks))
 
@@ -209,7 +209,7 @@ class FASTTokenizer:
         return chunks
 
 
-# One chunk taken apart, stage by stage: what the DCT compression widget (``vlacourse.dct_widget``) shows.
+# One chunk taken apart, stage by stage: what the DCT compression widget (``vlacourse.widgets.dct``) shows.
 def compress(tokenizer: FASTTokenizer, chunk: np.ndarray, kept: int | None = None) -> dict:
     """Every stage of FAST on one chunk (H, D), keeping only the ``kept`` lowest frequencies (all by default):
     the scaled coefficients before rounding, the integers, the tokens, the reconstruction and its error."""

@@ -21,7 +21,7 @@ import numpy as np
 COLORS = ("red", "green", "blue", "yellow")  # the simulator's blocks (vlacourse.sim.tasks.COLORS)
 ZONES = ("white", "black")
 RELATIONS = ("left of", "right of", "in front of", "behind")
-# Where a block can be, in the words of notebook 02's scenes (vlacourse.scenes), and the zones.
+# Where a block can be, in the words of notebook 02's scenes (vlacourse.vlm.scenes), and the zones.
 PLACES = (
     "in the bin",
     "in the gripper",
