@@ -41,8 +41,9 @@ course = setup(seed=0)
 # This notebook builds that VLA on the course VLM and asks two questions: **what changes when a VLM
 # becomes a VLA**, and **what does writing actions one token at a time cost?**
 #
-# **In the package:** `vlacourse.policies.policy`, `vlacourse.policies.binning`, `vlacourse.policies.vla`,
-# `vlacourse.policies.compression` (read them beside this notebook).
+# **In the package:** `vlacourse.policies.policy`, `vlacourse.policies.binning`, `vlacourse.policies.vlm_prefix`,
+# `vlacourse.policies.binning_vla`, `vlacourse.policies.recipe`, `vlacourse.policies.compression` (read them
+# beside this notebook).
 
 # %% [markdown]
 # ## What changes: the output vocabulary
@@ -80,8 +81,8 @@ print(f"largest round-trip error per dimension over all {len(actions)} actions: 
 #   2 keypoint tokens, 1 state token ------------+          each action token is predicted from all before it
 # ```
 #
-# What we add to RT-2's recipe, and why (each measured in `vlacourse/policies/vla.py`): a **chunk** of 10 actions
-# per prediction (0.2 s at 50 Hz) instead of one, as ACT and pi0-FAST do; the arm's **state** and a
+# What we add to RT-2's recipe, and why (each explained in `vlacourse/policies/vlm_prefix.py`): a **chunk**
+# of 10 actions per prediction (0.2 s at 50 Hz) instead of one, as ACT and pi0-FAST do; the arm's **state** and a
 # **wrist camera**, because our 64x64 scene camera sees a block as a few pixels; one **keypoint token** per
 # camera (a spatial softmax over the ViT's patches, Levine et al. 2016) that says *where* things are as
 # numbers; and an auxiliary loss that predicts where each block is (the lesson of embodied
@@ -89,7 +90,8 @@ print(f"largest round-trip error per dimension over all {len(actions)} actions: 
 
 # %%
 from vlacourse.notebook import seed_everything
-from vlacourse.policies.vla import build_vla
+from vlacourse.policies.binning_vla import build_vla
+from vlacourse.policies.vlm_prefix import VLMPolicy
 from vlacourse.sim.env import TabletopEnv
 
 seed_everything(0)
@@ -97,7 +99,8 @@ policy = build_vla(dataset, chunk_size=10).to(course.device)
 env = TabletopEnv("pick_place")
 observation, _ = env.reset(seed=0)  # what the environment hands a policy: images, state, instruction
 images, instruction_ids, state = policy.observation_tensors([observation])
-prefix = policy.prefix(images, instruction_ids, state)
+prefix = policy.prefix(images, instruction_ids, state)  # VLMPolicy's: the FAST and flow VLAs read the same
+assert isinstance(policy, VLMPolicy)
 print(f"vocabulary: {policy.text_vocab} text tokens + 256 bins = {policy.gpt.config.vocab_size}")
 print(f"instruction: {observation['task']!r} -> {instruction_ids.shape[1]} tokens (padded on the left)")
 print(f"prefix: {prefix.shape[1]} embeddings = 2 x 64 patches + {instruction_ids.shape[1]} text + 2 keypoint + 1 state")
@@ -181,14 +184,14 @@ print("expert:     ", expert_result)
 # After a minute of training the loss has fallen a long way, yet the arm barely leaves its
 # start: the loss first rewards the easy part, the rhythm of the data (most actions are small, and the
 # tokens of a chunk nearly repeat). What does more training buy? The course ships this VLA trained by
-# the recipe with which the FAST and flow VLAs of notebooks 05 and 06 do the task (`vla.HeadRecipe`: 400
+# the recipe with which the FAST and flow VLAs of notebooks 05 and 06 do the task (`recipe.HeadRecipe`: 400
 # demonstrations, 6000 steps at batch 32, about an hour on two CPU cores, starting from the VLM that
 # learned to point in notebook 02). Its file records what was measured when it was made; ten seeded
 # episodes run here, beside the expert's:
 
 # %%
+from vlacourse.policies.binning_vla import load_course_vla
 from vlacourse.policies.fast_vla import load_course_fast_vla
-from vlacourse.policies.vla import load_course_vla
 
 shipped = load_course_vla(device=course.device)
 made = shipped.metrics
@@ -214,7 +217,7 @@ video(shipped_rollout.frames, fps=25)
 
 # %% [markdown]
 # With enough data and a VLM that knows where the blocks are, bins do the task. The way there, measured
-# on the course machines (2 CPU cores; the early runs are described in `vlacourse/policies/vla.py`):
+# on the course machines (2 CPU cores):
 #
 # | run | success on the arm |
 # |---|---|
@@ -267,16 +270,20 @@ for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
 # the shipped recipe with one change: the policy acts every 5 control steps (10 Hz), each action held for 5
 # steps (`PolicyConfig.action_repeat`). It learns from the same demonstrations, each 10 Hz action the mean
 # motion of its 5 steps (so that held for 5 steps it moves as far) with the last step's gripper command,
-# in chunks of 2: a chunk still spans 0.2 s, now in 8 tokens instead of 40. `python -m vlacourse.policies.vla 10hz`
-# trained and measured it (about an hour here, no weights shipped); its recording, beside the shipped VLA's:
+# in chunks of 2: a chunk still spans 0.2 s, now in 8 tokens instead of 40.
+# `python -m vlacourse.policies.binning_vla 10hz` trained and measured it (about an hour here, no weights
+# shipped); its recording, beside the shipped VLA's:
 
 # %%
 from dataclasses import asdict
 
-from vlacourse.policies.vla import AT_10_HZ, load_binning_at_10hz
+from vlacourse.policies.binning_vla import AT_10_HZ, load_binning_at_10hz
+from vlacourse.policies.recipe import HeadRecipe
 from vlacourse.results import success
 from vlacourse.sim.evaluate import wilson_interval
 
+changed = {name: value for name, value in asdict(AT_10_HZ).items() if value != asdict(HeadRecipe())[name]}
+print(f"AT_10_HZ is HeadRecipe() with {changed}")
 at_ten_hertz = load_binning_at_10hz()
 episodes = made["recipe"]["eval_episodes"]
 for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 (AT_10_HZ)", at_ten_hertz)):
@@ -308,7 +315,7 @@ for name, run in (("50 Hz, chunks of 10 (shipped)", made), ("10 Hz, chunks of 2 
 # one token each, with the keys and values of everything before kept in a KV cache (notebook 01).
 
 # %%
-from vlacourse.policies.vla import decoding_cost
+from vlacourse.policies.binning_vla import decoding_cost
 
 cost = decoding_cost(policy, observation, repeats=10)
 print(f"tokens per chunk {cost['tokens_per_chunk']}, forward passes per chunk {cost['forward_passes_per_chunk']}")

@@ -324,7 +324,7 @@ print("error of the predicted chunks on held-out frames:", ", ".join(f"{e:.3f}" 
 # ## The shipped FAST VLA, on the arm
 #
 # The course ships a FAST VLA trained by the recipe of the flow VLA of notebook 06
-# (`vlacourse.policies.vla.HeadRecipe`; notebook 06 says why each choice is there): 400 demonstrations, 6000 steps
+# (`vlacourse.policies.recipe.HeadRecipe`; notebook 06 says why each choice is there): 400 demonstrations, 6000 steps
 # at batch 32, about an hour here, starting from the VLM of notebook 02 that learned to point at the block
 # an instruction names. `python -m vlacourse.policies.fast_vla train` makes it again. Its file records the recipe
 # and what was measured when it was made:
@@ -358,7 +358,8 @@ print(
 # one episode (the gripper's path from above, then the video), and ten seeded episodes side by side.
 
 # %%
-from vlacourse.policies.vla import build_vla, decoding_cost, forward_passes_per_chunk
+from vlacourse.policies.binning_vla import build_vla, decoding_cost
+from vlacourse.policies.recipe import forward_passes_per_chunk
 from vlacourse.sim.env import TabletopEnv
 from vlacourse.sim.evaluate import evaluate
 from vlacourse.sim.show import plot_gripper_path, record, video

@@ -179,7 +179,7 @@ print(
 # %% [markdown]
 # ## Noise becoming a trajectory
 #
-# The course ships a flow VLA trained for longer on more data (`vlacourse.policies.vla.HeadRecipe`: 400
+# The course ships a flow VLA trained for longer on more data (`vlacourse.policies.recipe.HeadRecipe`: 400
 # demonstrations, 6000 steps at batch 32, about an hour here; `python -m vlacourse.policies.flow train` makes it
 # again), starting from the VLM of notebook 02 that learned to point at the block an instruction names.
 # The section "On the arm" says why each of those choices is there. Take a frame of a demonstration it
@@ -329,7 +329,7 @@ for start, metrics in (
 # prefix; the FAST paper reports about 750 ms per one-second chunk for pi0-FAST against about 100 ms for
 # pi0 on one RTX 4090 (Pertsch et al. 2025, discussion of limitations).
 #
-# The course now ships all three heads trained by one recipe, the shipped one (`vla.HeadRecipe`: 400
+# The course now ships all three heads trained by one recipe, the shipped one (`recipe.HeadRecipe`: 400
 # demonstrations, 6000 steps, on the VLM that points). Their speeds, measured now on this machine, beside
 # the chunk error and success each file recorded when it was made (success over 100 seeded episodes).
 # Bins end furthest from the demonstrations and succeed least often, as in the small recipe; but FAST's
@@ -337,9 +337,10 @@ for start, metrics in (
 # diagnostic on held-out frames; success on the arm, where small errors compound, is the measure.
 
 # %%
+from vlacourse.policies.binning_vla import load_course_vla
 from vlacourse.policies.fast_vla import load_course_fast_vla
 from vlacourse.policies.policy import actions_per_second
-from vlacourse.policies.vla import forward_passes_per_chunk, load_course_vla
+from vlacourse.policies.recipe import forward_passes_per_chunk
 
 heads = {
     "binning": load_course_vla(device=course.device),

@@ -31,9 +31,9 @@ def observation():
 
 @pytest.fixture(scope="session")
 def head_recipe_dataset():
-    """The demonstrations the shipped binning, FAST and flow VLAs were trained on (``vla.HeadRecipe``), collected once,
+    """The demonstrations the shipped binning, FAST and flow VLAs were trained on (``recipe.HeadRecipe``), collected once,
     then read from the cache."""
-    from vlacourse.policies.vla import HeadRecipe
+    from vlacourse.policies.recipe import HeadRecipe
     from vlacourse.sim.dataset import load_or_collect
 
     recipe = HeadRecipe()
@@ -71,7 +71,7 @@ def assert_same_losses(
 def assert_same_chunk_error(shipped, dataset):
     """Re-measure a shipped VLA's chunk error on the held-out frames its training measured it on."""
     from vlacourse.policies.policy import CHUNK_ERROR_FRAMES, chunk_error, validation_frames
-    from vlacourse.policies.vla import HeadRecipe
+    from vlacourse.policies.recipe import HeadRecipe
 
     validation = validation_frames(dataset, shipped.config, HeadRecipe().seed)
     frames = {key: value[:CHUNK_ERROR_FRAMES] for key, value in validation.items()}
@@ -80,9 +80,9 @@ def assert_same_chunk_error(shipped, dataset):
 
 def assert_same_prefix(build, dataset, metrics: dict, recipe=None):
     """Train a VLA from ``build`` for the first ``CHECKED_STEPS`` steps of the recipe a shipped run recorded in
-    its ``metrics`` (``recipe``: the ``vla.HeadRecipe`` it must have been made by, ``HeadRecipe()`` unless
+    its ``metrics`` (``recipe``: the ``recipe.HeadRecipe`` it must have been made by, ``HeadRecipe()`` unless
     given), and check its losses against those its whole run had there."""
-    from vlacourse.policies.vla import HeadRecipe, train_by_recipe
+    from vlacourse.policies.recipe import HeadRecipe, train_by_recipe
     from vlacourse.training import PREFIX_STEPS
 
     recipe = HeadRecipe() if recipe is None else recipe

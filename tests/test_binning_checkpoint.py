@@ -1,7 +1,7 @@
-"""The shipped binning VLA: `python -m vlacourse.policies.vla train` makes it again, and its weights measure what its
-metadata says.
+"""The shipped binning VLA: `python -m vlacourse.policies.binning_vla train` makes it again, and its weights
+measure what its metadata says.
 
-It is trained by the same recipe as the FAST and flow VLAs (``vla.HeadRecipe``) so that notebooks 04 and 06
+It is trained by the same recipe as the FAST and flow VLAs (``recipe.HeadRecipe``) so that notebooks 04 and 06
 compare three action heads on one footing. No success bar: the issue asks for binning to be measured and
 reported. `make reproduce ARTIFACT=binning` runs the whole recipe (about 65 minutes on two CPU cores).
 """
@@ -9,7 +9,7 @@ reported. `make reproduce ARTIFACT=binning` runs the whole recipe (about 65 minu
 import pytest
 
 from tests.conftest import assert_same_chunk_error, assert_same_prefix, retrain_and_compare
-from vlacourse.policies.vla import BinningVLA, build_vla, load_course_vla
+from vlacourse.policies.binning_vla import BinningVLA, build_vla, load_course_vla
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
 TOLERANCE = {"chunk_error": 0.01, "success": 0.1, "success_fresh_seed": 0.1}
@@ -40,4 +40,4 @@ def test_the_recipes_first_steps_give_the_losses_the_checkpoint_recorded(shipped
 
 @pytest.mark.reproduce
 def test_the_train_command_reproduces_the_shipped_checkpoint(shipped, tmp_path):
-    retrain_and_compare("vlacourse.policies.vla", load_course_vla, shipped, TOLERANCE, tmp_path)
+    retrain_and_compare("vlacourse.policies.binning_vla", load_course_vla, shipped, TOLERANCE, tmp_path)

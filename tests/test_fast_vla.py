@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from vlacourse.policies.binning_vla import decoding_cost
 from vlacourse.policies.fast_vla import FASTVLA, build_fast_vla
 from vlacourse.policies.policy import ChunkBatches, Policy, PolicyConfig
-from vlacourse.policies.vla import decoding_cost
 
 
 @pytest.fixture(scope="module")

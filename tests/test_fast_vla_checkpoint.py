@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import assert_same_chunk_error, assert_same_prefix, retrain_and_compare
 from vlacourse.policies.fast_vla import FASTVLA, build_fast_vla, load_course_fast_vla
-from vlacourse.policies.vla import HeadRecipe, forward_passes_per_chunk
+from vlacourse.policies.recipe import HeadRecipe, forward_passes_per_chunk
 
 # Another machine or library version changes the float arithmetic, so a rerun's numbers may move a bit.
 TOLERANCE = {"forward_passes_per_chunk": 1.5, "chunk_error": 0.01, "success": 0.1, "success_fresh_seed": 0.1}

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import assert_close_metrics, assert_same_prefix
 from vlacourse.policies.flow import build_flow_vla, load_course_flow_vla, load_flow_on_course_vlm
-from vlacourse.policies.vla import HeadRecipe
+from vlacourse.policies.recipe import HeadRecipe
 
 TOLERANCE = {"chunk_error": 0.01, "success": 0.1, "success_fresh_seed": 0.1}
 

@@ -6,7 +6,7 @@ import torch
 from vlacourse.policies.fast_vla import build_fast_vla
 from vlacourse.policies.flow import FlowConfig, FlowVLA, build_flow_vla
 from vlacourse.policies.policy import POINTING_KEY, ChunkBatches, Policy
-from vlacourse.policies.vla import build_on_vlm
+from vlacourse.policies.vlm_prefix import build_on_vlm
 from vlacourse.sim.tasks import COLORS, HELD_OUT, TEMPLATES
 from vlacourse.vlm.pointing import (
     PointingRecipe,

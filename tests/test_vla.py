@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from vlacourse.policies.binning_vla import BinningVLA, build_vla
 from vlacourse.policies.flow import load_course_flow_vla
 from vlacourse.policies.policy import (
     ENVIRONMENT_STATE_DIM,
@@ -17,7 +18,7 @@ from vlacourse.policies.policy import (
     object_offsets,
     train_policy,
 )
-from vlacourse.policies.vla import BinningVLA, build_vla, grow_vocabulary
+from vlacourse.policies.vlm_prefix import grow_vocabulary
 from vlacourse.sim.env import ENVIRONMENT_STATE_NAMES, TabletopEnv
 from vlacourse.vlm.course_vlm import load_course_vlm
 
@@ -272,5 +273,5 @@ def test_keypoint_tokens_sit_before_the_state_and_can_be_turned_off(dataset, obs
 
 
 def test_a_checkpoint_missing_from_the_package_names_the_command_that_makes_it():
-    with pytest.raises(FileNotFoundError, match="python -m vlacourse.policies.vla train --out course_vla_gone"):
-        load_policy(None, "course_vla_gone.safetensors", "python -m vlacourse.policies.vla train")
+    with pytest.raises(FileNotFoundError, match="python -m vlacourse.policies.binning_vla train --out course_vla_gone"):
+        load_policy(None, "course_vla_gone.safetensors", "python -m vlacourse.policies.binning_vla train")

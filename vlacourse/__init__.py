@@ -23,7 +23,9 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
     03 robot        sim                   the arm, its tasks, the scripted expert, demonstrations, evaluation
     04 binning VLA  policies.policy       the policy interface (select_action, predict_action_chunk), chunk batches
                     policies.binning      RT-2's action bins
-                    policies.vla          the VLM prefix every VLA shares, the binning VLA, the recipe of the heads
+                    policies.vlm_prefix   the VLM prefix every VLA reads its actions after
+                    policies.binning_vla  the VLA that writes action bins as tokens (RT-2, OpenVLA)
+                    policies.recipe       the one recipe the action heads are trained and measured by
                     policies.compression  action tokenizers measured on the demonstrations: FAST against bins
     05 FAST         policies.fast         the FAST tokenizer: DCT, scale and round, BPE
                     policies.fast_vla     the VLA that writes FAST tokens

@@ -52,8 +52,8 @@ def bench_vla(episodes: int, checkpoint: str | None) -> None:
     pick-and-place, the task it learned."""
     import torch
 
+    from vlacourse.policies.binning_vla import decoding_cost, load_course_vla
     from vlacourse.policies.policy import torch_threads
-    from vlacourse.policies.vla import decoding_cost, load_course_vla
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluate
 
@@ -101,7 +101,7 @@ def bench_flow(episodes: int, checkpoint: str | None, task: str) -> None:
 SHIPPED_VLAS = {
     "flow": ("vlacourse.policies.flow", "load_course_flow_vla"),
     "FAST": ("vlacourse.policies.fast_vla", "load_course_fast_vla"),
-    "binning": ("vlacourse.policies.vla", "load_course_vla"),
+    "binning": ("vlacourse.policies.binning_vla", "load_course_vla"),
 }
 
 

@@ -90,7 +90,7 @@ def vlm_section() -> list[str]:
 
 
 def heads_section() -> list[str]:
-    from vlacourse.policies.vla import load_binning_at_10hz
+    from vlacourse.policies.binning_vla import load_binning_at_10hz
 
     heads = {name: metrics_of(file) for name, file in HEADS.items()}
     heads = {"binning": heads.pop("binning"), "binning at 10 Hz": load_binning_at_10hz(), **heads}
@@ -111,10 +111,11 @@ def heads_section() -> list[str]:
     return [
         "## Notebooks 04-06: three action heads, one recipe",
         "",
-        f"`vla.HeadRecipe`: {recipe['episodes']} {recipe['suite']} demonstrations, {recipe['steps']} steps at "
+        f"`recipe.HeadRecipe`: {recipe['episodes']} {recipe['suite']} demonstrations, {recipe['steps']} steps at "
         f"batch {recipe['batch_size']}, lr {recipe['lr']}, on the VLM that points. Success on pick-and-place "
         "(train split: seed 0, then a fresh seed) and on the held-out colour, with 95% intervals. Binning at 10 Hz "
-        "(`python -m vlacourse.policies.vla 10hz`, metrics only): chunks of 2 actions, each held 5 control steps.",
+        "(`python -m vlacourse.policies.binning_vla 10hz`, metrics only): chunks of 2 actions, each held 5 control "
+        "steps.",
         "",
         *table(
             [

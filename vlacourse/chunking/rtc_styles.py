@@ -48,7 +48,7 @@ class StylesRecipe:
 
     suite: str = "pick_place_styles"  # pick-and-place by the steady, quick and careful operators in turn
     episodes: int = 150  # demonstrations, 50 by each operator
-    steps: int = 1500  # fine-tuning steps (the shipped VLA trained for 6000 from scratch, ``vla.HeadRecipe``)
+    steps: int = 1500  # fine-tuning steps (the shipped VLA trained for 6000 from scratch, ``recipe.HeadRecipe``)
     batch_size: int = 32  # robot frames per step, as the shipped VLA's recipe
     lr: float = 3e-4  # peak, after 100 warmup steps, with cosine decay (``train_policy``)
     seed: int = 0  # the demonstrations' and the training's

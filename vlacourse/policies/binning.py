@@ -11,8 +11,8 @@ range of the data), so that a few outliers do not stretch the bins; values beyon
 Decoding returns each bin's centre, so the round trip is off by at most half a bin width.
 
 Token ids are bin indices 0..255 here; a model that mixes them with text shifts them past its text
-vocabulary (``vlacourse.policies.vla``). RT-2 reused the number tokens of its language model and OpenVLA
-overwrote the 256 least-used tokens of Llama's vocabulary: both had a fixed vocabulary, ours grows.
+vocabulary (``vlacourse.policies.vlm_prefix.grow_vocabulary``). RT-2 reused the number tokens of its language
+model and OpenVLA overwrote the 256 least-used tokens of Llama's vocabulary: both had a fixed vocabulary, ours grows.
 """
 
 from __future__ import annotations

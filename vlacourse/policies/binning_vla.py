@@ -10,12 +10,14 @@ transformer, trained with the same next-token loss:
     "put the red block in the bin"  BPE tokens --+--> GPT (causal) --> a0,dx a0,dy a0,dz a0,g a1,dx ... a(H-1),g
     state (9 numbers) --linear--> 1 token ------+         each action token is predicted from all before it
 
+The prefix, with the tokens that say where the named block is, is ``vlacourse.policies.vlm_prefix``'s.
+
 The GPT's embedding table (tied to its output layer) grows by 256 rows, one per bin; the new rows are
 drawn around the mean of the text embeddings, with their spread. Decoding is greedy and constrained to
 the bin tokens, so the model cannot emit text where an action belongs. A chunk of H = 10 actions (0.2 s
 at 50 Hz) is 40 tokens: one forward pass each, which is what makes this kind of VLA slow.
 
-The shipped binning VLA (``load_course_vla``) is trained by ``HeadRecipe``, as the FAST and flow VLAs, on
+The shipped binning VLA (``load_course_vla``) is trained by ``recipe.HeadRecipe``, as the FAST and flow VLAs, on
 the VLM that points (``vlacourse.vlm.pointing``); its file records that recipe and what was measured.
 
 Where ours differs, and why:
@@ -27,23 +29,35 @@ Where ours differs, and why:
 - OpenVLA's robots act at 5 to 15 Hz, our arm at 50 Hz, a rate at which the FAST paper (Pertsch et al. 2025,
   sec. IV) finds per-step bins fail. ``AT_10_HZ`` is that paper's experiment on our arm: a policy that acts
   every 5 control steps (``PolicyConfig.action_repeat``), in chunks of 2 such actions (the same 0.2 s, 8 tokens).
-- The state enters as one projected token, as in pi0, rather than as text.
-- An auxiliary localisation loss (``PolicyConfig.locate_weight``): a linear head on the state token's last
-  hidden state predicts where each block and zone is from the gripper (labels from the dataset's
-  ``observation.environment_state``); it trains with the action loss and is not used at inference.
-  Embodied chain-of-thought (Zawalski et al. 2024, ECoT) trains OpenVLA to write the objects' boxes and
-  the gripper's position before its actions, and Chen et al. 2025 (Training Strategies for Efficient
-  Embodied Reasoning) found that most of the gain comes from the better representation learned by
-  predicting them, even when they are not generated at test time. Ours is the lightest form: a
-  regression head instead of tokens, because at 64x64 pixels and a few thousand steps behaviour
-  cloning alone barely learns where the named block is (notebook 04).
 
 What it measured (success on the arm, chunk error, speed) is in the shipped file's metadata and in
 RESULTS.md; notebook 04's "What did not work on the way" tells what did not.
 """
 
+from __future__ import annotations
 
-IMPORTS
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vlacourse.checkpoint import read_recording
+from vlacourse.lm.gpt import KVCache
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.binning import NUM_BINS, BinningTokenizer
+from vlacourse.policies.policy import (
+    STATE_KEY,
+    TASK_KEY,
+    PolicyConfig,
+    actions_per_second,
+    load_policy,
+)
+from vlacourse.policies.recipe import BASELINE, HeadRecipe, train_head_command
+from vlacourse.policies.vlm_prefix import VLMPolicy, action_token_loss, build_on_vlm
+from vlacourse.vlm.course_vlm import VLM
 
 CHECKPOINT = "course_vla_binning.safetensors"
 
@@ -159,9 +173,9 @@ def decoding_cost(policy: BinningVLA, observation: dict[str, Any], repeats: int 
 
 
 def load_course_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> BinningVLA:
-    """The shipped binning VLA (made by ``python -m vlacourse.policies.vla train``), or the one at ``path``;
+    """The shipped binning VLA (made by ``python -m vlacourse.policies.binning_vla train``), or the one at ``path``;
     ``.metrics`` holds what ``train_and_measure`` measured when it was made."""
-    return load_policy(path, CHECKPOINT, "python -m vlacourse.policies.vla train", device)
+    return load_policy(path, CHECKPOINT, "python -m vlacourse.policies.binning_vla train", device)
 
 
 def build_vla(
@@ -191,14 +205,14 @@ AT_10_HZ_RECORDING = "binning_at_10hz.json"
 
 def load_binning_at_10hz(path: str | Path | None = None) -> dict:
     """What the binning VLA's recipe gives at 10 Hz (``AT_10_HZ``): the metrics
-    ``python -m vlacourse.policies.vla 10hz`` recorded (no weights ship), or those at ``path``. Notebook 04 sets
+    ``python -m vlacourse.policies.binning_vla 10hz`` recorded (no weights ship), or those at ``path``. Notebook 04 sets
     them beside the shipped 50 Hz VLA's."""
-    return read_recording(path, AT_10_HZ_RECORDING, "python -m vlacourse.policies.vla 10hz")
+    return read_recording(path, AT_10_HZ_RECORDING, "python -m vlacourse.policies.binning_vla 10hz")
 
 
 if __name__ == "__main__":
     train_head_command(
-        "python -m vlacourse.policies.vla",
+        "python -m vlacourse.policies.binning_vla",
         "the binning VLA (notebook 04)",
         build_vla,
         CHECKPOINT,

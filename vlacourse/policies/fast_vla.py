@@ -1,7 +1,7 @@
 """The FAST VLA: notebook 04's VLA writing FAST tokens instead of bins (pi0-FAST, Pertsch et al. 2025, sec. VI).
 
-Everything but the action vocabulary is the binning VLA's (``vlacourse.policies.vla``): the same course VLM, prefix,
-keypoint and state tokens, loss and greedy decoding with a KV cache. The chunk is written as its FAST
+Everything but the action vocabulary is the binning VLA's (``vlacourse.policies.binning_vla``): the same course
+VLM, prefix, keypoint and state tokens, loss and greedy decoding with a KV cache. The chunk is written as its FAST
 tokens (``vlacourse.policies.fast``: DCT, scale and round, BPE), then an end-of-chunk token:
 
     prefix (images, instruction, state) --GPT--> f1 f2 ... fn <end>     n varies with the motion: a few
@@ -26,7 +26,7 @@ Where ours differs, and why:
 - Chunks that run past an episode's end repeat its last action (``ChunkBatches``); FAST encodes the whole
   chunk, padding included, since a chunk with holes has no DCT: the target there is to hold still.
 
-The shipped FAST VLA is trained by ``vla.HeadRecipe``, as the flow VLA, on the VLM that points; its file
+The shipped FAST VLA is trained by ``recipe.HeadRecipe``, as the flow VLA, on the VLM that points; its file
 records that recipe and what was measured when it was made (notebook 05 reads them).
 """
 
@@ -38,10 +38,12 @@ import numpy as np
 import torch
 
 from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.binning_vla import BinningVLA
 from vlacourse.policies.compression import demonstration_chunks
 from vlacourse.policies.fast import FASTTokenizer
 from vlacourse.policies.policy import PolicyConfig, held_actions, load_policy
-from vlacourse.policies.vla import BinningVLA, VLMPolicy, build_on_vlm, train_head_command
+from vlacourse.policies.recipe import train_head_command
+from vlacourse.policies.vlm_prefix import VLMPolicy, build_on_vlm
 from vlacourse.vlm.course_vlm import VLM
 
 

@@ -27,10 +27,11 @@ Where ours differs, and why:
   positions are RoPE; ours are learned embeddings for the H + 1 suffix tokens.
 - pi0's prefix (images and text) attends bidirectionally, PaliGemma's prefix-LM mask; ours is the course
   VLM, a causal GPT, and stays so, as the VLM was trained.
-- The auxiliary localisation loss of the binning VLA (``vlacourse.policies.vla``) reads the expert's state token.
+- The auxiliary localisation loss of the VLM prefix (``vlacourse.policies.vlm_prefix``) reads the expert's state
+  token.
 - The shipped flow VLA starts from the course VLM taught to point on rendered scenes (``vlacourse.vlm.pointing``)
   and reads its own point as a prefix token: our stand-in for PaliGemma's pre-training on locating what
-  words name. It is trained by ``vla.HeadRecipe``; its file records that recipe and what was measured
+  words name. It is trained by ``recipe.HeadRecipe``; its file records that recipe and what was measured
   when it was made (notebook 06 reads them).
 """
 
@@ -62,7 +63,8 @@ from vlacourse.policies.policy import (
     observations_of,
     split_episodes,
 )
-from vlacourse.policies.vla import VLMPolicy, build_on_vlm, train_head_command
+from vlacourse.policies.recipe import train_head_command
+from vlacourse.policies.vlm_prefix import VLMPolicy, build_on_vlm
 from vlacourse.vlm.course_vlm import VLM
 
 

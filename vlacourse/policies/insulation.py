@@ -38,7 +38,7 @@ Where ours differs, and why:
 - Our VLM reads the robot's state as one projected token before the FAST tokens, as notebook 05's VLA
   does; the expert has its own state token, as in pi0.
 - The three losses weigh 1 each (``fast_weight``, ``vqa_weight``). The expert's loss includes the
-  localisation loss of ``vlacourse.policies.vla``, which reads the expert's state token, so it is insulated too.
+  localisation loss of ``vlacourse.policies.vlm_prefix``, which reads the expert's state token, so it is insulated too.
 - On the VLM's side sit our VLA's keypoint read-outs (new layers, notebook 04): in the frozen run they
   keep their random initial weights.
 
@@ -65,7 +65,7 @@ from vlacourse.policies.fast import FASTTokenizer
 from vlacourse.policies.fast_vla import fast_token_targets
 from vlacourse.policies.flow import FlowConfig, FlowVLA
 from vlacourse.policies.policy import STATE_KEY, TASK_KEY, train_policy
-from vlacourse.policies.vla import VLMPolicy, action_token_loss
+from vlacourse.policies.vlm_prefix import VLMPolicy, action_token_loss
 from vlacourse.vlm.course_vlm import VLM, load_course_vlm, qa_batches, question_accuracy, text_after_image
 
 LOSSES = ("flow", "fast", "vqa")  # the expert's flow loss; the VLM's FAST-token and vision-language losses
@@ -246,7 +246,7 @@ class InsulationRecipe:
     """The recorded runs of notebook 07: the four ways of training (``RUNS``), each for the same budget."""
 
     seed: int = 0
-    suite: str = "pick_place"  # notebook 03's demonstrations, as ``vla.HeadRecipe``
+    suite: str = "pick_place"  # notebook 03's demonstrations, as ``recipe.HeadRecipe``
     episodes: int = 100
     steps: int = 600  # training steps per run
     batch_size: int = 32  # robot frames per step

@@ -91,7 +91,7 @@ OFFSET_UNIT = 0.1  # metres: object offsets are learned in units of 10 cm, so th
 def object_offsets(environment_state: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """(B, 16): where each object is from the gripper, in units of ``OFFSET_UNIT``: x, y, z of the four
     blocks, then x, y of the two zones. The target of the auxiliary localisation loss: what a policy must
-    know to move to a block, and what behaviour cloning alone teaches slowly (see ``vlacourse.policies.vla``)."""
+    know to move to a block, and what behaviour cloning alone teaches slowly (see ``vlacourse.policies.vlm_prefix``)."""
     gripper = state[:, :3]  # (B, 3)
     blocks = environment_state[:, :12].view(-1, 4, 3) - gripper[:, None]  # (B, 4, 3)
     zones = environment_state[:, 12:].view(-1, 2, 2) - gripper[:, None, :2]  # (B, 2, 2)
@@ -239,7 +239,7 @@ class Policy(nn.Module):
 # Where the modules that saved earlier checkpoints live now: files made before the package took its
 # subpackage layout name their class by the old, flat module.
 MOVED_MODULES = {
-    "vlacourse.vla": "vlacourse.policies.vla",
+    "vlacourse.vla": "vlacourse.policies.binning_vla",
     "vlacourse.fast_vla": "vlacourse.policies.fast_vla",
     "vlacourse.flow": "vlacourse.policies.flow",
     "vlacourse.insulation": "vlacourse.policies.insulation",
@@ -257,7 +257,7 @@ def no_op_frames(dataset) -> np.ndarray:
     OpenVLA removes such "no-op" transitions from its LIBERO fine-tuning data (Kim et al. 2024, appendix E).
     Here they are the first frames of every move: the expert's minimum-jerk paths start at rest, so the
     arm at rest is labelled "do not move". A policy that learns that label stands still and sees the same
-    frame again: measured on reach, the binning VLA then never leaves its start (see ``vlacourse.policies.vla``)."""
+    frame again: measured on reach, the binning VLA then never leaves its start (notebook 04)."""
     actions, starts = dataset.arrays[ACTION_KEY], dataset.episode_data_index["from"]  # (N, 4), (E,)
     previous_gripper = np.roll(actions[:, 3], 1)  # (N,)
     previous_gripper[starts] = actions[starts, 3]

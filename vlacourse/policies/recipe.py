@@ -1,6 +1,36 @@
-RECIPE_DOC
+"""The one recipe by which the course's action heads are trained, measured and compared (notebooks 04-06).
 
-IMPORTS
+``HeadRecipe`` fixes the data, the steps, the batch, the learning rate and the evaluation;
+``train_and_measure`` trains a VLA by it, then measures its chunk error, its forward passes per chunk, its
+speed and its success on the arm; ``train_head_command`` is the command line of each head's module
+(``python -m vlacourse.policies.binning_vla train``, ``... fast_vla train``, ``... flow train``). The
+shipped binning, FAST and flow VLAs record the recipe that made them in their metadata, so that
+``make test`` can rerun its first steps and ``make reproduce`` all of it. What they measured is in their
+files and in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from vlacourse.cli import REQUIRED, Commands
+from vlacourse.policies.policy import (
+    ChunkBatches,
+    PolicyHistory,
+    actions_per_second,
+    observations_of,
+    split_episodes,
+    train_policy,
+)
+from vlacourse.policies.vlm_prefix import VLMPolicy
+from vlacourse.training import PREFIX_STEPS
+
 
 @dataclass
 class HeadRecipe:
@@ -113,13 +143,13 @@ def train_head_command(
     measure_more: Callable[[VLMPolicy, Any], dict] | None = None,
     variants: dict[str, tuple[str, HeadRecipe]] | None = None,
 ) -> None:
-    """The command line of every action head on the VLM (``python -m vlacourse.policies.vla``, ``.fast_vla``,
+    """The command line of every action head on the VLM (``python -m vlacourse.policies.binning_vla``, ``.fast_vla``,
     ``.flow``): ``train`` trains by ``HeadRecipe()``, measures (``train_and_measure``, then ``measure_more``) and writes
     the checkpoint with its metrics; each of ``variants`` (name: (what it is, its recipe); ``baseline`` unless
     given) trains and measures by its recipe and writes only the metrics, as JSON."""
     variants = {"baseline": BASELINE} if variants is None else variants
     commands = Commands(prog, description)
-    commands.add("train", "train by vla.HeadRecipe and write the checkpoint", checkpoint)
+    commands.add("train", "train by recipe.HeadRecipe and write the checkpoint", checkpoint)
     for name, (help, _) in variants.items():
         commands.add(name, f"{help}: write only its metrics, as JSON", REQUIRED)
     args = commands.parse(argv)

@@ -1,6 +1,61 @@
-PREFIX_DOC
+"""The VLM prefix every VLA of the course reads its actions after, and how a VLA is built on the course VLM.
 
-IMPORTS
+    scene image --ViT--projector--> 64 tokens --+
+    wrist image --ViT--projector--> 64 tokens --+
+    "put the red block in the bin"  BPE tokens --+--> GPT (causal) --> hidden states, read by the action head:
+    [the point it makes, 1 token] --------------+     binning and FAST write the next tokens, the flow expert
+    keypoints, 1 token per camera --------------+     attends to the keys and values
+    state (9 numbers) --linear--> 1 token ------+
+
+``VLMPolicy`` holds the prefix, its pre-processing (each instruction padded on the left to one width, so that
+the state and action tokens sit at the positions they had in training), saving and loading. A subclass says
+how actions come out of it: ``binning_vla``, ``fast_vla``, ``flow`` and ``insulation`` in this package. A
+head that writes tokens grows the GPT's vocabulary (``grow_vocabulary``) and trains with
+``action_token_loss``; ``build_on_vlm`` starts any of them from the course VLM or from the VLM that points.
+
+Where ours differs, and why:
+- The state enters as one projected token, as in pi0 (Black et al. 2024), rather than as text.
+- A keypoint token per camera (``vlm.vision.KeypointReadout``, a spatial softmax, Levine et al. 2016) and,
+  on the VLM that points (``vlacourse.vlm.pointing``), the point itself: the GPT reads the images and the
+  instruction, points at the named block in each camera, and reads that point as one more token before the
+  state. Our 64x64 cameras show a block as a few pixels, and behaviour cloning alone barely learns where
+  the named block is (notebook 04).
+- An auxiliary localisation loss (``PolicyConfig.locate_weight``): a linear head on the state token's last
+  hidden state predicts where each block and zone is from the gripper (labels from the dataset's
+  ``observation.environment_state``); it trains with the action loss and is not used at inference.
+  Embodied chain-of-thought (Zawalski et al. 2024, ECoT) trains OpenVLA to write the objects' boxes and
+  the gripper's position before its actions, and Chen et al. 2025 (Training Strategies for Efficient
+  Embodied Reasoning) found that most of the gain comes from the better representation learned by
+  predicting them, even when they are not generated at test time. Ours is a regression head instead of
+  tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from vlacourse.lm.gpt import GPT, GPTConfig, KVCache
+from vlacourse.lm.tokenizer import BPETokenizer
+from vlacourse.policies.policy import (
+    ENVIRONMENT_STATE_DIM,
+    POINTING_KEY,
+    STATE_KEY,
+    TASK_KEY,
+    Policy,
+    PolicyConfig,
+    check_observation,
+    locate_loss,
+    warn_unseen_words,
+)
+from vlacourse.vlm.course_vlm import VLM, load_course_vlm
+from vlacourse.vlm.vision import KeypointReadout, Pointer, Pointing, ViTConfig, pointing_loss
+
 
 def grow_vocabulary(gpt: GPT, extra: int) -> GPT:
     """A copy of ``gpt`` with ``extra`` new tokens at the end of its vocabulary; the new rows are drawn with

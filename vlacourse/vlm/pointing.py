@@ -20,7 +20,7 @@ both images; the instructions are the course's tasks' (all but the held-out comb
 acts, hands the point on as a token, and keeps learning to point on its demonstrations' frames.
 
 Where ours differs: PaliGemma writes 1024 location bins as tokens; ours regresses the point, which our data
-learns several times faster (``vlacourse.policies.vla``), and the VLA reads it as a token all the same.
+learns several times faster (notebook 04), and the VLA reads it as a token all the same.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import torch
 
 from vlacourse.cli import Commands
 from vlacourse.policies.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
-from vlacourse.policies.vla import VLMPolicy
+from vlacourse.policies.vlm_prefix import VLMPolicy
 from vlacourse.training import PREFIX_STEPS, History, train
 from vlacourse.vlm.course_vlm import load_course_vlm
 from vlacourse.vlm.vision import Pointing, pixel_distance, pointing_loss

@@ -179,7 +179,7 @@ class Pointer(nn.Module):
     The spatial softmax is ``KeypointReadout``'s (Levine et al. 2016), made conditional on the words, which
     is what pointing is: PaliGemma (Beyer et al. 2024) and Molmo (Deitke et al. 2024) answer "where is X?"
     with coordinates. They write them as tokens; ours regresses them, because on our data bins learn *where*
-    several times slower than regression (``vlacourse.policies.vla``).
+    several times slower than regression (notebook 04).
     """
 
     def __init__(self, text_dim: int, patch_dim: int, grid: int, cameras: int):
