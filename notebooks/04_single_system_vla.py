@@ -266,7 +266,7 @@ for hz, slowdown in {50: 1, 25: 2, 10: 5}.items():
 #
 # ## The paper's experiment, on our arm: the same bins at 10 Hz
 #
-# If copies are what hold bins back, the same VLA acting less often should do better. `vla.AT_10_HZ` is
+# If copies are what hold bins back, the same VLA acting less often should do better. `binning_vla.AT_10_HZ` is
 # the shipped recipe with one change: the policy acts every 5 control steps (10 Hz), each action held for 5
 # steps (`PolicyConfig.action_repeat`). It learns from the same demonstrations, each 10 Hz action the mean
 # motion of its 5 steps (so that held for 5 steps it moves as far) with the last step's gripper command,

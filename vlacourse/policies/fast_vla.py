@@ -133,7 +133,7 @@ def build_fast_vla(
     pointing_vlm: VLMPolicy | None = None,
 ) -> FASTVLA:
     """A fresh FAST VLA, its tokenizer fitted on the dataset's chunks of ``chunk_size`` actions, each held
-    ``action_repeat`` control steps, on the course VLM or on ``pointing_vlm`` (``vla.build_on_vlm``)."""
+    ``action_repeat`` control steps, on the course VLM or on ``pointing_vlm`` (``vlm_prefix.build_on_vlm``)."""
     chunks = held_actions(demonstration_chunks(dataset, chunk_size * action_repeat), action_repeat)  # (N, H, D)
     fast = FASTTokenizer.fit(chunks, vocab_size, scale)
     config = PolicyConfig(

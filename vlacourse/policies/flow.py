@@ -294,7 +294,7 @@ def build_flow_vla(
     pointing_vlm: VLMPolicy | None = None,
 ) -> FlowVLA:
     """A fresh flow-matching VLA with the dataset's statistics and instructions, on the course VLM or on
-    ``pointing_vlm`` (``vla.build_on_vlm``); it acts every ``action_repeat`` control steps."""
+    ``pointing_vlm`` (``vlm_prefix.build_on_vlm``); it acts every ``action_repeat`` control steps."""
     config = FlowConfig(
         chunk_size=chunk_size,
         n_action_steps=chunk_size,
@@ -310,7 +310,7 @@ CHECKPOINT = "course_vla_flow.safetensors"
 
 def load_course_flow_vla(path: str | Path | None = None, device: str | torch.device = "cpu") -> FlowVLA:
     """The shipped flow VLA (made by ``python -m vlacourse.policies.flow train``), or the one at ``path``;
-    ``.metrics`` holds what ``vla.train_and_measure`` measured when it was made."""
+    ``.metrics`` holds what ``recipe.train_and_measure`` measured when it was made."""
     return load_policy(path, CHECKPOINT, "python -m vlacourse.policies.flow train", device)
 
 

@@ -196,7 +196,7 @@ def chunk_overlap_widget(policy: FlowVLA) -> InteractiveImage:
     H = policy.config.chunk_size
     # MuJoCo's OpenGL context works only in the thread that first made it current, and a kernel may run widget
     # callbacks in another thread than the cell's (ipykernel 7 does): one thread owns the simulator.
-    simulator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk_widget")
+    simulator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk_overlap_widget")
     env = simulator.submit(TabletopEnv, "pick_place", cameras=policy.config.cameras, render_size=(180, 240)).result()
     runs: dict[tuple[ExecutionConfig, int], Trace] = {}
 
