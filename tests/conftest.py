@@ -31,8 +31,8 @@ def observation():
 
 @pytest.fixture(scope="session")
 def head_recipe_dataset():
-    """The demonstrations the shipped binning, FAST and flow VLAs were trained on (``recipe.HeadRecipe``), collected once,
-    then read from the cache."""
+    """The demonstrations the shipped binning, FAST and flow VLAs were trained on (``recipe.HeadRecipe``),
+    collected once, then read from the cache."""
     from vlacourse.policies.recipe import HeadRecipe
     from vlacourse.sim.dataset import load_or_collect
 

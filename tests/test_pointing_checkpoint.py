@@ -1,4 +1,5 @@
-"""The shipped pointing VLM: it meets notebook 02's numbers, and `python -m vlacourse.vlm.pointing train` makes it again.
+"""The shipped pointing VLM: it meets notebook 02's numbers, and `python -m vlacourse.vlm.pointing train` makes it
+again.
 
 `make test` re-measures the shipped weights on the recipe's held-out scenes and reruns the recipe's first steps
 against the losses the checkpoint recorded; `make reproduce ARTIFACT=pointing` runs the whole recipe (about 45
