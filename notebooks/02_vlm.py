@@ -284,7 +284,7 @@ for ax in (ax_scene, ax_map):
 # tokens, pi0.5 co-trains on object detection, Molmo and Gemini Robotics-ER *point*.
 #
 # Teaching it costs no robot. A fresh layout, the gripper anywhere above the table, two 64x64 renders:
-# about 3 ms (`vlacourse.sim.cameras.render_pointing_scenes`). The label is free, because we know where
+# about 3 ms (`vlacourse.sim.cameras.PointingScenes`). The label is free, because we know where
 # each block is and where each camera is. A pinhole camera at position $c$ with axes $R$ sees a point $p$
 # at $(x, y, z) = R^\top (p - c)$, in the image at
 #
@@ -303,11 +303,11 @@ import textwrap
 
 import numpy as np
 
-from vlacourse.sim.cameras import render_pointing_scenes
+from vlacourse.sim.cameras import PointingScenes
 from vlacourse.vlm.pointing import PointingBatches, load_course_pointing_vlm, pointing_error
 
 pointing_vlm = load_course_pointing_vlm(device=course.device)
-fresh = PointingBatches(render_pointing_scenes(128, seed=7, progress=False), batch_size=4, seed=7, device=course.device)
+fresh = PointingBatches(PointingScenes(128, seed=7), batch_size=4, seed=7, device=course.device)
 pointed = pointing_error(pointing_vlm, fresh, frames=128)
 print(f"trained on {pointing_vlm.metrics['recipe']['scenes']:,} rendered scenes; on 128 new ones, every block named:")
 print(

@@ -32,13 +32,11 @@ def test_shipped_metrics_meet_the_notebooks_claims(shipped):
 
 
 def test_shipped_weights_measure_what_their_metadata_says(shipped):
-    from vlacourse.sim.cameras import render_pointing_scenes
+    from vlacourse.sim.cameras import PointingScenes
 
     recipe = PointingRecipe()
     heldout = PointingBatches(
-        render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=False),
-        recipe.batch_size,
-        recipe.seed + 1,
+        PointingScenes(recipe.heldout_scenes, recipe.seed + 1), recipe.batch_size, recipe.seed + 1
     )
     now = pointing_error(shipped, heldout, recipe.heldout_scenes)
     for name in ("scene_px_median", "wrist_px_median", "scene_cm_median", "in_view_right"):

@@ -12,7 +12,7 @@ the robot's state holds. ``PointingLabels`` turns a frame's state and object pos
 block appears in each camera: the targets a VLM learns to point at (``vlacourse.vlm.pointing``).
 
 A demonstration costs about a second of simulation; a scene for pointing, a fresh layout with the gripper
-somewhere above the table, costs a reset and two renders, a few milliseconds (``render_pointing_scenes``).
+somewhere above the table, costs a reset and two renders, a few milliseconds (``PointingScenes``).
 """
 
 from __future__ import annotations
@@ -92,24 +92,50 @@ def named_block(instruction: str) -> int:
     return COLORS.index(words[min(named)])
 
 
-def render_pointing_scenes(count: int, seed: int = 0, image_size: int = 64, progress: bool = True) -> dict:
+FRAME_KEYS = tuple(f"observation.images.{c}" for c in CAMERAS) + ("observation.state", "observation.environment_state")
+
+
+class PointingScenes:
     """``count`` fresh layouts, each with the open gripper at a random point of ``POINT_LOW``..``POINT_HIGH``,
-    seen by both cameras: the arrays of a ``DemoDataset``'s frames (images, state, environment state) without
-    actions. Seeded: the same arguments give the same scenes."""
-    rng = np.random.default_rng(seed)
-    env = TabletopEnv(image_size=image_size)
-    keys = [f"observation.images.{c}" for c in CAMERAS] + ["observation.state", "observation.environment_state"]
-    frames = {key: [] for key in keys}
-    for _ in tqdm(range(count), desc="rendering pointing scenes", disable=not progress):
-        layout = sample_layout(rng, sample_task(TASKS[rng.integers(len(TASKS))], rng))
-        gripper = clip_to_workspace(rng.uniform(POINT_LOW, POINT_HIGH))
+    seen by both cameras. The layouts are drawn at once (seeded: the same arguments give the same scenes), each
+    is rendered when first asked for (``frames``): a few training batches cost their own renders, not all."""
+
+    def __init__(self, count: int, seed: int = 0, image_size: int = 64):
+        rng = np.random.default_rng(seed)
+        self.draws = []
+        for _ in range(count):
+            layout = sample_layout(rng, sample_task(TASKS[rng.integers(len(TASKS))], rng))
+            self.draws.append((layout, clip_to_workspace(rng.uniform(POINT_LOW, POINT_HIGH))))
+        self.image_size = image_size
+        self._env: TabletopEnv | None = None
+        self._rendered: dict[int, dict[str, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.draws)
+
+    def frames(self, indices, progress: bool = False) -> dict[str, np.ndarray]:
+        """The scenes at ``indices``, stacked: the arrays of a ``DemoDataset``'s frames (images, state,
+        environment state) without actions."""
+        indices = [int(i) for i in indices]
+        for i in tqdm(
+            sorted(set(indices) - set(self._rendered)), desc="rendering pointing scenes", disable=not progress
+        ):
+            self._rendered[i] = self._render(i)
+        return {key: np.stack([self._rendered[i][key] for i in indices]) for key in FRAME_KEYS}
+
+    def _render(self, index: int) -> dict[str, np.ndarray]:
+        if self._env is None:
+            self._env = TabletopEnv(image_size=self.image_size)
+        env, (layout, gripper) = self._env, self.draws[index]
         env.arm.reset(
             {f"{c}_block": p for c, p in layout.blocks.items()},
             {f"{z}_zone": p for z, p in layout.zones.items()},
             gripper,
-        )
-        for camera in CAMERAS:
-            frames[f"observation.images.{camera}"].append(env.policy_camera.render(env.arm.data, camera).copy())
-        frames["observation.state"].append(env.state())
-        frames["observation.environment_state"].append(env.environment_state())
-    return {key: np.stack(values) for key, values in frames.items()}
+        )  # from a reset state: a scene does not depend on the one rendered before it
+        frame = {f"observation.images.{c}": env.policy_camera.render(env.arm.data, c).copy() for c in CAMERAS}
+        return frame | {"observation.state": env.state(), "observation.environment_state": env.environment_state()}
+
+
+def render_pointing_scenes(count: int, seed: int = 0, image_size: int = 64, progress: bool = True) -> dict:
+    """All ``count`` scenes of ``PointingScenes(count, seed, image_size)``, rendered."""
+    return PointingScenes(count, seed, image_size).frames(range(count), progress)

@@ -37,6 +37,7 @@ import torch
 from vlacourse.cli import Commands
 from vlacourse.policies.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load_policy
 from vlacourse.policies.vlm_prefix import VLMPolicy
+from vlacourse.sim.cameras import PointingScenes
 from vlacourse.training import PREFIX_STEPS, History, train
 from vlacourse.vlm.course_vlm import load_course_vlm
 from vlacourse.vlm.vision import Pointing, pixel_distance, pointing_loss
@@ -80,30 +81,34 @@ def pointing_instructions() -> list[list[str]]:
 
 
 class PointingBatches:
-    """Random (scene, named block, instruction) triples of rendered scenes, with where that block appears."""
+    """Random (scene, named block, instruction) triples of pointing scenes, with where that block appears."""
 
-    def __init__(self, scenes: dict[str, np.ndarray], batch_size: int, seed: int, device: str | torch.device = "cpu"):
+    def __init__(self, scenes: PointingScenes, batch_size: int, seed: int, device: str | torch.device = "cpu"):
         from vlacourse.sim.cameras import PointingLabels
 
         self.rng, self.batch_size, self.device = np.random.default_rng(seed), batch_size, device
-        self.images = {k: torch.from_numpy(v) for k, v in scenes.items() if k.startswith("observation.images.")}
-        self.labels = torch.from_numpy(
-            PointingLabels()(scenes["observation.state"], scenes["observation.environment_state"])
-        )  # (N, 4, 2, 3)
+        self.scenes, self.labels = scenes, PointingLabels()
         self.instructions = pointing_instructions()
+
+    def __len__(self) -> int:
+        return len(self.scenes)
 
     def batch_at(
         self, frames: np.ndarray, blocks: np.ndarray, rng: np.random.Generator | None = None
     ) -> dict[str, Any]:
         """The given scenes, each naming the given block in an instruction drawn by ``rng`` (default: the batches')."""
         rng = rng or self.rng
-        batch = {k: v[torch.from_numpy(frames)].to(self.device) for k, v in self.images.items()}
-        batch[POINTING_KEY] = self.labels[torch.from_numpy(frames), torch.from_numpy(blocks)].to(self.device)
+        arrays = self.scenes.frames(frames)  # rendered the first time they are asked for
+        batch = {
+            k: torch.from_numpy(v).to(self.device) for k, v in arrays.items() if k.startswith("observation.images.")
+        }
+        where = self.labels(arrays["observation.state"], arrays["observation.environment_state"])  # (B, 4, 2, 3)
+        batch[POINTING_KEY] = torch.from_numpy(where[np.arange(len(frames)), blocks]).to(self.device)  # (B, 2, 3)
         batch[TASK_KEY] = [self.instructions[b][rng.integers(len(self.instructions[b]))] for b in blocks]
         return batch
 
     def __call__(self) -> dict[str, Any]:
-        frames = self.rng.integers(len(self.labels), size=self.batch_size)
+        frames = self.rng.integers(len(self.scenes), size=self.batch_size)
         return self.batch_at(frames, self.rng.integers(len(self.instructions), size=self.batch_size))
 
 
@@ -117,7 +122,7 @@ def pointing_error(vlm: PointingVLM, batches: PointingBatches, frames: int = 512
     from vlacourse.sim.tasks import BLOCK_HALF
 
     vlm.eval()
-    frames, rng = min(frames, len(batches.labels)), np.random.default_rng(0)  # the same instructions every time
+    frames, rng = min(frames, len(batches)), np.random.default_rng(0)  # the same instructions every time
     points, targets, calls = [], [], []
     for start in range(0, frames, 64):
         index = np.arange(start, min(start + 64, frames))
@@ -171,21 +176,18 @@ def train_pointing(
     """The pointing VLM trained by the recipe, its history and its error on held-out scenes (seeded; not measured
     when ``stop_after`` cuts the run short)."""
     from vlacourse.notebook import seed_everything
-    from vlacourse.sim.cameras import render_pointing_scenes
 
     start = time.perf_counter()
-    scenes = render_pointing_scenes(recipe.scenes, recipe.seed, progress=progress)
+    # The training scenes are drawn here and rendered as the batches first need them (in train_seconds).
+    scenes = PointingScenes(recipe.scenes, recipe.seed)
     heldout = PointingBatches(
-        render_pointing_scenes(recipe.heldout_scenes, recipe.seed + 1, progress=progress),
-        recipe.batch_size,
-        recipe.seed + 1,
-        device,
+        PointingScenes(recipe.heldout_scenes, recipe.seed + 1), recipe.batch_size, recipe.seed + 1, device
     )
+    validation = heldout.batch_at(np.arange(256) % len(heldout), np.arange(256) % 4)
     render_seconds = time.perf_counter() - start
     seed_everything(recipe.seed)
     vlm = build_pointing_vlm(device)
     batches = PointingBatches(scenes, recipe.batch_size, recipe.seed, device)
-    validation = heldout.batch_at(np.arange(256) % len(heldout.labels), np.arange(256) % 4)
     history = train(
         vlm,
         batches,
