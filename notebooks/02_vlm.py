@@ -216,7 +216,7 @@ plot = LiveLossPlot("LLaVA stage 1: training only the projector")
 plot
 
 # %%
-qa = qa_batches(train_scenes, tokenizer, batch_size=64, seed=0, device=course.device)
+qa = qa_batches(train_scenes, tokenizer, batch_size=32, seed=0, device=course.device)
 heldout_qa = qa_batches(heldout, tokenizer, batch_size=64, seed=0, device=course.device)
 train(fresh, qa, steps=100, lr=3e-3, eval_every=25, evaluate=lambda: fresh(*heldout_qa())[1], plot=plot)
 stage1_accuracy, _ = question_accuracy(fresh, tokenizer, heldout[:128])
