@@ -60,11 +60,12 @@ def test_the_scene_camera_sees_every_block_and_the_wrist_camera_some(labels):
     assert labels[:, :, 0, 2].all() and 0.1 < labels[:, :, 1, 2].mean() < 0.9
 
 
-def test_scenes_are_seeded_and_each_renders_alone_as_among_all(scenes):
+def test_scenes_are_seeded_and_each_renders_alone_as_among_all(scenes, labels):
     again = render_pointing_scenes(60, seed=4, progress=False)
     assert all(np.array_equal(scenes[k], again[k]) for k in scenes)
     some = PointingScenes(60, seed=4).frames([41, 7, 41])  # rendered on demand, out of order, one twice
     assert all(np.array_equal(some[k], scenes[k][[41, 7, 41]]) for k in scenes)
+    assert np.array_equal(PointingScenes(60, seed=4).pointing_labels([41, 7]), labels[[41, 7]])
     assert not np.array_equal(
         render_pointing_scenes(2, seed=5, progress=False)["observation.state"], scenes["observation.state"][:2]
     )

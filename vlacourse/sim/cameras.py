@@ -108,6 +108,7 @@ class PointingScenes:
             self.draws.append((layout, clip_to_workspace(rng.uniform(POINT_LOW, POINT_HIGH))))
         self.image_size = image_size
         self._env: TabletopEnv | None = None
+        self._labels: PointingLabels | None = None
         self._rendered: dict[int, dict[str, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -116,16 +117,24 @@ class PointingScenes:
     def frames(self, indices, progress: bool = False) -> dict[str, np.ndarray]:
         """The scenes at ``indices``, stacked: the arrays of a ``DemoDataset``'s frames (images, state,
         environment state) without actions."""
+        return self._stacked(indices, FRAME_KEYS, progress)
+
+    def pointing_labels(self, indices) -> np.ndarray:
+        """(N, blocks, cameras, 3): where each block appears in the scenes at ``indices`` (``PointingLabels``),
+        computed once per scene, when it is rendered."""
+        return self._stacked(indices, ("pointing",))["pointing"]
+
+    def _stacked(self, indices, keys, progress: bool = False) -> dict[str, np.ndarray]:
         indices = [int(i) for i in indices]
         for i in tqdm(
             sorted(set(indices) - set(self._rendered)), desc="rendering pointing scenes", disable=not progress
         ):
             self._rendered[i] = self._render(i)
-        return {key: np.stack([self._rendered[i][key] for i in indices]) for key in FRAME_KEYS}
+        return {key: np.stack([self._rendered[i][key] for i in indices]) for key in keys}
 
     def _render(self, index: int) -> dict[str, np.ndarray]:
         if self._env is None:
-            self._env = TabletopEnv(image_size=self.image_size)
+            self._env, self._labels = TabletopEnv(image_size=self.image_size), PointingLabels()
         env, (layout, gripper) = self._env, self.draws[index]
         env.arm.reset(
             {f"{c}_block": p for c, p in layout.blocks.items()},
@@ -133,7 +142,9 @@ class PointingScenes:
             gripper,
         )  # from a reset state: a scene does not depend on the one rendered before it
         frame = {f"observation.images.{c}": env.policy_camera.render(env.arm.data, c).copy() for c in CAMERAS}
-        return frame | {"observation.state": env.state(), "observation.environment_state": env.environment_state()}
+        frame |= {"observation.state": env.state(), "observation.environment_state": env.environment_state()}
+        where = self._labels(frame["observation.state"][None], frame["observation.environment_state"][None])
+        return frame | {"pointing": where[0]}  # (blocks, cameras, 3)
 
 
 def render_pointing_scenes(count: int, seed: int = 0, image_size: int = 64, progress: bool = True) -> dict:

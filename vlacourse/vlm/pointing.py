@@ -84,10 +84,8 @@ class PointingBatches:
     """Random (scene, named block, instruction) triples of pointing scenes, with where that block appears."""
 
     def __init__(self, scenes: PointingScenes, batch_size: int, seed: int, device: str | torch.device = "cpu"):
-        from vlacourse.sim.cameras import PointingLabels
-
         self.rng, self.batch_size, self.device = np.random.default_rng(seed), batch_size, device
-        self.scenes, self.labels = scenes, PointingLabels()
+        self.scenes = scenes
         self.instructions = pointing_instructions()
 
     def __len__(self) -> int:
@@ -102,7 +100,7 @@ class PointingBatches:
         batch = {
             k: torch.from_numpy(v).to(self.device) for k, v in arrays.items() if k.startswith("observation.images.")
         }
-        where = self.labels(arrays["observation.state"], arrays["observation.environment_state"])  # (B, 4, 2, 3)
+        where = self.scenes.pointing_labels(frames)  # (B, 4, 2, 3)
         batch[POINTING_KEY] = torch.from_numpy(where[np.arange(len(frames)), blocks]).to(self.device)  # (B, 2, 3)
         batch[TASK_KEY] = [self.instructions[b][rng.integers(len(self.instructions[b]))] for b in blocks]
         return batch
