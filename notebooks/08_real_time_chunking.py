@@ -208,8 +208,8 @@ from vlacourse.widgets.chunk import sweep_table
 recording = rtc.load_recorded_sweep()
 summary = rtc.summarize(recording["results"])
 print(
-    f"{recording['recipe']['episodes']} episodes per cell, recorded in {recording['seconds'] / 60:.0f} minutes "
-    f"by {recording['workers']} processes"
+    f"{recording['recipe']['episodes']} episodes per cell; the cells took {recording['seconds'] / 60:.0f} minutes "
+    "of one CPU thread each, together"
 )
 plot_sweep(recording)
 plt.show()

@@ -1,6 +1,7 @@
 """Real-time chunking: the soft mask and guidance weight against their closed forms, the guided sampler against
 the plain one, the asynchronous loop's bookkeeping, and a rerun of the shipped sweep's first episodes."""
 
+import json
 import math
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from vlacourse.chunking.rtc import (
     guided_denoise,
     hard_mask,
     load_recorded_sweep,
+    record_sweep,
     rms_jerk,
     run_episode,
     soft_mask,
@@ -180,9 +182,20 @@ def test_the_recording_reruns(policy):
     assert summary["rtc"]["4"]["discontinuity"] < summary["naive"]["4"]["discontinuity"]
 
 
+def test_a_sweep_keeps_each_finished_cell_and_resumes_from_them(tmp_path):
+    recipe = SweepRecipe(delays=(0,), episodes=1)
+    first = record_sweep(recipe, ("naive",), progress=False, cells_dir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["naive-d0.json"]
+    again = record_sweep(recipe, ("naive",), progress=False, cells_dir=tmp_path)  # read, not run
+    assert json.dumps(again) == json.dumps(first)  # as text: NaN (an episode that never placed) equals itself
+    with pytest.raises(ValueError, match="another recipe or policy"):
+        record_sweep(SweepRecipe(delays=(0,), episodes=2), ("naive",), progress=False, cells_dir=tmp_path)
+
+
 @pytest.mark.reproduce
 def test_the_record_command_reproduces_the_whole_sweep(tmp_path):
-    """``make reproduce ARTIFACT=rtc``: every strategy at every delay (about 30 minutes in two processes)."""
+    """``make reproduce ARTIFACT=rtc``: every strategy at every delay (hours: run the command with ``--cells``
+    to be able to stop and resume it)."""
     recording = load_recorded_sweep()
     out = tmp_path / "rtc_sweep.json"
     subprocess.run([sys.executable, "-m", "vlacourse.chunking.rtc", "record", "--out", str(out), "--quiet"], check=True)

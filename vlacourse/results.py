@@ -239,8 +239,8 @@ def chunking_section() -> list[str]:
         "## Notebook 08: real-time chunking",
         "",
         f"`python -m vlacourse.chunking.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
-        f"episodes per cell, a new chunk every {recipe['horizon']} steps, {sweep['seconds'] / 60:.1f} min "
-        f"({sweep['workers']} processes). Each cell: success [95% interval], the largest jump at a switch "
+        f"episodes per cell, a new chunk every {recipe['horizon']} steps; its cells took {sweep['seconds'] / 60:.0f} "
+        "min of one CPU thread each, together. Each cell: success [95% interval], the largest jump at a switch "
         "(action units), RMS jerk (m/s^3), averaged over episodes.",
         "",
         *sweep_rows(sweep),

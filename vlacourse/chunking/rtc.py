@@ -380,7 +380,7 @@ class SweepRecipe:
 
     delays: tuple[int, ...] = (0, 1, 2, 3, 4, 5)  # d, in control steps of 20 ms; d <= s <= H - d caps it at 5
     horizon: int = 5  # s: half the chunk, so that s >= d for every delay and H - s = 5 actions overlap
-    episodes: int = 50  # seeded pick-and-place episodes per strategy and delay, the same ones for each
+    episodes: int = 100  # seeded pick-and-place episodes per strategy and delay, the same ones for each
     seed: int = 0
     task: str = "pick_place"
     threads: int = 1  # CPU threads: float sums differ with the thread count, and the recording is rerun in tests
@@ -394,21 +394,23 @@ def _flow_vla(checkpoint: str | None) -> FlowVLA:
 
 def recorded_cell(
     recipe: SweepRecipe, strategy: str, delay: int, checkpoint: str | None = None
-) -> list[dict[str, float]]:
+) -> tuple[list[dict[str, float]], float]:
     """One (strategy, d) cell of the recipe on the flow VLA at ``checkpoint`` (None: the shipped one): the
-    metrics of each of its seeded episodes, the same episodes in every cell. Cells are independent: worker
-    processes share them out."""
+    metrics of each of its seeded episodes, the same episodes in every cell, and the seconds it took. Cells are
+    independent: worker processes share them out."""
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluation_seed
 
+    tic = time.perf_counter()
     policy = _flow_vla(checkpoint)
     env = TabletopEnv(recipe.task, cameras=policy.config.cameras)
     config = ExecutionConfig(strategy, delay, recipe.horizon)
     with torch_threads(recipe.threads):
-        return [
+        episodes = [
             episode_metrics(run_episode(policy, config, evaluation_seed(recipe.seed, e), recipe.task, env))
             for e in range(recipe.episodes)
         ]
+    return episodes, time.perf_counter() - tic
 
 
 def record_sweep(
@@ -417,36 +419,78 @@ def record_sweep(
     progress: bool = True,
     workers: int = 1,
     checkpoint: str | Path | None = None,
+    cells_dir: str | Path | None = None,
 ) -> dict:
     """The recipe's sweep on the flow VLA at ``checkpoint`` (None: the shipped one), with the recipe and the
-    seconds it took. ``workers`` > 1 runs the cells in that many processes (one CPU thread each): the same
-    numbers, sooner."""
+    seconds its cells took (``seconds``: their sum, each on one CPU thread). ``workers`` > 1 runs the cells in
+    that many processes: the same numbers, sooner. With ``cells_dir``, each finished cell is kept there as
+    it ends, and a cell already kept there by the same recipe and policy is read, not run again: a sweep of
+    hours can be stopped and resumed."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm.auto import tqdm
 
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     checkpoint = None if checkpoint is None else str(checkpoint)
+    policy = CHECKPOINT if checkpoint is None else Path(checkpoint).name
+    kept = _KeptCells(cells_dir, {"recipe": asdict(recipe), "policy": policy})
     cells = [(strategy, d) for strategy in strategies for d in recipe.delays]
-    tic = time.perf_counter()
+    done = {cell: kept.read(*cell) for cell in cells}
+    done = {cell: outcome for cell, outcome in done.items() if outcome is not None}
+    bar = tqdm(total=len(cells), initial=len(done), desc="strategy x delay", disable=not progress)
     # spawn, not fork: a fresh process opens its own rendering context
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        jobs = [(recipe, strategy, d, checkpoint) for strategy, d in cells]
-        outcomes = pool.map(recorded_cell, *zip(*jobs, strict=True))
-        outcomes = list(tqdm(outcomes, total=len(cells), desc="strategy x delay", disable=not progress))
+        futures = {
+            pool.submit(recorded_cell, recipe, strategy, d, checkpoint): (strategy, d)
+            for strategy, d in cells
+            if (strategy, d) not in done
+        }
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            kept.write(*futures[future], done[futures[future]])
+            bar.update()
+    bar.close()
     results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}
-    for (strategy, d), episodes in zip(cells, outcomes, strict=True):
-        results[strategy][str(d)] = episodes
+    for strategy, d in cells:
+        results[strategy][str(d)] = done[(strategy, d)][0]
     return {
         "recipe": asdict(recipe),
-        "policy": CHECKPOINT if checkpoint is None else Path(checkpoint).name,
+        "policy": policy,
         "chunk_size": _flow_vla(checkpoint).config.chunk_size,
-        "seconds": time.perf_counter() - tic,
+        "seconds": sum(seconds for _, seconds in done.values()),
         "workers": workers,
         "results": results,
     }
+
+
+class _KeptCells:
+    """The finished cells of a sweep in a folder, one JSON file each, with what made them (None: none kept)."""
+
+    def __init__(self, folder: str | Path | None, made_by: dict):
+        self.folder = None if folder is None else Path(folder)
+        self.made_by = json.loads(json.dumps(made_by))  # as read back (a tuple comes back a list)
+
+    def _path(self, strategy: str, d: int) -> Path:
+        return self.folder / f"{strategy}-d{d}.json"
+
+    def read(self, strategy: str, d: int) -> tuple[list[dict[str, float]], float] | None:
+        if self.folder is None or not self._path(strategy, d).exists():
+            return None
+        cell = json.loads(self._path(strategy, d).read_text())
+        if cell["made_by"] != self.made_by:
+            raise ValueError(
+                f"{self._path(strategy, d)} was recorded by another recipe or policy: "
+                "give another cells folder, or delete this one"
+            )
+        return cell["episodes"], cell["seconds"]
+
+    def write(self, strategy: str, d: int, outcome: tuple[list[dict[str, float]], float]) -> None:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            cell = {"made_by": self.made_by, "episodes": outcome[0], "seconds": outcome[1]}
+            self._path(strategy, d).write_text(json.dumps(cell))
 
 
 def load_recorded_sweep(path: str | Path | None = None) -> dict:
@@ -460,11 +504,14 @@ def main(argv: list[str] | None = None) -> None:
     make.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     make.add_argument("--episodes", type=int, default=SweepRecipe.episodes)
     make.add_argument("--workers", type=int, default=2, help="processes that share the cells out (one CPU each)")
+    make.add_argument(
+        "--cells", type=Path, help="a folder that keeps each finished cell: run again to resume a stopped sweep"
+    )
     args = commands.parse(argv)
     recipe = SweepRecipe(episodes=args.episodes)
-    recording = record_sweep(recipe, args.strategies, progress=not args.quiet, workers=args.workers)
+    recording = record_sweep(recipe, args.strategies, not args.quiet, args.workers, cells_dir=args.cells)
     args.out.write_text(json.dumps(recording, indent=1))
-    print(f"wrote {args.out} in {recording['seconds'] / 60:.1f} minutes")
+    print(f"wrote {args.out}: its cells took {recording['seconds'] / 60:.1f} minutes of one CPU thread each")
 
 
 if __name__ == "__main__":
