@@ -21,7 +21,7 @@ help:
 	@echo "make test-browser  JupyterLab in headless Chromium: run the widget notebooks, move every control"
 	@echo "make test-colab  the same tests in .venv-colab, with Colab's versions (tests/colab_versions.txt)"
 	@echo "make reproduce ARTIFACT=name  retrain one shipped artifact in full and compare it with the shipped one"
-	@echo "              ($(ARTIFACTS), or all: about 8 hours)"
+	@echo "              ($(ARTIFACTS), or all: about 10 hours)"
 	@echo "make sync     rewrite each notebooks/*.ipynb from its jupytext source notebooks/*.py"
 	@echo "make student  write student notebooks (solutions replaced by stubs) into student/"
 	@echo "make grade SUBMISSIONS=folder  grade a class's notebooks: grades.csv and grades.md"

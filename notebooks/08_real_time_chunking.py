@@ -209,7 +209,7 @@ recording = rtc.load_recorded_sweep()
 summary = rtc.summarize(recording["results"])
 print(
     f"{recording['recipe']['episodes']} episodes per cell; the cells took {recording['seconds'] / 60:.0f} minutes "
-    "of one CPU thread each, together"
+    "together, each on one CPU thread"
 )
 plot_sweep(recording)
 plt.show()
@@ -217,9 +217,10 @@ print(sweep_table(recording))
 
 # %% [markdown]
 # The paper asks two things of each strategy: does it keep its success as the delay grows, and how smooth
-# is the motion? Two small functions read the answers off a sweep's summary: the share of its d = 0
-# success a strategy keeps at a delay, and whether two strategies' success intervals are apart (do not
-# overlap) there.
+# is the motion? Three small functions read the answers off a sweep's summary: the share of its d = 0
+# success a strategy keeps at a delay, whether two strategies' success intervals are apart (do not
+# overlap) there, and the delays where a strategy's interval lies wholly below its own at d = 0 (a loss
+# this many episodes can see).
 
 
 # %%
@@ -234,11 +235,19 @@ def apart(summary, a, b, d):
     return first["success_high"] < second["success_low"] or second["success_high"] < first["success_low"]
 
 
+def below_its_start(summary, strategy):
+    """The delays where a strategy's success interval lies wholly below its interval at d = 0."""
+    cells = summary[strategy]
+    return [int(d) for d in cells if cells[d]["success_high"] < cells["0"]["success_low"]]
+
+
 def compare(summary):
     delays = [int(d) for d in summary["rtc"]]
+    print(f"the share of its d = 0 success a strategy keeps at d = 1 ... {delays[-1]}, and where it has lost some:")
     for strategy in summary:
         shares = ", ".join(f"{kept(summary, strategy, d):.0%}" for d in delays[1:])
-        print(f"{rtc.STRATEGY_NAMES[strategy]:>22} keeps of its d = 0 success at d = 1 ... {delays[-1]}: {shares}")
+        lost = below_its_start(summary, strategy) or "nowhere"
+        print(f"{rtc.STRATEGY_NAMES[strategy]:>22}: {shares}; lost at d = {lost}")
     separated = [d for d in delays if apart(summary, "rtc", "naive", d)]
     print("delays where RTC's and naive switching's success intervals are apart:", separated or "none")
     jumps = {name: [summary[name][str(d)]["discontinuity"] for d in delays[1:]] for name in ("naive", "rtc")}
@@ -255,23 +264,29 @@ compare(summary)
 #   chunk: at d = 5 it is still half of the time, its successes take far longer (the `seconds` of each
 #   episode are in the recording), and more episodes reach the 9 s limit before the block is placed. Its
 #   success interval at d = 5 lies wholly below its own at d = 0.
-# - **The strategies that keep moving keep most of their success, and none parts from another.** Naive
-#   switching loses nothing this many episodes can see, up to d = 5; RTC keeps a little less of its d = 0
-#   success, and at no delay do RTC's and naive switching's intervals part. The paper's result, naive
-#   switching failing as d grows while RTC holds, does not appear here, for reasons the paper itself gives:
-#   its benchmark is dynamic (a thrown object does not wait), ours a slow arm over still blocks, where 100 ms
-#   of stale observation barely matters; and naive switching hurts when consecutive chunks choose different
-#   ways to act, while our policy, trained on one scripted operator, has one way (the sensitivity above).
-# - **RTC makes the switches smoother than naive switching at every delay**: its largest jump and its jerk
-#   are smaller at every d (the ratios are printed above). The hard mask helps less at small delays.
-# - **Two rows agree exactly at d = 5, by construction.** With H = 10 and s = 5, a chunk that arrives 5
+# - **Up to d = 4, RTC keeps its success, and so does naive switching.** At d = 4 RTC keeps at least 90%
+#   of its d = 0 success, the paper's bar, but naive switching keeps as much, and at no delay do their
+#   success intervals part (100 episodes a cell give intervals about 12 points wide; the two differ by
+#   less). The paper's result, naive switching failing as d grows while RTC holds, does not appear here,
+#   for reasons the paper itself gives: its benchmark is dynamic (a thrown object does not wait), ours a
+#   slow arm over still blocks, where 100 ms of stale observation barely matters; and naive switching hurts
+#   when consecutive chunks choose different ways to act, while our policy, trained on one scripted
+#   operator, has one way (the sensitivity above).
+# - **Temporal ensembling is the smoothest while chunks overlap, and the first to lose success.** It has
+#   the highest success at d = 0 and the smallest jumps; but as d grows every chunk it averages was
+#   planned from an older observation, its nearly equal weights give the oldest as much say as the newest,
+#   and from d = 3 its interval lies below its own at d = 0. The paper finds it worse still on its
+#   benchmarks and says why: averaging two chunks that chose different ways around an obstacle gives an
+#   action of neither. Our chunks disagree because each replans from a newer observation, not because
+#   they choose different ways, so here the average costs only staleness.
+# - **What separates RTC from naive switching is the motion: RTC makes every switch smoother**, at every
+#   delay: its largest jump and its jerk are smaller at every d (the ratios are printed above). The hard
+#   mask, which guides only the frozen actions, helps less.
+# - **At d = 5 two rows agree exactly, by construction.** With H = 10 and s = 5, a chunk that arrives 5
 #   steps late has no action left in the overlap: temporal ensembling has only the new chunk to average, so
 #   it *is* naive switching, and the soft mask has no guided region (H - s - d = 0), so RTC *is* the hard
-#   mask. Longer chunks (pi0.5's 50) keep an overlap at every delay.
-# - **Temporal ensembling is the smoothest while chunks overlap.** The paper finds the opposite on its
-#   benchmarks and says why: averaging two chunks that chose different ways around an obstacle gives an
-#   action of neither. Our chunks disagree because each replans from a newer observation, not because they
-#   choose different ways, and averaging such chunks is harmless.
+#   mask, and loses what the guided region gave it: its interval at d = 5 lies below its own at d = 0.
+#   Longer chunks (pi0.5's 50) keep an overlap at every delay.
 
 # %% [markdown]
 # ## A policy with several ways to act
@@ -381,15 +396,17 @@ ensemble_check = check("temporal_ensemble", temporal_ensemble)
 #
 # ## What this notebook claims
 #
-# The asynchronous loop runs every strategy deterministically for a seed. In both recorded sweeps RTC's
-# largest jump at a switch and its jerk are smaller than naive switching's at every delay from 1 to 5, and
-# so is its jump in the live episodes; pausing has the largest jerk of all at every d > 0, and on the
-# shipped policy it is the one strategy whose success at d = 5 lies wholly below its own at d = 0. At d = 5
-# temporal ensembling equals naive switching and RTC equals the hard mask, episode by episode, as the
-# geometry of H = 10 and s = 5 says. Trained on three operators, the policy is more sensitive to its sample
-# on average but still far below 1, and the ratio of naive switching's largest jump to RTC's grows at every
-# delay. Success does not separate RTC from naive switching at any delay on either policy: RTC does not keep
-# 90% of its d = 0 success at d = 4 here, where the paper's does (the printout below says how much it keeps).
+# The asynchronous loop runs every strategy deterministically for a seed. On the shipped policy, at d = 4,
+# RTC keeps at least 90% of its d = 0 success, and so does naive switching; success does not separate the
+# two at any delay, on either policy (the printout below says how much each keeps). What separates them is
+# the motion: in both recorded sweeps RTC's largest jump at a switch and its jerk are smaller than naive
+# switching's at every delay from 1 to 5, and so is its jump in the live episodes; pausing has the largest
+# jerk of all at every d > 0. On the shipped policy, the delays where a strategy's success interval lies
+# below its own at d = 0 are: d = 4 and 5 for pausing, d = 3 to 5 for temporal ensembling, d = 5 alone for
+# RTC, none for naive switching and the hard mask. At d = 5 temporal ensembling equals naive switching and
+# RTC equals the hard mask, episode by episode, as the geometry of H = 10 and s = 5 says. Trained on three
+# operators, the policy is more sensitive to its sample on average but still far below 1, and the ratio of
+# naive switching's largest jump to RTC's grows at every delay.
 # Both exercises pass.
 
 # %%
@@ -401,8 +418,9 @@ for sweep in (summary, styles_summary):
         assert sweep["rtc"][d]["jerk"] < sweep["naive"][d]["jerk"], d
         assert sweep["synchronous"][d]["jerk"] == max(cells[d]["jerk"] for cells in sweep.values()), d
     assert not any(apart(sweep, "rtc", "naive", d) for d in delays)
-lost = [name for name, cells in summary.items() if cells["5"]["success_high"] < cells["0"]["success_low"]]
-assert lost == ["synchronous"], lost
+assert kept(summary, "rtc", 4) >= 0.9 and kept(summary, "naive", 4) >= 0.9, "both keep 90% at d = 4"
+lost = {strategy: below_its_start(summary, strategy) for strategy in summary}
+assert lost == {"synchronous": [4, 5], "naive": [], "ensemble": [3, 4, 5], "hard_mask": [], "rtc": [5]}, lost
 
 
 def same_episodes(a, b):

@@ -240,7 +240,7 @@ def chunking_section() -> list[str]:
         "",
         f"`python -m vlacourse.chunking.rtc record`: the shipped flow VLA, {recipe['episodes']} {recipe['task']} "
         f"episodes per cell, a new chunk every {recipe['horizon']} steps; its cells took {sweep['seconds'] / 60:.0f} "
-        "min of one CPU thread each, together. Each cell: success [95% interval], the largest jump at a switch "
+        "min together, each on one CPU thread. Each cell: success [95% interval], the largest jump at a switch "
         "(action units), RMS jerk (m/s^3), averaged over episodes.",
         "",
         *sweep_rows(sweep),

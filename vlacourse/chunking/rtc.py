@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
     recipe = SweepRecipe(episodes=args.episodes)
     recording = record_sweep(recipe, args.strategies, not args.quiet, args.workers, cells_dir=args.cells)
     args.out.write_text(json.dumps(recording, indent=1))
-    print(f"wrote {args.out}: its cells took {recording['seconds'] / 60:.1f} minutes of one CPU thread each")
+    print(f"wrote {args.out}: its cells took {recording['seconds'] / 60:.1f} minutes together, each on one CPU thread")
 
 
 if __name__ == "__main__":
