@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from vlacourse.checkpoint import read_recording
+from vlacourse.checkpoint import KeptParts, read_recording
 from vlacourse.cli import Commands
 from vlacourse.policies.flow import CHECKPOINT, FlowVLA, Guidance, euler_path, load_course_flow_vla
 from vlacourse.policies.policy import torch_threads
@@ -435,10 +435,12 @@ def record_sweep(
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     checkpoint = None if checkpoint is None else str(checkpoint)
     policy = CHECKPOINT if checkpoint is None else Path(checkpoint).name
-    kept = _KeptCells(cells_dir, {"recipe": asdict(recipe), "policy": policy})
+    kept, made_by = KeptParts(cells_dir), {"recipe": asdict(recipe), "policy": policy}
     cells = [(strategy, d) for strategy in strategies for d in recipe.delays]
-    done = {cell: kept.read(*cell) for cell in cells}
-    done = {cell: outcome for cell, outcome in done.items() if outcome is not None}
+    done = {}
+    for strategy, d in cells:
+        if (cell := kept.read(f"{strategy}-d{d}", made_by)) is not None:
+            done[strategy, d] = cell["episodes"], cell["seconds"]
     bar = tqdm(total=len(cells), initial=len(done), desc="strategy x delay", disable=not progress)
     # spawn, not fork: a fresh process opens its own rendering context
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -448,8 +450,9 @@ def record_sweep(
             if (strategy, d) not in done
         }
         for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            kept.write(*futures[future], done[futures[future]])
+            (strategy, d), (episodes, seconds) = futures[future], future.result()
+            done[strategy, d] = episodes, seconds
+            kept.write(f"{strategy}-d{d}", made_by, {"episodes": episodes, "seconds": seconds})
             bar.update()
     bar.close()
     results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}
@@ -463,34 +466,6 @@ def record_sweep(
         "workers": workers,
         "results": results,
     }
-
-
-class _KeptCells:
-    """The finished cells of a sweep in a folder, one JSON file each, with what made them (None: none kept)."""
-
-    def __init__(self, folder: str | Path | None, made_by: dict):
-        self.folder = None if folder is None else Path(folder)
-        self.made_by = json.loads(json.dumps(made_by))  # as read back (a tuple comes back a list)
-
-    def _path(self, strategy: str, d: int) -> Path:
-        return self.folder / f"{strategy}-d{d}.json"
-
-    def read(self, strategy: str, d: int) -> tuple[list[dict[str, float]], float] | None:
-        if self.folder is None or not self._path(strategy, d).exists():
-            return None
-        cell = json.loads(self._path(strategy, d).read_text())
-        if cell["made_by"] != self.made_by:
-            raise ValueError(
-                f"{self._path(strategy, d)} was recorded by another recipe or policy: "
-                "give another cells folder, or delete this one"
-            )
-        return cell["episodes"], cell["seconds"]
-
-    def write(self, strategy: str, d: int, outcome: tuple[list[dict[str, float]], float]) -> None:
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            cell = {"made_by": self.made_by, "episodes": outcome[0], "seconds": outcome[1]}
-            self._path(strategy, d).write_text(json.dumps(cell))
 
 
 def load_recorded_sweep(path: str | Path | None = None) -> dict:
