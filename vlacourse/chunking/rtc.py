@@ -437,10 +437,8 @@ def record_sweep(
     policy = CHECKPOINT if checkpoint is None else Path(checkpoint).name
     kept, made_by = KeptParts(cells_dir), {"recipe": asdict(recipe), "policy": policy}
     cells = [(strategy, d) for strategy in strategies for d in recipe.delays]
-    done = {}
-    for strategy, d in cells:
-        if (cell := kept.read(f"{strategy}-d{d}", made_by)) is not None:
-            done[strategy, d] = cell["episodes"], cell["seconds"]
+    done = {(strategy, d): kept.read(f"{strategy}-d{d}", made_by) for strategy, d in cells}  # None: not kept
+    done = {cell: kept_cell for cell, kept_cell in done.items() if kept_cell is not None}
     bar = tqdm(total=len(cells), initial=len(done), desc="strategy x delay", disable=not progress)
     # spawn, not fork: a fresh process opens its own rendering context
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -451,18 +449,18 @@ def record_sweep(
         }
         for future in as_completed(futures):
             (strategy, d), (episodes, seconds) = futures[future], future.result()
-            done[strategy, d] = episodes, seconds
-            kept.write(f"{strategy}-d{d}", made_by, {"episodes": episodes, "seconds": seconds})
+            done[strategy, d] = {"episodes": episodes, "seconds": seconds}
+            kept.write(f"{strategy}-d{d}", made_by, done[strategy, d])
             bar.update()
     bar.close()
     results: dict[str, dict[str, list[dict[str, float]]]] = {strategy: {} for strategy in strategies}
     for strategy, d in cells:
-        results[strategy][str(d)] = done[(strategy, d)][0]
+        results[strategy][str(d)] = done[strategy, d]["episodes"]
     return {
         "recipe": asdict(recipe),
         "policy": policy,
         "chunk_size": _flow_vla(checkpoint).config.chunk_size,
-        "seconds": sum(seconds for _, seconds in done.values()),
+        "seconds": sum(cell["seconds"] for cell in done.values()),
         "workers": workers,
         "results": results,
     }
