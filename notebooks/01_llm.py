@@ -119,10 +119,10 @@ plot
 history = train(
     model,
     windows.batch,
-    steps=800,
+    steps=300,
     lr=3e-3,
     evaluate=lambda: validation_loss(model, windows),
-    eval_every=100,
+    eval_every=50,
     plot=plot,
 )
 final_val = history.eval_losses[-1]
