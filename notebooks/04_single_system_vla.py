@@ -134,7 +134,7 @@ print(f"after 12 steps {policy.queued_actions} actions are left in the queue")
 #
 # The loss is the VLM's own next-token cross-entropy, on the 40 action tokens of each chunk only. The
 # course's one training loop (`train_policy`: seeded, a live loss curve, validation on held-out
-# demonstrations) runs here for about a minute (160 steps); a token at random would cost ln 256 = 5.5 nats.
+# demonstrations) runs here for under a minute (120 steps); a token at random would cost ln 256 = 5.5 nats.
 # It also records how far the chunks the policy writes for held-out frames are from the demonstrated
 # ones (`chunk_error`): unlike the loss, that number compares any two action heads (notebooks 05, 06).
 
@@ -147,7 +147,7 @@ plot
 
 # %%
 history = train_policy(
-    policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
+    policy, dataset, steps=120, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
 )
 first_validation, last_validation = history.eval_losses[0], history.eval_losses[-1]
 print(f"validation loss {first_validation:.2f} -> {last_validation:.2f} nats per action token")
@@ -159,7 +159,7 @@ print(
 # %% [markdown]
 # ## On the arm
 #
-# One episode (the gripper's path seen from above, then the video), and success over ten seeded episodes
+# One episode (the gripper's path seen from above, then the video), and success over five seeded episodes
 # beside the expert's.
 
 # %%
@@ -174,9 +174,9 @@ plot_gripper_path(rollout, env)
 video(rollout.frames, fps=25)
 
 # %%
-vla_result = evaluate(policy, "pick_place", episodes=10, seed=0, side_by_side=10)
+vla_result = evaluate(policy, "pick_place", episodes=5, seed=0, side_by_side=5)
 expert_env = TabletopEnv("pick_place")
-expert_result = evaluate(ScriptedExpert(expert_env), "pick_place", episodes=10, seed=0, env=expert_env)
+expert_result = evaluate(ScriptedExpert(expert_env), "pick_place", episodes=5, seed=0, env=expert_env)
 print("binning VLA:", vla_result)
 print("expert:     ", expert_result)
 
