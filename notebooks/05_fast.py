@@ -274,7 +274,7 @@ for horizon in (10, 50):
 #   FAST decode: tokens -> integers -> / scale -> inverse DCT -> un-normalise -> chunk (10, 4)
 # ```
 #
-# It trains here for the same 160 steps as notebook 04's binning VLA, on the same demonstrations. Their
+# It trains here for the same 120 steps as notebook 04's binning VLA, on the same demonstrations. Their
 # losses count different tokens, so we compare what matters instead: how far the chunk each predicts on
 # held-out frames is from the demonstrated one (`chunk_error`, in action units), measured during training.
 
@@ -292,12 +292,12 @@ plot
 
 # %%
 fast_history = train_policy(
-    fast_vla, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
+    fast_vla, dataset, steps=120, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
 )
 print("error of the predicted chunks on held-out frames:", ", ".join(f"{e:.3f}" for e in fast_history.chunk_errors))
 
 # %% [markdown]
-# The loss falls, but the chunk error hardly moves: 160 steps teach the model what FAST sequences look
+# The loss falls, but the chunk error hardly moves: 120 steps teach the model what FAST sequences look
 # like, not yet which motion the frame calls for. Left to itself, this early it would also write many
 # sequences that do not decode to a whole chunk (ending too soon, or writing too many coefficients):
 # learning *where the chunk ends* is FAST's extra task. Our VLA's decoding never lets a sequence end
