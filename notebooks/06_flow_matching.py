@@ -167,7 +167,7 @@ plot
 
 # %%
 history = train_policy(
-    policy, dataset, steps=160, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
+    policy, dataset, steps=120, batch_size=16, lr=1e-3, seed=0, warmup_steps=30, eval_every=40, plot=plot
 )
 first_validation, last_validation = history.eval_losses[0], history.eval_losses[-1]
 print(f"validation loss {first_validation:.3f} -> {last_validation:.3f} (the field v = 0: {zero_field_loss:.3f})")
