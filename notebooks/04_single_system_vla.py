@@ -187,7 +187,7 @@ print("expert:     ", expert_result)
 # the recipe with which the FAST and flow VLAs of notebooks 05 and 06 do the task (`recipe.HeadRecipe`: 400
 # demonstrations, 6000 steps at batch 32, about an hour on two CPU cores, starting from the VLM that
 # learned to point in notebook 02). Its file records what was measured when it was made; ten seeded
-# episodes run here, beside the expert's:
+# episodes run here (the expert, above, succeeded on the first five of them):
 
 # %%
 from vlacourse.policies.binning_vla import load_course_vla
