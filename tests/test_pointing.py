@@ -55,6 +55,27 @@ def test_pointing_learns_and_is_seeded():
     assert again.losses == history.losses[:5]
 
 
+def test_co_training_adds_the_vlms_own_loss_and_measures_its_answers():
+    from dataclasses import replace
+
+    from vlacourse.vlm.pointing import ANSWERING
+
+    recipe = replace(
+        ANSWERING,
+        scenes=32,
+        heldout_scenes=32,
+        steps=4,
+        batch_size=4,
+        vqa_batch_size=4,
+        vqa_scenes=16,
+    )
+    vlm, history, metrics = train_pointing(recipe, progress=False)
+    assert 0.5 < metrics["question_accuracy"] <= 1.0, "it starts from the course VLM, which answers most questions"
+    alone = train_pointing(replace(recipe, vqa_batch_size=0), progress=False, stop_after=1)[1]
+    # The same pointing batch and weights at step 1: the co-trained loss adds the questions' loss to it.
+    assert history.losses[0] > alone.losses[0]
+
+
 def test_a_vla_built_on_a_pointing_vlm_points_first_and_keeps_its_pointer(dataset, observation, tmp_path):
     pointing_vlm = build_pointing_vlm()
     torch.manual_seed(0)

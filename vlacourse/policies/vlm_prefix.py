@@ -53,7 +53,7 @@ from vlacourse.policies.policy import (
     locate_loss,
     warn_unseen_words,
 )
-from vlacourse.vlm.course_vlm import VLM, load_course_vlm
+from vlacourse.vlm.course_vlm import VLM, load_course_vlm, text_after_image
 from vlacourse.vlm.vision import KeypointReadout, Pointer, Pointing, ViTConfig, pointing_loss
 
 
@@ -211,6 +211,11 @@ class VLMPolicy(Policy):
 
     def images_of(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return [batch[f"observation.images.{c}"] for c in self.config.cameras]
+
+    def vqa_loss(self, images: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The VLM's own loss on captions and questions (notebook 02's, ``course_vlm.qa_batches``), on this
+        policy's vision encoder, projector and GPT: co-training keeps what the VLM knew while it learns more."""
+        return text_after_image(self.gpt, self.projector(self.vision(images)), ids, targets)[1]
 
     # Inference: one batch of observations in, one chunk per observation out.
     @torch.no_grad()

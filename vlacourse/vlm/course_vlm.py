@@ -237,6 +237,15 @@ class Recipe:
     text: GPTConfig = None
     gpt: GPTConfig = None
 
+    def training_scenes(self, count: int | None = None, progress: bool = True) -> list[Scene]:
+        """The first ``count`` (default: all) of the scenes the checkpoint trained on, rendered again: what a model
+        built on it co-trains on to keep its captions and answers (notebooks 02 and 07)."""
+        from vlacourse.vlm.scenes import SceneMaker
+
+        return SceneMaker(self.vit.image_size).make_many(
+            count or self.train_scenes, seed=self.seed * 1000 + 1, progress=progress
+        )
+
     def heldout(self, progress: bool = True) -> list[Scene]:
         """The held-out scenes the checkpoint's metrics are measured on (rendered, never trained on)."""
         from vlacourse.vlm.scenes import SceneMaker
@@ -259,7 +268,6 @@ def train_course_vlm(
     ``stop_after`` runs only the first steps of each stage's schedule and measures nothing on held-out
     scenes: its metrics are each stage's losses, the prefix that ``make test`` reruns (``prefix_losses``)."""
     from vlacourse.notebook import seed_everything
-    from vlacourse.vlm.scenes import SceneMaker
 
     seed_everything(recipe.seed)
     tokenizer = BPETokenizer.train(load_corpus(), recipe.vocab_size)
@@ -273,9 +281,7 @@ def train_course_vlm(
         language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress, stop_after=stop_after
     ).losses
     # 2. Vision: SigLIP on image-caption pairs.
-    scenes = SceneMaker(recipe.vit.image_size).make_many(
-        recipe.train_scenes, seed=recipe.seed * 1000 + 1, progress=progress
-    )
+    scenes = recipe.training_scenes(progress=progress)
     siglip = SigLIP(recipe.vit, recipe.text)
     captions = caption_batches(scenes, tokenizer, recipe.siglip_batch_size, seed=recipe.seed)
     # 5e-4 after a warmup: at 1e-3 every embedding collapses to one vector (see vlacourse.vlm.vision).

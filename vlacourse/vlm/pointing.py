@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +39,24 @@ from vlacourse.policies.policy import POINTING_KEY, TASK_KEY, PolicyConfig, load
 from vlacourse.policies.vlm_prefix import VLMPolicy
 from vlacourse.sim.cameras import PointingScenes
 from vlacourse.training import PREFIX_STEPS, History, train
-from vlacourse.vlm.course_vlm import load_course_vlm
+from vlacourse.vlm.course_vlm import Recipe, load_course_vlm, qa_batches, question_accuracy
 from vlacourse.vlm.vision import Pointing, pixel_distance, pointing_loss
 
 CHECKPOINT = "course_pointing_vlm.safetensors"
+ANSWERING_CHECKPOINT = "course_answering_pointing_vlm.safetensors"  # co-trained on captions and questions
 QUESTION = "where is the {color} block"
 
 
 class PointingVLM(VLMPolicy):
-    """The course VLM with a pointer and no actions: its loss is the pointer's (saved and loaded as a policy)."""
+    """The course VLM with a pointer and no actions: its loss is the pointer's, plus its own captions and
+    questions' where the batch brings them (``co_training``); saved and loaded as a policy."""
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        return pointing_loss(self.pointing_of(batch), batch[POINTING_KEY], self.config.cameras)
+        loss, parts = pointing_loss(self.pointing_of(batch), batch[POINTING_KEY], self.config.cameras)
+        if "co_training" not in batch:
+            return loss, parts
+        vqa = self.vqa_loss(*batch["co_training"])
+        return loss + vqa, parts | {"vqa": vqa.item()}
 
     def pointing_of(self, batch: dict[str, Any]) -> Pointing:
         """Where it points in a batch's images, at the block each of its instructions names."""
@@ -153,6 +159,13 @@ class PointingRecipe:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 5e-4  # peak learning rate, after a warmup, with cosine decay
+    # Captions and questions about the course VLM's own scenes per step, co-trained beside the pointing
+    # (0: none). Pointing alone overwrites what the VLM knew: the shipped pointing VLM answers few questions.
+    vqa_batch_size: int = 0
+    vqa_scenes: int = 2000  # the first of the course VLM's training scenes, the co-training's images
+
+
+ANSWERING = PointingRecipe(vqa_batch_size=32)  # the VLM that points and still answers (notebook 07)
 
 
 def build_pointing_vlm(device: str | torch.device = "cpu") -> PointingVLM:
@@ -162,10 +175,26 @@ def build_pointing_vlm(device: str | torch.device = "cpu") -> PointingVLM:
     return PointingVLM(config, None, vlm, tokenizer, sum(pointing_instructions(), [])).to(device)
 
 
-def load_course_pointing_vlm(path: str | Path | None = None, device: str | torch.device = "cpu") -> PointingVLM:
-    """The shipped pointing VLM (made by ``python -m vlacourse.vlm.pointing train``), or the one at ``path``;
-    ``.metrics`` holds its pointing error on held-out scenes, measured when it was made."""
+def load_course_pointing_vlm(
+    path: str | Path | None = None, device: str | torch.device = "cpu", answering: bool = False
+) -> PointingVLM:
+    """The shipped pointing VLM (made by ``python -m vlacourse.vlm.pointing train``), with ``answering`` the one
+    co-trained on captions and questions (``... train-answering``), or the one at ``path``; ``.metrics`` holds
+    what it measured on held-out scenes when it was made."""
+    if answering:
+        return load_policy(path, ANSWERING_CHECKPOINT, "python -m vlacourse.vlm.pointing train-answering", device)
     return load_policy(path, CHECKPOINT, "python -m vlacourse.vlm.pointing train", device)
+
+
+QUESTION_SCENES = 256  # of the course VLM's held-out scenes: question accuracy is measured here, as in notebook 07
+
+
+def answering_accuracy(vlm: PointingVLM, scenes: list) -> float:
+    """How many of notebook 02's questions about ``scenes`` the VLM inside answers right, asked as notebook 02
+    asks them (``insulation.text_vlm``: its vision encoder, projector and GPT)."""
+    from vlacourse.policies.insulation import text_vlm
+
+    return question_accuracy(text_vlm(vlm), vlm.tokenizer, scenes)[0]
 
 
 def train_pointing(
@@ -182,10 +211,21 @@ def train_pointing(
         PointingScenes(recipe.heldout_scenes, recipe.seed + 1), recipe.batch_size, recipe.seed + 1, device
     )
     validation = heldout.batch_at(np.arange(256) % len(heldout), np.arange(256) % 4)
+    if recipe.vqa_batch_size:
+        vlm_recipe = Recipe(seed=recipe.seed)
+        vqa_scenes = vlm_recipe.training_scenes(recipe.vqa_scenes, progress)
+        vqa_heldout = vlm_recipe.heldout(progress)[:QUESTION_SCENES]
     render_seconds = time.perf_counter() - start
     seed_everything(recipe.seed)
     vlm = build_pointing_vlm(device)
     batches = PointingBatches(scenes, recipe.batch_size, recipe.seed, device)
+    if recipe.vqa_batch_size:
+        pointing_batches = batches
+        vqa = qa_batches(vqa_scenes, vlm.tokenizer, recipe.vqa_batch_size, recipe.seed + 2, device)
+
+        def batches() -> dict[str, Any]:
+            return {**pointing_batches(), "co_training": vqa()}
+
     history = train(
         vlm,
         batches,
@@ -209,16 +249,32 @@ def train_pointing(
     }
     if stop_after is None:  # a prefix run is a check of its losses: measuring it would cost more than it told
         metrics |= pointing_error(vlm, heldout, recipe.heldout_scenes)
+        if recipe.vqa_batch_size:
+            metrics["question_accuracy"] = answering_accuracy(vlm, vqa_heldout)
     return vlm, history, metrics
+
+
+def answers_without_co_training(recipe: PointingRecipe) -> dict[str, float]:
+    """What co-training is measured against: the shipped pointing VLM (trained alone) asked the same questions."""
+    scenes = Recipe(seed=recipe.seed).heldout(progress=False)[:QUESTION_SCENES]
+    return {"pointing_alone_question_accuracy": answering_accuracy(load_course_pointing_vlm(), scenes)}
 
 
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.vlm.pointing", "pre-train the course VLM to point on rendered scenes")
-    make = commands.add("train", "train the pointing VLM and write its checkpoint", CHECKPOINT)
-    make.add_argument("--steps", type=int, default=PointingRecipe.steps)
-    make.add_argument("--scenes", type=int, default=PointingRecipe.scenes)
+    for name, help, checkpoint in (
+        ("train", "train the pointing VLM and write its checkpoint", CHECKPOINT),
+        ("train-answering", "the same, co-trained on captions and questions (notebook 07)", ANSWERING_CHECKPOINT),
+    ):
+        make = commands.add(name, help, checkpoint)
+        make.add_argument("--steps", type=int, default=PointingRecipe.steps)
+        make.add_argument("--scenes", type=int, default=PointingRecipe.scenes)
     args = commands.parse(argv)
-    vlm, _, metrics = train_pointing(PointingRecipe(steps=args.steps, scenes=args.scenes), not args.quiet)
+    recipe = ANSWERING if args.command == "train-answering" else PointingRecipe()
+    recipe = replace(recipe, steps=args.steps, scenes=args.scenes)
+    vlm, _, metrics = train_pointing(recipe, not args.quiet)
+    if recipe.vqa_batch_size:
+        metrics |= answers_without_co_training(recipe)
     vlm.save(args.out, metrics)
     print(f"wrote {args.out}")
     print(json.dumps(metrics, indent=1))
