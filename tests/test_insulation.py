@@ -3,6 +3,7 @@ plain backward passes; the recorded runs of notebook 07 against the issue's numb
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -92,7 +93,7 @@ def test_the_stop_gradient_changes_no_number_of_the_forward_pass(policies, batch
     insulated = {k: v.item() for k, v in policies["insulated"].losses(batch)[0].items()}
     torch.manual_seed(1)
     joint = {k: v.item() for k, v in policies["joint"].losses(batch)[0].items()}
-    assert insulated == joint and set(insulated) == set(LOSSES)
+    assert insulated == joint and set(insulated) == set(LOSSES) - {"point"}, "the course VLM does not point"
 
 
 def test_the_naive_and_frozen_runs_train_the_vlm_with_no_loss_of_its_own(policies, batch):
@@ -139,6 +140,54 @@ def test_at_inference_only_the_expert_runs_and_the_policy_saves_and_loads(polici
     assert isinstance(loaded, InsulatedVLA) and loaded.config == policy.config
     torch.manual_seed(3)
     assert torch.allclose(torch.as_tensor(loaded.predict_action_chunk(observation)), torch.as_tensor(chunk), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def pointing_policies(dataset):
+    """One small policy per run on a fresh pointing VLM, as ``ON_THE_ARM`` builds them on the shipped one."""
+    from vlacourse.vlm.pointing import build_pointing_vlm
+
+    pointing_vlm = build_pointing_vlm()
+    made = {}
+    for run in RUNS:
+        torch.manual_seed(0)
+        made[run] = build_insulated_vla(dataset, run, chunk_size=5, pointing_vlm=pointing_vlm)
+    return made
+
+
+def test_on_a_pointing_vlm_the_pointer_is_the_vlms_and_insulated_like_the_rest(pointing_policies, dataset, scenes):
+    insulated = pointing_policies["insulated"]
+    batch = {
+        **ChunkBatches(dataset, insulated.config, batch_size=4, seed=0)(),  # with where the named block is
+        "co_training": qa_batches(scenes, insulated.tokenizer, 4, seed=0)(),
+    }
+    listed = [id(p) for part in insulated.parts().values() for p in part]
+    assert sorted(listed) == sorted(id(p) for p in insulated.parameters()), "each parameter in exactly one part"
+    assert "pointer" in insulated.vlm_parts()
+    assert set(insulated.losses(batch)[0]) == set(LOSSES) and set(pointing_policies["naive"].losses(batch)[0]) == {
+        "flow"
+    }
+    assert gradients_of(insulated, batch, ["flow"])[0] == 0.0
+    vlm, expert = gradients_of(insulated, batch, ["point"])
+    assert vlm > 0 and expert == 0.0
+    pointer = [p.grad for p in insulated.parts()["pointer"]]
+    assert all(g is None for g in pointer), "gradients_of leaves no gradient behind"
+    frozen = pointing_policies["frozen"]
+    assert not any(p.requires_grad for p in frozen.parts()["pointer"])
+
+
+def test_the_on_the_arm_recipe_measures_success_as_it_trains(dataset, monkeypatch):
+    import vlacourse.vlm.pointing as pointing
+    from vlacourse.policies.insulation import ON_THE_ARM, co_train
+    from vlacourse.vlm.scenes import SceneMaker
+
+    monkeypatch.setattr(pointing, "load_course_pointing_vlm", lambda answering: pointing.build_pointing_vlm())
+    scenes = SceneMaker(64).make_many(8, seed=5, progress=False)
+    recipe = replace(ON_THE_ARM, suite="pick_place", batch_size=4, vqa_batch_size=4, eval_every=2, eval_episodes=1)
+    _, record = co_train(recipe, "insulated", dataset, scenes, scenes, steps=3, progress=False)
+    assert record["success_steps"] == [2, 3] and record["measure_steps"] == [0, 2, 3]
+    assert record["success"] == record["success_rates"][-1] and len(record["vqa_accuracy"]) == 3
+    assert "point" in record["gradient_norms"][1] and "pointer" in record["gradient_norms"][1]["point"]
 
 
 def test_unknown_runs_are_named():

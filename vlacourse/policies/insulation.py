@@ -41,6 +41,10 @@ Where ours differs, and why:
   localisation loss of ``vlacourse.policies.vlm_prefix``, which reads the expert's state token, so it is insulated too.
 - On the VLM's side sit our VLA's keypoint read-outs (new layers, notebook 04): in the frozen run they
   keep their random initial weights.
+- Built on the VLM that points (``InsulationRecipe.pointing``, as ``ON_THE_ARM`` is), the VLA points before it
+  acts, as notebook 06's flow VLA does, and the pointer's loss counts among the VLM's losses ("point"): the
+  naive run trains with the flow loss alone, as pi0 does, so notebook 06's flow VLA (flow and pointing
+  losses) lies between the naive and the joint run.
 
 The recorded runs (``python -m vlacourse.policies.insulation record``) are in ``insulation_runs.json``, which
 notebook 07 reads; RESULTS.md tabulates them.
@@ -50,7 +54,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +68,13 @@ from vlacourse.lm.tokenizer import BPETokenizer
 from vlacourse.policies.fast import FASTTokenizer
 from vlacourse.policies.fast_vla import fast_token_targets
 from vlacourse.policies.flow import FlowConfig, FlowVLA
-from vlacourse.policies.policy import STATE_KEY, TASK_KEY, train_policy
-from vlacourse.policies.vlm_prefix import VLMPolicy, action_token_loss
-from vlacourse.vlm.course_vlm import VLM, load_course_vlm, qa_batches, question_accuracy, text_after_image
+from vlacourse.policies.policy import POINTING_KEY, STATE_KEY, TASK_KEY, train_policy
+from vlacourse.policies.vlm_prefix import VLMPolicy, action_token_loss, build_on_vlm
+from vlacourse.vlm.course_vlm import VLM, qa_batches, question_accuracy
+from vlacourse.vlm.vision import pointing_loss
 
-LOSSES = ("flow", "fast", "vqa")  # the expert's flow loss; the VLM's FAST-token and vision-language losses
+# The expert's flow loss; the VLM's FAST-token and vision-language losses, and its pointer's if it points.
+LOSSES = ("flow", "fast", "vqa", "point")
 RUNS = {
     "naive": {"stop_gradient": False, "vlm_losses": False},  # the runs of notebook 07 (see the module)
     "joint": {"stop_gradient": False, "vlm_losses": True},
@@ -138,6 +144,8 @@ class InsulatedVLA(FlowVLA):
             "projector": of(self.projector, self.keypoint_readouts),
             "token embeddings": of(gpt.wte, gpt.wpe, self.vlm_state_projector),
         }
+        if self.config.point_weight > 0:  # the VLM's read-out of where the named block is, and its token
+            parts["pointer"] = of(self.pointer, self.point_projector)
         for i, block in enumerate(gpt.blocks):
             parts[f"VLM layer {i + 1}"] = of(block, gpt.ln_f) if i == len(gpt.blocks) - 1 else of(block)
         parts["expert input"] = of(self.action_in, self.action_time_mlp, self.state_projector) + [self.suffix_positions]
@@ -149,27 +157,24 @@ class InsulatedVLA(FlowVLA):
     def vlm_parts(self) -> list[str]:
         return [name for name in self.parts() if not name.startswith("expert")]
 
-    def vqa_loss(self, images: torch.Tensor, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The VLM's own loss on captions and questions, on this policy's vision encoder, projector and GPT:
-        the modules the actions are read from."""
-        return text_after_image(self.gpt, self.projector(self.vision(images)), ids, targets)[1]
-
     def losses(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], KVCache]:
         """Each loss on a batch (``LOSSES``: the VLM's only with ``vlm_losses``, "vqa" only when the batch has
-        ``co_training`` data), and the keys and values the expert read, (B, nh, P, hs) per layer."""
-        prefix = self.prefix(self.images_of(batch), self.instruction_ids(batch[TASK_KEY]), None)  # (B, P, C)
-        P, losses = prefix.shape[1], {}
-        cache = KVCache(self.gpt.config.n_layer)
-        if not self.config.vlm_losses:
-            self.gpt.features(prefix, cache)
-        else:
+        ``co_training`` data, "point" only on a VLM that points), and the keys and values the expert read,
+        (B, nh, P, hs) per layer."""
+        cache, losses = KVCache(self.gpt.config.n_layer), {}
+        # The prefix (pointing first, if the VLM points), its keys and values left in the cache: (B, nh, P, hs).
+        _, pointing = self.read_prefix(self.images_of(batch), self.instruction_ids(batch[TASK_KEY]), None, cache)
+        P = cache.length
+        if self.config.vlm_losses:
             tokens, targets = fast_token_targets(self.fast, batch["action"], self.device)  # (B, L) each
             state = self.vlm_state_projector(self.normalize_state(batch[STATE_KEY]))[:, None]  # (B, 1, C)
-            x = torch.cat([prefix, state, self.gpt.wte(tokens[:, :-1] + self.text_vocab)], dim=1)  # (B, P + L, C)
-            logits = self.gpt.lm_head(self.gpt.features(x, cache)[:, P:])  # (B, L, vocab): the state predicts f1
+            x = torch.cat([state, self.gpt.wte(tokens[:, :-1] + self.text_vocab)], dim=1)  # (B, L, C), after the prefix
+            logits = self.gpt.lm_head(self.gpt.features(x, cache))  # (B, L, vocab): the state predicts f1
             losses["fast"] = action_token_loss(logits, targets, self.text_vocab)
             if "co_training" in batch:
                 losses["vqa"] = self.vqa_loss(*batch["co_training"])
+            if pointing is not None:
+                losses["point"] = pointing_loss(pointing, batch[POINTING_KEY], self.config.cameras)[0]
         read = KVCache(self.gpt.config.n_layer)
         for layer in range(self.gpt.config.n_layer):  # the prefix's keys and values: never the FAST tokens'
             k, v = cache.keys[layer][:, :, :P], cache.values[layer][:, :, :P]  # (B, nh, P, hs) each
@@ -183,23 +188,34 @@ class InsulatedVLA(FlowVLA):
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         losses, _ = self.losses(batch)
-        weights = {"flow": 1.0, "fast": self.config.fast_weight, "vqa": self.config.vqa_weight}
+        weights = {
+            "flow": 1.0,
+            "fast": self.config.fast_weight,
+            "vqa": self.config.vqa_weight,
+            "point": self.config.point_weight,
+        }
         return sum(weights[name] * loss for name, loss in losses.items()), {k: v.item() for k, v in losses.items()}
 
 
 def build_insulated_vla(
-    dataset, run: str = "insulated", chunk_size: int = 10, device: str | torch.device = "cpu"
+    dataset,
+    run: str = "insulated",
+    chunk_size: int = 10,
+    device: str | torch.device = "cpu",
+    pointing_vlm: VLMPolicy | None = None,
 ) -> InsulatedVLA:
-    """A fresh VLA on the course VLM for one of the ``RUNS``: its expert random, its FAST tokenizer fitted on
-    the dataset's chunks."""
+    """A fresh VLA for one of the ``RUNS`` on the course VLM, or on ``pointing_vlm`` (it then points before it acts,
+    as notebook 06's flow VLA; ``vlm_prefix.build_on_vlm``): its expert random, its FAST tokenizer fitted on the
+    dataset's chunks."""
     if run not in RUNS:
         raise ValueError(f"unknown run {run!r}: choose one of {list(RUNS)}")
     from vlacourse.policies.compression import demonstration_chunks
 
-    _, vlm, tokenizer, _ = load_course_vlm()
     fast = FASTTokenizer.fit(demonstration_chunks(dataset, chunk_size), 1024, 10.0)
-    config = InsulationConfig(chunk_size=chunk_size, n_action_steps=chunk_size, **RUNS[run])
-    return InsulatedVLA(config, dataset.stats, vlm, tokenizer, dataset.tasks, fast).to(device)
+    config = InsulationConfig(
+        chunk_size=chunk_size, n_action_steps=chunk_size, point_weight=float(pointing_vlm is not None), **RUNS[run]
+    )
+    return build_on_vlm(InsulatedVLA, config, dataset, pointing_vlm, fast=fast).to(device)
 
 
 def text_vlm(policy: VLMPolicy) -> VLM:
@@ -256,6 +272,15 @@ class InsulationRecipe:
     vqa_scenes: int = 2000  # the course VLM's first 2000 training scenes, for co-training
     heldout_scenes: int = 256  # of the course VLM's held-out scenes: question accuracy is measured here
     eval_episodes: int = 20  # seeded pick-and-place episodes at the end of each run
+    # On the VLM that points and still answers (``pointing.ANSWERING``), as notebook 06's flow VLA, whose
+    # recipe succeeds on the arm; False: on the course VLM, which answers but never learned to point.
+    pointing: bool = False
+    track_success: bool = False  # the same seeded episodes at every measurement, not only at the end
+
+
+# Notebook 07's runs as the flow VLA that succeeds is trained (``recipe.HeadRecipe``: 400 demonstrations, 6000
+# steps, on the VLM that points), its success on the arm measured every 500 steps.
+ON_THE_ARM = InsulationRecipe(episodes=400, steps=6000, eval_every=500, pointing=True, track_success=True)
 
 
 def co_train(
@@ -263,14 +288,17 @@ def co_train(
 ) -> tuple[InsulatedVLA, dict]:
     """One run of the recipe (``steps`` overrides its length, for a quick look): the policy, and every
     ``eval_every`` steps its question accuracy on ``heldout`` scenes, each loss's gradient norms (on one
-    fixed batch) and its chunk error; then seconds per step and success on the arm."""
+    fixed batch), its chunk error and, with ``track_success``, its success on the arm; then seconds per step
+    and its final success on the arm."""
     from vlacourse.notebook import seed_everything
     from vlacourse.policies.policy import ChunkBatches, split_episodes
     from vlacourse.sim.evaluate import evaluate
+    from vlacourse.vlm.pointing import load_course_pointing_vlm
 
     steps = steps or recipe.steps
+    on_vlm = {"pointing_vlm": load_course_pointing_vlm(answering=True)} if recipe.pointing else {}
     seed_everything(recipe.seed)
-    policy = build_insulated_vla(dataset, run)
+    policy = build_insulated_vla(dataset, run, **on_vlm)
     tokenizer, device = policy.tokenizer, policy.device
     vqa_batches = qa_batches(scenes, tokenizer, recipe.vqa_batch_size, seed=recipe.seed + 1, device=device)
     # One fixed batch (robot frames, captions and questions) that every measurement of the gradients reads.
@@ -300,6 +328,8 @@ def co_train(
         progress=progress,
         co_training=vqa_batches if policy.config.vlm_losses else None,
         measure=measure,
+        eval_task=recipe.suite,
+        eval_episodes=recipe.eval_episodes if recipe.track_success else 0,
     )
     seconds = time.perf_counter() - start
     measured = [before] + history.measurements
@@ -315,7 +345,10 @@ def co_train(
         "gradient_norms": [m["gradient_norms"] for m in measured],
         "seconds_per_step": seconds_per_step(policy, gradient_batch),
     }
-    if recipe.eval_episodes:
+    if history.success_steps:  # the last was measured at the last step: it is the final success
+        record |= {"success_steps": history.success_steps, "success_rates": history.success_rates}
+        record["success"] = history.success_rates[-1]
+    elif recipe.eval_episodes:
         record["success"] = evaluate(
             policy, recipe.suite, episodes=recipe.eval_episodes, seed=recipe.seed, progress=progress
         ).success_rate
@@ -341,13 +374,10 @@ def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = 
     widget plays back (``python -m vlacourse.policies.insulation record`` writes it)."""
     from vlacourse.sim.dataset import load_or_collect
     from vlacourse.vlm.course_vlm import Recipe
-    from vlacourse.vlm.scenes import SceneMaker
 
-    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=progress)
+    dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=progress, workers=2)
     vlm_recipe = Recipe(seed=recipe.seed)  # the course VLM's own scenes: its training data, its held-out set
-    scenes = SceneMaker(vlm_recipe.vit.image_size).make_many(
-        recipe.vqa_scenes, seed=vlm_recipe.seed * 1000 + 1, progress=progress
-    )
+    scenes = vlm_recipe.training_scenes(recipe.vqa_scenes, progress)
     heldout = vlm_recipe.heldout(progress)[: recipe.heldout_scenes]
     return {
         "recipe": asdict(recipe),
@@ -360,25 +390,36 @@ def load_recorded_runs(path: str | Path | None = None) -> dict:
     return read_recording(path, RECORDING, "python -m vlacourse.policies.insulation record")
 
 
+RECIPES = {"short": InsulationRecipe(), "on-the-arm": ON_THE_ARM}  # what ``record --recipe`` chooses from
+
+
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.policies.insulation", "knowledge insulation (notebook 07)")
-    make = commands.add("record", "train the four runs of InsulationRecipe and write their measurements", RECORDING)
+    make = commands.add("record", "train the runs of an InsulationRecipe and write their measurements", RECORDING)
+    make.add_argument(
+        "--recipe", choices=list(RECIPES), default="short", help="short: 600 steps; on-the-arm: ON_THE_ARM"
+    )
     make.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     make.add_argument(
-        "--steps",
-        type=int,
-        default=InsulationRecipe.steps,
-        help="train each run this long (fewer: the recording's first steps, as a check)",
+        "--steps", type=int, help="train each run this long (fewer: the recording's first steps, as a check)"
     )
+    make.add_argument("--eval-episodes", type=int, help="episodes on the arm at each success measurement (0: none)")
     make.add_argument(
-        "--eval-episodes",
-        type=int,
-        default=InsulationRecipe.eval_episodes,
-        help="episodes on the arm at the end of each run (0: none)",
+        "--add", action="store_true", help="keep the other runs already in --out (recorded by the same recipe)"
     )
     args = commands.parse(argv)
-    recipe = InsulationRecipe(eval_episodes=args.eval_episodes)
+    recipe = RECIPES[args.recipe]
+    if args.eval_episodes is not None:
+        recipe = replace(recipe, eval_episodes=args.eval_episodes)
+    kept = {}
+    if args.add and args.out.exists():
+        earlier = load_recorded_runs(args.out)
+        if earlier["recipe"] != asdict(recipe) or args.steps:
+            raise SystemExit(f"{args.out} was recorded by another recipe: --add only adds runs of the same one")
+        kept = earlier["runs"]
     recording = record_runs(recipe, args.runs, args.steps, progress=not args.quiet)
+    runs = kept | recording["runs"]  # a run recorded again replaces its earlier record
+    recording["runs"] = {run: runs[run] for run in RUNS if run in runs}
     args.out.write_text(json.dumps(recording, indent=1))
     for run, measured in recording["runs"].items():
         print(
