@@ -59,3 +59,22 @@ def test_a_loss_the_run_does_not_train_with_is_said_so(recording):
     fig = draw_gradient_flow(recording, False, False, "fast", 0)
     assert "does not train with" in fig.axes[0].get_title()
     assert all(colour == to_rgba(ZERO) for colour in box_colours(fig).values())
+
+
+def test_a_recording_of_a_vla_that_points_shows_its_pointer_and_its_loss(recording):
+    import copy
+
+    pointing = copy.deepcopy(recording)
+    for name, record in pointing["runs"].items():
+        for norms in record["gradient_norms"]:
+            for loss_norms in norms.values():
+                loss_norms["pointer"] = 0.0 if RUNS[name]["stop_gradient"] else 0.5
+            if RUNS[name]["vlm_losses"]:
+                norms["point"] = {part: (0.0 if part.startswith(("expert", "keys")) else 0.3) for part in norms["flow"]}
+    view = gradient_flow_widget(pointing)
+    assert [key for _, key in view.controls["loss"].options] == ["flow", "fast", "vqa", "point"]
+    view.set(loss="point")
+    colours = box_colours(draw_gradient_flow(pointing, True, True, "point", 0))
+    assert colours["pointer"] != to_rgba(ZERO) and colours["expert layer 1"] == to_rgba(ZERO)
+    assert "pointer" not in box_colours(draw_gradient_flow(recording, True, True, "flow", 0))
+    assert [key for _, key in gradient_flow_widget(recording).controls["loss"].options] == ["flow", "fast", "vqa"]

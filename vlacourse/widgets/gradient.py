@@ -12,10 +12,12 @@
     +----------------------------------------------+  +------------------------------------+
 
 Each box is a part of the network (``InsulatedVLA.parts``), coloured by the norm of the chosen loss's
-gradient on its parameters at that step, grey where it is exactly zero. Each arrow from the expert to a
-VLM layer is the expert reading that layer's keys and values; the gradient that arrives there is
-written on it, and a stop-gradient crosses it out. The two switches pick one of the four recorded runs
-(``vlacourse.policies.insulation.RUNS``), whose measurements ``python -m vlacourse.policies.insulation record`` made.
+gradient on its parameters at that step, grey where it is exactly zero; on a VLA that points
+(``InsulationRecipe.pointing``) the pointer is one more box on the VLM's side and its loss one more
+choice. Each arrow from the expert to a VLM layer is the expert reading that layer's keys and values; the
+gradient that arrives there is written on it, and a stop-gradient crosses it out. The two switches pick
+one of the four recorded runs (``vlacourse.policies.insulation.RUNS``), whose measurements
+``python -m vlacourse.policies.insulation record`` made.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from matplotlib.patches import FancyBboxPatch
 from vlacourse.policies.insulation import load_recorded_runs, run_name
 from vlacourse.widgets.interactive import InteractiveImage, new_figure
 
-LOSS_NAMES = {"flow": "flow matching", "fast": "FAST tokens", "vqa": "VQA"}
+LOSS_NAMES = {"flow": "flow matching", "fast": "FAST tokens", "vqa": "VQA", "point": "pointing"}
 COLOURS = colormaps["viridis"]
 NORMS = LogNorm(1e-3, 1e2)  # gradient norms from 0.001 to 100 span the colour map; 0 is drawn grey
 ZERO = "#d9d9d9"
@@ -45,8 +47,9 @@ LAYOUT = {
     "expert input": (7.5, 1.6),
     **{f"expert layer {i}": (7.5, 1.6 + i) for i in range(1, 5)},
     "expert output": (7.5, 6.6),
+    "pointer": (4.85, 6.6),  # drawn only for a VLA that points (``InsulationRecipe.pointing``)
 }
-LOSS_AT = {"fast": (1.5, 7.9), "vqa": (3.5, 7.9), "flow": (7.5, 7.9)}
+LOSS_AT = {"fast": (1.1, 7.9), "vqa": (2.9, 7.9), "point": (4.7, 7.9), "flow": (7.5, 7.9)}
 BOX_W, BOX_H = 2.6, 0.62
 
 
@@ -54,12 +57,17 @@ def colour_of(norm: float):
     return ZERO if norm == 0 else COLOURS(NORMS(np.clip(norm, NORMS.vmin, NORMS.vmax)))
 
 
-def draw_network(ax, norms: dict[str, float] | None, loss: str, stop_gradient: bool) -> None:
-    """The network on ``ax``: parts coloured by ``norms`` (None: the run does not train with this loss)."""
+def draw_network(
+    ax, norms: dict[str, float] | None, loss: str, stop_gradient: bool, losses=tuple(LOSS_NAMES), points: bool = False
+) -> None:
+    """The network on ``ax``: parts coloured by ``norms`` (None: the run does not train with this loss), with
+    the ``losses`` the recording knows, and the pointer if the VLA ``points``."""
     norms = norms or {}
     ax.set(xlim=(0, 10), ylim=(-0.4, 8.5), aspect="equal")
     ax.axis("off")
     for part, (x, y) in LAYOUT.items():
+        if part == "pointer" and not points:
+            continue
         norm = norms.get(part, 0.0)
         ax.add_patch(_box(x, y, BOX_W if part.startswith(("VLM", "expert")) else 2.3, colour_of(norm)))
         dark = norm > 0 and NORMS(min(norm, NORMS.vmax)) < 0.6
@@ -80,7 +88,8 @@ def draw_network(ax, norms: dict[str, float] | None, loss: str, stop_gradient: b
         fontsize=7,
         color="dimgrey",
     )
-    for name, (x, y) in LOSS_AT.items():
+    shown = {name: at for name, at in LOSS_AT.items() if name in losses}
+    for name, (x, y) in shown.items():
         chosen = name == loss
         ax.text(
             x,
@@ -93,8 +102,8 @@ def draw_network(ax, norms: dict[str, float] | None, loss: str, stop_gradient: b
             bbox={"boxstyle": "round", "fc": "#ffe9a8" if chosen else "white", "ec": "black" if chosen else "grey"},
         )
     # The backward path of the chosen loss: from the loss down to the parts it reaches.
-    for name, (x, y) in LOSS_AT.items():
-        target = "VLM layer 4" if name != "flow" else "expert output"
+    for name, (x, y) in shown.items():
+        target = {"flow": "expert output", "point": "pointer"}.get(name, "VLM layer 4")
         _arrow(
             ax,
             (x, y - 0.25),
@@ -122,6 +131,9 @@ def draw_network(ax, norms: dict[str, float] | None, loss: str, stop_gradient: b
             (x1, y1 + BOX_H / 2),
             colour_of(norms.get(lower, 0.0)),
         )
+    if points:  # the pointer reads the last layer's hidden state (and the patches): its gradient goes on there
+        (x0, y0), (x1, y1) = LAYOUT["pointer"], LAYOUT["VLM layer 4"]
+        _arrow(ax, (x0 - 1.15, y0), (x1 + 1.0, y1 + BOX_H / 2), colour_of(norms.get("VLM layer 4", 0.0)))
     for i in range(1, 5):  # the expert reads layer i's keys and values; its gradient goes back along this arrow
         y = LAYOUT[f"VLM layer {i}"][1]
         arriving = norms.get(f"keys, values {i}", 0.0)
@@ -144,6 +156,17 @@ def _arrow(ax, start, end, colour) -> None:
     ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 2})
 
 
+def recorded_losses(recording: dict) -> list[str]:
+    """The losses some run of the recording trains with, in ``LOSS_NAMES``' order."""
+    trained = {loss for record in recording["runs"].values() for loss in record["gradient_norms"][0]}
+    return [loss for loss in LOSS_NAMES if loss in trained]
+
+
+def points(recording: dict) -> bool:
+    """Whether the recording's VLA points (its runs were built on the VLM that points)."""
+    return "pointer" in recording["runs"]["naive"]["gradient_norms"][0]["flow"]
+
+
 def draw_gradient_flow(recording: dict, stop_gradient: bool, vlm_losses: bool, loss: str, step: int) -> Figure:
     """The widget's picture for one setting of its controls (see the module)."""
     run = run_name(stop_gradient, vlm_losses)
@@ -154,7 +177,7 @@ def draw_gradient_flow(recording: dict, stop_gradient: bool, vlm_losses: bool, l
     norms = record["gradient_norms"][at].get(loss)
     fig = new_figure(11, 4.6)
     network, curves = fig.subplots(1, 2, width_ratios=[1.5, 1])
-    draw_network(network, norms, loss, stop_gradient)
+    draw_network(network, norms, loss, stop_gradient, recorded_losses(recording), points=points(recording))
     trained = "" if norms is not None else f" (this run does not train with the {LOSS_NAMES[loss]} loss)"
     network.set_title(f"{run}: gradient of the {LOSS_NAMES[loss]} loss at step {step}{trained}", fontsize=9)
     fig.colorbar(ScalarMappable(NORMS, COLOURS), ax=network, shrink=0.6, label="gradient norm (grey: exactly 0)")
@@ -184,7 +207,7 @@ def gradient_flow_widget(recording: dict | None = None) -> InteractiveImage:
         "stop_gradient": widgets.Checkbox(value=True, description="stop-gradient"),
         "vlm_losses": widgets.Checkbox(value=True, description="VLM losses (FAST, VQA)"),
         "loss": widgets.ToggleButtons(
-            options=[(name, key) for key, name in LOSS_NAMES.items()], value="flow", description="loss"
+            options=[(LOSS_NAMES[key], key) for key in recorded_losses(recording)], value="flow", description="loss"
         ),
         "step": widgets.SelectionSlider(options=steps, value=steps[0], description="step"),
     }
