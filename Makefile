@@ -68,7 +68,8 @@ test-browser: $(VENV)/.browser
 # Each shipped artifact, and the test file whose `reproduce` tests rerun its package command in full and
 # compare the result with the shipped file. `make test` reruns only a short prefix of each.
 REPRODUCE_vlm        := tests/test_vlm_checkpoint.py
-REPRODUCE_pointing   := tests/test_pointing_checkpoint.py
+REPRODUCE_pointing   := tests/test_pointing_checkpoint.py::test_the_train_command_reproduces_the_shipped_checkpoint
+REPRODUCE_answering  := tests/test_pointing_checkpoint.py::test_the_train_answering_command_reproduces_the_shipped_checkpoint
 REPRODUCE_binning    := tests/test_binning_checkpoint.py
 REPRODUCE_fast       := tests/test_fast_vla_checkpoint.py
 REPRODUCE_flow       := tests/test_flow_checkpoint.py
@@ -77,7 +78,7 @@ REPRODUCE_binning10hz := tests/test_binning_at_10hz.py
 REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
 REPRODUCE_rtc_styles := tests/test_rtc_styles.py
-ARTIFACTS := vlm pointing binning binning10hz fast flow baseline insulation rtc rtc_styles
+ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 

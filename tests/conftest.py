@@ -109,14 +109,14 @@ def assert_close_metrics(now: dict, then: dict, tolerance: dict[str, float]):
         assert abs(rerun - shipped) <= allowed, f"{name}: {rerun:.3f} now, {shipped:.3f} shipped"
 
 
-def retrain_and_compare(module: str, load, shipped, tolerance: dict[str, float], tmp_path):
-    """Run ``python -m <module> train`` into ``tmp_path``, load its output with ``load`` and compare its
+def retrain_and_compare(module: str, load, shipped, tolerance: dict[str, float], tmp_path, command: str = "train"):
+    """Run ``python -m <module> <command>`` into ``tmp_path``, load its output with ``load`` and compare its
     metrics with the shipped file's (``assert_close_metrics``). Returns the retrained policy."""
     import subprocess
     import sys
 
     out = tmp_path / "retrained.safetensors"
-    subprocess.run([sys.executable, "-m", module, "train", "--out", str(out), "--quiet"], check=True)
+    subprocess.run([sys.executable, "-m", module, command, "--out", str(out), "--quiet"], check=True)
     made = load(out)
     assert_close_metrics(made.metrics, shipped.metrics, tolerance)
     return made

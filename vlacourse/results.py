@@ -52,6 +52,8 @@ def success(rate: float, episodes: int) -> str:
 
 def vlm_section() -> list[str]:
     vlm, pointer = metrics_of("course_vlm.safetensors"), metrics_of("course_pointing_vlm.safetensors")
+    answering = metrics_of("course_answering_pointing_vlm.safetensors")
+    alone_answers = f"{answering['pointing_alone_question_accuracy']:.1%}"
     recipe = pointer["recipe"]
     return [
         "## Notebook 02: the course VLM, and the VLM that points",
@@ -85,6 +87,30 @@ def vlm_section() -> list[str]:
         f"The pointer trained on {recipe['scenes']:,} rendered scenes "
         f"({pointer['render_seconds'] / 60:.0f} min to render), {recipe['steps']} steps at batch "
         f"{recipe['batch_size']} ({pointer['train_seconds'] / 60:.0f} min).",
+        "",
+        "The same recipe co-trained on the course VLM's captions and questions "
+        "(`python -m vlacourse.vlm.pointing train-answering`, "
+        f"{answering['recipe']['vqa_batch_size']} of them a step; {answering['train_seconds'] / 60:.0f} min), "
+        "against the pointer trained alone; questions on 256 of the course VLM's held-out scenes "
+        "(knowledge insulation's runs on the arm start from it: notebook 07):",
+        "",
+        *table(
+            [
+                "pointing VLM",
+                "answers to questions",
+                "pointing, scene camera: median error",
+                "block in view said right",
+            ],
+            [
+                [
+                    name,
+                    f"{metrics['question_accuracy']:.1%}" if "question_accuracy" in metrics else alone_answers,
+                    f"{metrics['scene_cm_median']:.2f} cm",
+                    f"{metrics['in_view_right']:.1%}",
+                ]
+                for name, metrics in (("trained alone", pointer), ("co-trained on questions", answering))
+            ],
+        ),
         "",
     ]
 

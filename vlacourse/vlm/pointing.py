@@ -211,10 +211,8 @@ def train_pointing(
         PointingScenes(recipe.heldout_scenes, recipe.seed + 1), recipe.batch_size, recipe.seed + 1, device
     )
     validation = heldout.batch_at(np.arange(256) % len(heldout), np.arange(256) % 4)
-    if recipe.vqa_batch_size:
-        vlm_recipe = Recipe(seed=recipe.seed)
-        vqa_scenes = vlm_recipe.training_scenes(recipe.vqa_scenes, progress)
-        vqa_heldout = vlm_recipe.heldout(progress)[:QUESTION_SCENES]
+    if recipe.vqa_batch_size:  # the course VLM's own scenes, as it trained on them
+        vqa_scenes = Recipe(seed=recipe.seed).training_scenes(recipe.vqa_scenes, progress)
     render_seconds = time.perf_counter() - start
     seed_everything(recipe.seed)
     vlm = build_pointing_vlm(device)
@@ -250,7 +248,8 @@ def train_pointing(
     if stop_after is None:  # a prefix run is a check of its losses: measuring it would cost more than it told
         metrics |= pointing_error(vlm, heldout, recipe.heldout_scenes)
         if recipe.vqa_batch_size:
-            metrics["question_accuracy"] = answering_accuracy(vlm, vqa_heldout)
+            heldout_scenes = Recipe(seed=recipe.seed).heldout(progress)[:QUESTION_SCENES]
+            metrics["question_accuracy"] = answering_accuracy(vlm, heldout_scenes)
     return vlm, history, metrics
 
 
