@@ -190,6 +190,16 @@ def test_the_on_the_arm_recipe_measures_success_as_it_trains(dataset, monkeypatc
     assert "point" in record["gradient_norms"][1] and "pointer" in record["gradient_norms"][1]["point"]
 
 
+def test_steps_to_reach_a_success_rate_is_the_first_measured_step_at_or_above_it():
+    from vlacourse.policies.insulation import steps_to_reach
+
+    record = {"run": "naive", "success_steps": [500, 1000, 1500], "success_rates": [0.1, 0.6, 0.5]}
+    assert steps_to_reach(record, 0.6) == 1000 and steps_to_reach(record, 0.05) == 500
+    assert steps_to_reach(record, 0.7) is None
+    with pytest.raises(ValueError, match="track_success"):
+        steps_to_reach({"run": "naive", "success": 0.5}, 0.5)
+
+
 def test_unknown_runs_are_named():
     with pytest.raises(ValueError, match="choose one of"):
         build_insulated_vla(None, "insulatd")

@@ -390,6 +390,15 @@ def load_recorded_runs(path: str | Path | None = None) -> dict:
     return read_recording(path, RECORDING, "python -m vlacourse.policies.insulation record")
 
 
+def steps_to_reach(record: dict, rate: float) -> int | None:
+    """The first step at which a run tracked with ``track_success`` succeeded at least ``rate`` of the time on
+    the arm, None if it never did: the paper's measure of how fast a recipe learns the robot task (Driess et
+    al. 2025 compare the training steps each recipe needs to reach a performance)."""
+    if "success_steps" not in record:
+        raise ValueError(f"the {record['run']} run was not measured as it trained: record it with track_success")
+    return next((s for s, r in zip(record["success_steps"], record["success_rates"], strict=True) if r >= rate), None)
+
+
 RECIPES = {"short": InsulationRecipe(), "on-the-arm": ON_THE_ARM}  # what ``record --recipe`` chooses from
 
 
