@@ -4,7 +4,7 @@ them and points as well.
 
 `make test` re-measures the shipped weights on the recipe's held-out scenes and reruns the recipe's first steps
 against the losses the checkpoint recorded; `make reproduce ARTIFACT=pointing` (`ARTIFACT=answering`) runs the
-whole recipe (about 45 minutes on two CPU cores; 60 with the questions).
+whole recipe (about 45 minutes on two CPU cores; 65 with the questions).
 """
 
 from dataclasses import asdict
