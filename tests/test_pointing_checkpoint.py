@@ -79,7 +79,7 @@ def test_the_answering_vlm_points_as_well_and_answers_as_the_course_vlm_did(answ
 def test_the_answering_vlms_weights_answer_as_their_metadata_says(answering):
     from vlacourse.vlm.course_vlm import Recipe
 
-    scenes = Recipe(seed=ANSWERING.seed).heldout(progress=False)[:QUESTION_SCENES]
+    scenes = Recipe(seed=ANSWERING.seed).heldout(QUESTION_SCENES, progress=False)
     assert answering_accuracy(answering, scenes) == pytest.approx(answering.metrics["question_accuracy"], abs=1e-3)
 
 

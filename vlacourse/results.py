@@ -53,7 +53,6 @@ def success(rate: float, episodes: int) -> str:
 def vlm_section() -> list[str]:
     vlm, pointer = metrics_of("course_vlm.safetensors"), metrics_of("course_pointing_vlm.safetensors")
     answering = metrics_of("course_answering_pointing_vlm.safetensors")
-    alone_answers = f"{answering['pointing_alone_question_accuracy']:.1%}"
     recipe = pointer["recipe"]
     return [
         "## Notebook 02: the course VLM, and the VLM that points",
@@ -102,13 +101,11 @@ def vlm_section() -> list[str]:
                 "block in view said right",
             ],
             [
-                [
-                    name,
-                    f"{metrics['question_accuracy']:.1%}" if "question_accuracy" in metrics else alone_answers,
-                    f"{metrics['scene_cm_median']:.2f} cm",
-                    f"{metrics['in_view_right']:.1%}",
-                ]
-                for name, metrics in (("trained alone", pointer), ("co-trained on questions", answering))
+                [name, f"{answers:.1%}", f"{metrics['scene_cm_median']:.2f} cm", f"{metrics['in_view_right']:.1%}"]
+                for name, metrics, answers in (
+                    ("trained alone", pointer, answering["pointing_alone_question_accuracy"]),
+                    ("co-trained on questions", answering, answering["question_accuracy"]),
+                )
             ],
         ),
         "",

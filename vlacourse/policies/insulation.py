@@ -378,7 +378,7 @@ def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = 
     dataset = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=progress, workers=2)
     vlm_recipe = Recipe(seed=recipe.seed)  # the course VLM's own scenes: its training data, its held-out set
     scenes = vlm_recipe.training_scenes(recipe.vqa_scenes, progress)
-    heldout = vlm_recipe.heldout(progress)[: recipe.heldout_scenes]
+    heldout = vlm_recipe.heldout(recipe.heldout_scenes, progress)
     return {
         "recipe": asdict(recipe),
         "runs": {run: co_train(recipe, run, dataset, scenes, heldout, steps, progress)[1] for run in runs},
@@ -423,7 +423,9 @@ def main(argv: list[str] | None = None) -> None:
     kept = {}
     if args.add and args.out.exists():
         earlier = load_recorded_runs(args.out)
-        if earlier["recipe"] != asdict(recipe) or args.steps:
+        if args.steps:
+            raise SystemExit("--add keeps whole runs: record a --steps check into a file of its own")
+        if earlier["recipe"] != asdict(recipe):
             raise SystemExit(f"{args.out} was recorded by another recipe: --add only adds runs of the same one")
         kept = earlier["runs"]
     recording = record_runs(recipe, args.runs, args.steps, progress=not args.quiet)

@@ -246,12 +246,13 @@ class Recipe:
             count or self.train_scenes, seed=self.seed * 1000 + 1, progress=progress
         )
 
-    def heldout(self, progress: bool = True) -> list[Scene]:
-        """The held-out scenes the checkpoint's metrics are measured on (rendered, never trained on)."""
+    def heldout(self, count: int | None = None, progress: bool = True) -> list[Scene]:
+        """The first ``count`` (default: all) of the held-out scenes the checkpoint's metrics are measured on
+        (rendered, never trained on)."""
         from vlacourse.vlm.scenes import SceneMaker
 
         return SceneMaker(self.vit.image_size).make_many(
-            self.heldout_scenes, seed=self.seed * 1000 + 2, progress=progress
+            count or self.heldout_scenes, seed=self.seed * 1000 + 2, progress=progress
         )
 
     def __post_init__(self):
@@ -319,7 +320,7 @@ def train_course_vlm(
         with torch.no_grad():  # measure the weights as they ship: rounded to float16
             for parameter in model.parameters():
                 parameter.copy_(parameter.half().float())
-    heldout = recipe.heldout(progress)
+    heldout = recipe.heldout(progress=progress)
     accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
     metrics = {
         "retrieval_top1": caption_retrieval(siglip, tokenizer, heldout),

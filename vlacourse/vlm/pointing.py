@@ -248,14 +248,14 @@ def train_pointing(
     if stop_after is None:  # a prefix run is a check of its losses: measuring it would cost more than it told
         metrics |= pointing_error(vlm, heldout, recipe.heldout_scenes)
         if recipe.vqa_batch_size:
-            heldout_scenes = Recipe(seed=recipe.seed).heldout(progress)[:QUESTION_SCENES]
+            heldout_scenes = Recipe(seed=recipe.seed).heldout(QUESTION_SCENES, progress)
             metrics["question_accuracy"] = answering_accuracy(vlm, heldout_scenes)
     return vlm, history, metrics
 
 
 def answers_without_co_training(recipe: PointingRecipe) -> dict[str, float]:
     """What co-training is measured against: the shipped pointing VLM (trained alone) asked the same questions."""
-    scenes = Recipe(seed=recipe.seed).heldout(progress=False)[:QUESTION_SCENES]
+    scenes = Recipe(seed=recipe.seed).heldout(QUESTION_SCENES, progress=False)
     return {"pointing_alone_question_accuracy": answering_accuracy(load_course_pointing_vlm(), scenes)}
 
 
