@@ -117,6 +117,8 @@ MODEL_MODULES = (
     "policies/compression",
     "chunking/rtc",
     "chunking/rtc_styles",
+    "hierarchy/top_view",
+    "hierarchy/primitives",
     "sim/cameras",
     "sim/env",
     "sim/expert",

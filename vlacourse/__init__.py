@@ -3,7 +3,7 @@
 The package in the order the notebooks meet it: each module under the notebook that builds it or first
 builds on it (tests/test_package_map.py checks this map against the notebooks' imports). The subpackages
 follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``policies`` (04-07),
-``chunking`` (08), and ``widgets``, which no model module imports.
+``chunking`` (08), ``hierarchy`` (10), and ``widgets``, which no model module imports.
 
     every notebook  notebook              the setup cell: MuJoCo's GL backend, seeds, device, Colab
                     exercises             check() for the learner's functions, student notebooks, the grader
@@ -36,6 +36,8 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
     08 chunking     chunking.rtc          real-time chunking: the execution loop, the five strategies, the sweep
                     chunking.rtc_styles   the sweep again on a flow VLA fine-tuned on three operators' styles
                     widgets.chunk         the sweep's plot and the chunk-overlap widget
+    10 hierarchical hierarchy.top_view    the planner's view: the table from straight above, with heights
+                    hierarchy.primitives  a pick and a place decided on that view, carried out by the expert's motions
     tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
                     checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix
                     cli                   the package's commands (python -m vlacourse.<module> ...)

@@ -42,10 +42,10 @@ def project(points: np.ndarray, position: np.ndarray, rotation: np.ndarray, fovy
 
 
 def back_project(
-    uv: np.ndarray, height: float, position: np.ndarray, rotation: np.ndarray, fovy_degrees: float
+    uv: np.ndarray, height: float | np.ndarray, position: np.ndarray, rotation: np.ndarray, fovy_degrees: float
 ) -> np.ndarray:
-    """(N, 2) image points -> (N, 3): where each one's ray meets the plane z = ``height`` (the inverse of
-    ``project`` for points known to lie on it, such as a block's centre on the table)."""
+    """(N, 2) image points -> (N, 3): where each one's ray meets the plane z = ``height`` (one for all, or (N,)
+    one each): the inverse of ``project`` for points known to lie there, such as a block's centre on the table."""
     focal = 1.0 / np.tan(np.radians(fovy_degrees) / 2)
     rays = np.stack([uv[:, 0] / focal, -uv[:, 1] / focal, -np.ones(len(uv))], axis=1) @ rotation.T  # (N, 3), world
     distance = (height - position[2]) / rays[:, 2]  # along each ray, to the plane

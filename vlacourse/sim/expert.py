@@ -77,7 +77,7 @@ class ScriptedExpert:
 
     def select_action(self, observation=None) -> np.ndarray:
         if not self.path:
-            self._plan()
+            self.plan()
         point, gripper = self.path.pop(0)
         self.label = np.append(np.clip((point - self.env.target) / MAX_STEP, -1, 1), gripper)
         action = self.label.copy()
@@ -86,38 +86,51 @@ class ScriptedExpert:
         return action.astype(np.float32)
 
     # Planning.
-    def _move(self, start, end, gripper, slowdown: float = 1.0) -> np.ndarray:
+    def move(self, start, end, gripper, slowdown: float = 1.0) -> np.ndarray:
         distance = np.linalg.norm(end - start)
         steps = max(4, int(np.ceil(distance / self.style.speed * slowdown * CONTROL_HZ)))
         self.path += [(p, gripper) for p in minimum_jerk(start, end, steps)]
         return end
 
-    def _wait(self, at, gripper, steps) -> None:
+    def wait(self, at, gripper, steps) -> None:
         self.path += [(at, gripper)] * steps
 
-    def _plan(self) -> None:
+    # The two motions a planner's decision is carried out with (``vlacourse.hierarchy.primitives``).
+    def pick(self, here: np.ndarray, grasp: np.ndarray) -> np.ndarray:
+        """From ``here`` to above the grasp point, down, close, lift: returns where the motion ends."""
+        above = np.array([grasp[0], grasp[1], self.style.hover])
+        here = self.move(here, above, -1.0)
+        here = self.move(here, grasp, -1.0)
+        self.wait(grasp, 1.0, self.style.pause)
+        return self.move(here, above + [0, 0, 0.03], 1.0)
+
+    def place(self, here: np.ndarray, release: np.ndarray) -> np.ndarray:
+        """Carry the held block above the release point, lower it there, open, rise: returns where it ends."""
+        carry = np.array([release[0], release[1], max(self.style.hover, release[2]) + 0.04])
+        here = self.move(here, carry, 1.0)
+        here = self.move(here, release, 1.0)
+        self.wait(release, -1.0, self.style.pause)
+        return self.move(here, carry, -1.0)
+
+    def plan(self) -> None:
+        """The next subtask's motions, read from the simulator's true state; called when the path runs out."""
         subtask = self.env.next_subtask()
         here = self.env.target.copy()
-        arm, hover, pause = self.env.arm, self.style.hover, self.style.pause
+        arm, pause = self.env.arm, self.style.pause
         if subtask is None:  # done: hold still, gripper open
-            self._wait(here, -1.0, 1)
+            self.wait(here, -1.0, 1)
             return
         block = arm.block_position(subtask.color)
         if subtask.kind == "reach":
             above = block + [0, 0, REACH_HEIGHT]
-            self._move(here, above, -1.0)
-            self._wait(above, -1.0, pause)
+            self.move(here, above, -1.0)
+            self.wait(above, -1.0, pause)
         elif subtask.kind == "pick":
             aim = block.copy()
             if not self.missed_once:  # a recovery demonstration: aim 4.5 cm off, close on air, then retry
                 aim[1] += 0.045 * self.rng.choice([-1, 1])  # past the 2.4 cm pads: a clean miss
                 self.missed_once = True
-            above = np.array([aim[0], aim[1], hover])
-            here = self._move(here, above, -1.0)
-            grasp = np.array([aim[0], aim[1], GRASP_HEIGHT])
-            here = self._move(here, grasp, -1.0)
-            self._wait(grasp, 1.0, pause)
-            self._move(here, above + [0, 0, 0.03], 1.0)
+            self.pick(here, np.array([aim[0], aim[1], GRASP_HEIGHT]))
         elif subtask.kind in ("place_in_bin", "place_on"):
             if subtask.kind == "place_in_bin":
                 slot = BIN_SLOTS[subtask.color]
@@ -127,11 +140,7 @@ class ScriptedExpert:
                 # higher, and the grasp point GRASP_HEIGHT - BLOCK_HALF above the held block's centre.
                 below = arm.block_position(subtask.target)
                 release = below + [0, 0, 2 * BLOCK_HALF + 0.004 + GRASP_HEIGHT - BLOCK_HALF]
-            carry = np.array([release[0], release[1], max(hover, release[2]) + 0.04])
-            here = self._move(here, carry, 1.0)
-            here = self._move(here, release, 1.0)
-            self._wait(release, -1.0, pause)
-            self._move(here, carry, -1.0)
+            self.place(here, release)
         elif subtask.kind == "push":
             self._plan_push(here, block, arm.zone_position(subtask.target)[:2])
 
@@ -150,10 +159,10 @@ class ScriptedExpert:
         off_line = np.linalg.norm(offset + behind_by * direction[:2])
         if fingers[2] < 0.04 and 0.02 < behind_by < PUSH_OFFSET + 0.015 and off_line < 0.012:
             push = min(0.05, np.linalg.norm(to_goal))
-            self._move(here, here + direction * push, 1.0, slowdown=2.0)  # slowly: the block slides
+            self.move(here, here + direction * push, 1.0, slowdown=2.0)  # slowly: the block slides
             return
         above_here = np.array([here[0], here[1], max(here[2], self.style.hover)])
-        here = self._move(here, above_here, 1.0)
-        here = self._move(here, behind + [0, 0, self.style.hover], 1.0)
-        self._move(here, behind, 1.0)
-        self._wait(behind, 1.0, self.style.pause)  # let the arm catch up with the command before pushing
+        here = self.move(here, above_here, 1.0)
+        here = self.move(here, behind + [0, 0, self.style.hover], 1.0)
+        self.move(here, behind, 1.0)
+        self.wait(behind, 1.0, self.style.pause)  # let the arm catch up with the command before pushing
