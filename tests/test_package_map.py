@@ -119,6 +119,8 @@ MODEL_MODULES = (
     "chunking/rtc_styles",
     "hierarchy/top_view",
     "hierarchy/primitives",
+    "hierarchy/cliport",
+    "hierarchy/planning",
     "sim/cameras",
     "sim/env",
     "sim/expert",

@@ -38,6 +38,8 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
                     widgets.chunk         the sweep's plot and the chunk-overlap widget
     10 hierarchical hierarchy.top_view    the planner's view: the table from straight above, with heights
                     hierarchy.primitives  a pick and a place decided on that view, carried out by the expert's motions
+                    hierarchy.cliport     the CLIPort-style planner: two streams, pick and place heatmaps
+                    hierarchy.planning    the planner's demonstrations, training and success on the arm
     tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
                     checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix
                     cli                   the package's commands (python -m vlacourse.<module> ...)

@@ -2,6 +2,8 @@
 
     top_view     the planner's camera straight above the table: colour and the height under every pixel
     primitives   a pick and a place decided on that view, carried out by the scripted expert's own motions
+    cliport      the CLIPort-style planner: a frozen semantic stream and a spatial one, pick and place heatmaps
+    planning     its demonstrations (the expert's decisions), training, and success on the arm
 
 Import after ``vlacourse.notebook.setup()``: MuJoCo fixes its rendering backend when first imported.
 """

@@ -1,0 +1,237 @@
+"""The planner's demonstrations, training and measure on the arm (notebook 10).
+
+    seeded episode of pick_place or stack --reset--> top view + instruction + the expert's decision (two pixels)
+                                                         |
+    shifted copies (the view and both pixels moved together: CLIPort's and Transporter's augmentation)
+                                                         |
+    cross-entropy over pixels for the pick, and for the place given the demonstrated pick (``Planner``)
+                                                         |
+    new seeded episodes: decide on the top view, carry it out with the expert's motions, count the successes
+
+One decision per episode: our tasks are one pick and one place, so a demonstration is the episode's first top
+view and the expert's decision on it (CLIPort's demonstrations hold one such pair per step of a longer task).
+``python -m vlacourse.hierarchy.planning train`` makes the shipped planner (``course_planner.safetensors``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from vlacourse.checkpoint import read_metadata
+from vlacourse.cli import Commands
+from vlacourse.hierarchy.cliport import Planner, PlannerConfig
+from vlacourse.hierarchy.top_view import TOP_SIZE
+from vlacourse.training import PREFIX_STEPS, History, train
+
+TASKS = ("pick_place", "stack")  # a pick and a place each
+EVALUATION_SEEDS = 10_000  # evaluation episodes are seeded from here: never a demonstration's layout
+CHECKPOINT = "course_planner.safetensors"
+
+
+@dataclass
+class PlannerRecipe:
+    seed: int = 0
+    demonstrations: int = 100  # per task, from seeds seed, seed + 1, ...
+    steps: int = 1200
+    batch_size: int = 8
+    lr: float = 1e-3  # peak, after 100 warmup steps, with cosine decay
+    shift: int = 8  # pixels: each example is moved by up to this much, rows and columns, with its labels
+    eval_episodes: int = 100  # per task, on the training colours
+    heldout_episodes: int = 50  # per task, on the held-out colour/task combinations
+    streams: str = "two"  # PlannerConfig.streams
+
+
+def collect_planner_demos(task: str, count: int, seed: int = 0, split: str = "train", progress: bool = False) -> dict:
+    """``count`` seeded episodes' first top view, instruction and the expert's decision (pick and place pixels)."""
+    from vlacourse.hierarchy.primitives import expert_decision
+    from vlacourse.hierarchy.top_view import TopView
+    from vlacourse.sim.env import TabletopEnv
+
+    env, view = TabletopEnv(task, split=split, cameras=()), TopView()
+    rgb, heights, instructions, picks, places = [], [], [], [], []
+    for episode in tqdm(range(seed, seed + count), desc=f"{task} top views", disable=not progress):
+        env.reset(seed=episode)
+        image, decision = view(env), expert_decision(env)
+        rgb.append(image.rgb)
+        heights.append(image.heights)
+        instructions.append(env.task_spec.instruction)
+        picks.append(np.round(decision.pick))
+        places.append(np.round(decision.place))
+    view.close()
+    return {
+        "rgb": torch.as_tensor(np.stack(rgb)),  # (N, 64, 112, 3) uint8
+        "heights": torch.as_tensor(np.stack(heights)),  # (N, 64, 112) metres
+        "instructions": instructions,
+        "pick": torch.as_tensor(np.stack(picks), dtype=torch.long),  # (N, 2) row, column
+        "place": torch.as_tensor(np.stack(places), dtype=torch.long),
+    }
+
+
+def merge(*demos: dict) -> dict:
+    return {
+        k: sum((d[k] for d in demos), []) if k == "instructions" else torch.cat([d[k] for d in demos]) for k in demos[0]
+    }
+
+
+def encode(tokenizer, instructions: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (B, T), padded with 0 at the end, and each instruction's length (B,)."""
+    encoded = [tokenizer.encode(text) for text in instructions]
+    T = max(map(len, encoded))
+    ids = torch.tensor([e + [0] * (T - len(e)) for e in encoded], device=device)
+    return ids, torch.tensor([len(e) for e in encoded], device=device)
+
+
+def shifted(image: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
+    """(H, W, ...) moved down by ``rows`` and right by ``columns``, zeros where nothing moved in."""
+    out = torch.zeros_like(image)
+    H, W = image.shape[:2]
+    out[max(0, rows) : H + min(0, rows), max(0, columns) : W + min(0, columns)] = image[
+        max(0, -rows) : H + min(0, -rows), max(0, -columns) : W + min(0, -columns)
+    ]
+    return out
+
+
+class PlannerBatches:
+    """Random demonstrations, each shifted by a random offset with its pick and place pixels (resampled until both
+    stay in the view); seeded."""
+
+    def __init__(self, demos: dict, tokenizer, batch_size: int, shift: int, seed: int, device="cpu"):
+        self.demos, self.batch_size, self.shift, self.device = demos, batch_size, shift, device
+        self.ids, self.lengths = encode(tokenizer, demos["instructions"], "cpu")
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self) -> dict[str, torch.Tensor]:
+        d, rows = self.demos, []
+        for i in self.rng.integers(len(d["pick"]), size=self.batch_size):
+            while True:
+                offset = torch.as_tensor(self.rng.integers(-self.shift, self.shift + 1, size=2))
+                pick, place = d["pick"][i] + offset, d["place"][i] + offset
+                inside = lambda p: 0 <= p[0] < TOP_SIZE[0] and 0 <= p[1] < TOP_SIZE[1]  # noqa: E731
+                if inside(pick) and inside(place):
+                    break
+            r, c = offset.tolist()
+            rows.append((shifted(d["rgb"][i], r, c), shifted(d["heights"][i], r, c), pick, place, i))
+        rgb, heights, pick, place, index = zip(*rows, strict=True)
+        index = torch.tensor(index)
+        T = int(self.lengths[index].max())
+        batch = {
+            "rgb": torch.stack(rgb),
+            "heights": torch.stack(heights),
+            "ids": self.ids[index, :T],
+            "lengths": self.lengths[index],
+            "pick": torch.stack(pick),
+            "place": torch.stack(place),
+        }
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+
+def build_planner(streams: str = "two", device: str | torch.device = "cpu") -> tuple[Planner, object]:
+    """A fresh planner on the course VLM's frozen ViT and SigLIP word embeddings, and the course tokenizer."""
+    from vlacourse.vlm.course_vlm import load_course_vlm
+
+    siglip, _, tokenizer, _ = load_course_vlm()
+    return Planner(PlannerConfig(streams=streams), siglip.image_tower, siglip.text_tower.wte).to(device), tokenizer
+
+
+def success_rate(planner: Planner, tokenizer, task: str, episodes: int, split: str = "train") -> float:
+    """Seeded episodes of ``task`` (from EVALUATION_SEEDS): decide on the top view, carry it out; the share done."""
+    from vlacourse.hierarchy.primitives import Decision, execute
+    from vlacourse.hierarchy.top_view import TopView
+    from vlacourse.sim.env import TabletopEnv
+
+    env, view = TabletopEnv(task, split=split, cameras=()), TopView()
+    successes = 0
+    for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + episodes):
+        env.reset(seed=seed)
+        image = view(env)
+        ids, lengths = encode(tokenizer, [env.task_spec.instruction], planner.device)
+        picks, places, *_ = planner.decide(
+            torch.as_tensor(image.rgb[None], device=planner.device),
+            torch.as_tensor(image.heights[None], device=planner.device),
+            ids,
+            lengths,
+        )
+        decision = Decision(tuple(picks[0].tolist()), tuple(places[0].tolist()))
+        successes += execute(env, image, decision)
+    view.close()
+    return successes / episodes
+
+
+def train_planner(
+    recipe: PlannerRecipe, progress: bool = True, stop_after: int | None = None, device="cpu"
+) -> tuple[Planner, History, dict]:
+    """The planner trained by the recipe on both tasks' demonstrations, its history, and (unless ``stop_after``
+    cuts the run short) its success on the arm, seen and held-out combinations."""
+    from vlacourse.notebook import seed_everything
+
+    start = time.perf_counter()
+    demos = merge(*(collect_planner_demos(t, recipe.demonstrations, recipe.seed, progress=progress) for t in TASKS))
+    seed_everything(recipe.seed)
+    planner, tokenizer = build_planner(recipe.streams, device)
+    batches = PlannerBatches(demos, tokenizer, recipe.batch_size, recipe.shift, recipe.seed, device)
+    history = train(
+        planner,
+        batches,
+        recipe.steps,
+        lr=recipe.lr,
+        progress=progress,
+        warmup_steps=100,
+        cosine=True,
+        compute_loss=lambda model, batch: model(batch)[0],
+        stop_after=stop_after,
+    )
+    metrics = {"recipe": asdict(recipe), "prefix_losses": history.losses[:PREFIX_STEPS]}
+    if stop_after is None:
+        planner.eval()
+        for task in TASKS:
+            metrics[f"success_{task}"] = success_rate(planner, tokenizer, task, recipe.eval_episodes)
+            metrics[f"success_{task}_heldout"] = success_rate(
+                planner, tokenizer, task, recipe.heldout_episodes, "heldout"
+            )
+        metrics["seconds"] = time.perf_counter() - start
+    return planner, history, metrics
+
+
+def save_planner(planner: Planner, path: str | Path, metrics: dict) -> None:
+    """The planner's own weights (the frozen parts ship with the course VLM), its config and what it measured."""
+    metadata = {"config": json.dumps(asdict(planner.config)), "metrics": json.dumps(metrics)}
+    save_file({k: v.contiguous() for k, v in planner.own_state_dict().items()}, str(path), metadata=metadata)
+
+
+def load_course_planner(path: str | Path | None = None, device="cpu") -> tuple[Planner, object, dict]:
+    """(planner, tokenizer, metrics): the shipped planner (``python -m vlacourse.hierarchy.planning train``), or
+    the one at ``path``."""
+    if path is None:
+        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
+            return load_course_planner(shipped, device)
+    metadata = read_metadata(path, f"make it with `python -m vlacourse.hierarchy.planning train --out {path}`")
+    config = PlannerConfig(**json.loads(metadata["config"]))
+    planner, tokenizer = build_planner(config.streams, device)
+    missing, unexpected = planner.load_state_dict(load_file(str(path)), strict=False)
+    assert not unexpected and all(k.startswith(("vit.", "word_embeddings.")) for k in missing), (missing, unexpected)
+    return planner.eval(), tokenizer, json.loads(metadata["metrics"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    commands = Commands("python -m vlacourse.hierarchy.planning", "the CLIPort-style planner (notebook 10)")
+    make = commands.add("train", "train the planner on both tasks and measure it on the arm", CHECKPOINT)
+    make.add_argument("--steps", type=int, default=PlannerRecipe.steps)
+    make.add_argument("--streams", choices=["two", "spatial", "semantic"], default="two")
+    args = commands.parse(argv)
+    planner, _, metrics = train_planner(PlannerRecipe(steps=args.steps, streams=args.streams), not args.quiet)
+    save_planner(planner, args.out, metrics)
+    print(f"wrote {args.out}")
+    print(json.dumps({k: v for k, v in metrics.items() if k != "prefix_losses"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
