@@ -10,9 +10,9 @@ from vlacourse.hierarchy.planning import (
     collect_planner_demos,
     load_course_planner,
     merge,
+    outcomes,
     save_planner,
     shifted,
-    success_rate,
     train_planner,
 )
 from vlacourse.hierarchy.primitives import expert_decision
@@ -55,4 +55,4 @@ def test_the_recipes_first_steps_train_and_the_file_keeps_the_planner(tmp_path):
     assert loaded_metrics == metrics and loaded.config == planner.config
     for name, value in planner.own_state_dict().items():
         assert torch.equal(value, loaded.own_state_dict()[name]), name
-    assert 0.0 <= success_rate(loaded, tokenizer, "pick_place", episodes=1) <= 1.0
+    assert len(outcomes(loaded, tokenizer, "pick_place", episodes=1)) == 1

@@ -142,14 +142,15 @@ def build_planner(streams: str = "two", device: str | torch.device = "cpu") -> t
     return Planner(PlannerConfig(streams=streams), siglip.image_tower, siglip.text_tower.wte).to(device), tokenizer
 
 
-def success_rate(planner: Planner, tokenizer, task: str, episodes: int, split: str = "train") -> float:
-    """Seeded episodes of ``task`` (from EVALUATION_SEEDS): decide on the top view, carry it out; the share done."""
+def outcomes(planner: Planner, tokenizer, task: str, episodes: int, split: str = "train") -> list[bool]:
+    """Seeded episodes of ``task`` (from EVALUATION_SEEDS): decide on the top view, carry it out; whether each
+    succeeded."""
     from vlacourse.hierarchy.primitives import Decision, execute
     from vlacourse.hierarchy.top_view import TopView
     from vlacourse.sim.env import TabletopEnv
 
     env, view = TabletopEnv(task, split=split, cameras=()), TopView()
-    successes = 0
+    succeeded = []
     for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + episodes):
         env.reset(seed=seed)
         image = view(env)
@@ -161,9 +162,9 @@ def success_rate(planner: Planner, tokenizer, task: str, episodes: int, split: s
             lengths,
         )
         decision = Decision(tuple(picks[0].tolist()), tuple(places[0].tolist()))
-        successes += execute(env, image, decision)
+        succeeded.append(execute(env, image, decision))
     view.close()
-    return successes / episodes
+    return succeeded
 
 
 def train_planner(
@@ -192,11 +193,9 @@ def train_planner(
     metrics = {"recipe": asdict(recipe), "prefix_losses": history.losses[:PREFIX_STEPS]}
     if stop_after is None:
         planner.eval()
-        for task in TASKS:
-            metrics[f"success_{task}"] = success_rate(planner, tokenizer, task, recipe.eval_episodes)
-            metrics[f"success_{task}_heldout"] = success_rate(
-                planner, tokenizer, task, recipe.heldout_episodes, "heldout"
-            )
+        for task in TASKS:  # each episode's outcome: make test reruns the first ones
+            metrics[f"{task}_outcomes"] = outcomes(planner, tokenizer, task, recipe.eval_episodes)
+            metrics[f"{task}_heldout_outcomes"] = outcomes(planner, tokenizer, task, recipe.heldout_episodes, "heldout")
         metrics["seconds"] = time.perf_counter() - start
     return planner, history, metrics
 
@@ -230,7 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     planner, _, metrics = train_planner(PlannerRecipe(steps=args.steps, streams=args.streams), not args.quiet)
     save_planner(planner, args.out, metrics)
     print(f"wrote {args.out}")
-    print(json.dumps({k: v for k, v in metrics.items() if k != "prefix_losses"}, indent=1))
+    for name, outcome in metrics.items():
+        if name.endswith("outcomes"):
+            print(f"{name.removesuffix('_outcomes')}: {sum(outcome)} of {len(outcome)} episodes")
 
 
 if __name__ == "__main__":
