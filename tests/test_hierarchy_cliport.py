@@ -52,7 +52,7 @@ def test_a_crop_is_centred_on_its_pixel_with_zeros_beyond_the_image():
     crops = crop_around(features, torch.tensor([[3, 4], [0, 0]]), 3)
     assert torch.equal(crops[0], features[0, :, 2:5, 3:6])
     assert torch.equal(crops[1, :, 0], torch.zeros(2, 3)) and torch.equal(crops[1, :, 1:, 1:], features[1, :, :2, :2])
-    assert torch.equal(unravel(torch.tensor([0, TOP_SIZE[1] + 3])), torch.tensor([[0, 0], [1, 3]]))
+    assert torch.equal(unravel(torch.tensor([0, TOP_SIZE[1] + 3]), TOP_SIZE[1]), torch.tensor([[0, 0], [1, 3]]))
 
 
 def test_maps_cover_the_top_view_and_only_the_planners_own_weights_train(batch):
@@ -98,5 +98,5 @@ def test_settings_and_inputs_it_cannot_take_are_refused_with_the_fix(batch):
         PlannerConfig(streams="both")
     with pytest.raises(ValueError, match="odd"):
         PlannerConfig(crop=8)
-    with pytest.raises(ValueError, match="top views"):
-        planner().inputs(batch["rgb"][:, :, :64], *observed(batch)[1:])
+    with pytest.raises(ValueError, match="multiples of 8"):
+        planner().inputs(batch["rgb"][:, :, :60], *observed(batch)[1:])

@@ -40,6 +40,7 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
                     hierarchy.primitives  a pick and a place decided on that view, carried out by the expert's motions
                     hierarchy.cliport     the CLIPort-style planner: two streams, pick and place heatmaps
                     hierarchy.planning    the planner's demonstrations, training and success on the arm
+                    widgets.planner       the planner widget: its pick and place maps, the arm carrying them out
     tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
                     checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix
                     cli                   the package's commands (python -m vlacourse.<module> ...)

@@ -41,7 +41,6 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from vlacourse.hierarchy.top_view import TOP_SIZE
 from vlacourse.vlm.vision import ViT
 
 STREAMS = ("two", "spatial", "semantic")
@@ -194,9 +193,11 @@ class Planner(nn.Module):
 
     def inputs(self, rgb: torch.Tensor, heights: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor):
         """What every network reads: the patch grid, the words and which are real, and RGB-D."""
-        if tuple(rgb.shape[1:]) != (*TOP_SIZE, 3):
+        p = self.vit.config.patch_size  # the spatial stream halves the view three times: p = 8 meets it there
+        if rgb.dim() != 4 or rgb.shape[3] != 3 or rgb.shape[1] % p or rgb.shape[2] % p:
             raise ValueError(
-                f"the planner reads top views (B, {TOP_SIZE[0]}, {TOP_SIZE[1]}, 3), got {tuple(rgb.shape)}"
+                f"the planner reads top views (B, H, W, 3) with H and W multiples of {p} (hierarchy.top_view's are "
+                f"64 x 112), got {tuple(rgb.shape)}"
             )
         real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
         rgbd = torch.cat([rgb.permute(0, 3, 1, 2).float() / 127.5 - 1.0, heights[:, None] / HEIGHT_SCALE], dim=1)
@@ -213,7 +214,7 @@ class Planner(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Cross-entropy over pixels on the demonstrated pick and (given it) place: the training loss."""
         inputs = self.inputs(batch["rgb"], batch["heights"], batch["ids"], batch["lengths"])
-        W = TOP_SIZE[1]
+        W = batch["rgb"].shape[2]
         pick_target = batch["pick"][:, 0] * W + batch["pick"][:, 1]  # (B,) flat pixel index
         place_target = batch["place"][:, 0] * W + batch["place"][:, 1]
         pick = F.cross_entropy(self.pick_logits(inputs).flatten(1), pick_target)
@@ -226,11 +227,12 @@ class Planner(nn.Module):
         given the chosen pick."""
         inputs = self.inputs(rgb, heights, ids, lengths)
         pick_logits = self.pick_logits(inputs)
-        picks = unravel(pick_logits.flatten(1).argmax(1))
+        W = rgb.shape[2]
+        picks = unravel(pick_logits.flatten(1).argmax(1), W)
         place_logits = self.place_logits(inputs, picks)
-        return picks, unravel(place_logits.flatten(1).argmax(1)), pick_logits, place_logits
+        return picks, unravel(place_logits.flatten(1).argmax(1), W), pick_logits, place_logits
 
 
-def unravel(flat: torch.Tensor) -> torch.Tensor:
-    """(B,) flat pixel indices of the top view -> (B, 2) (row, column)."""
-    return torch.stack([flat // TOP_SIZE[1], flat % TOP_SIZE[1]], dim=1)
+def unravel(flat: torch.Tensor, width: int) -> torch.Tensor:
+    """(B,) flat pixel indices of an image ``width`` pixels wide -> (B, 2) (row, column)."""
+    return torch.stack([flat // width, flat % width], dim=1)

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,8 +30,11 @@ from tqdm.auto import tqdm
 from vlacourse.checkpoint import read_metadata
 from vlacourse.cli import Commands
 from vlacourse.hierarchy.cliport import Planner, PlannerConfig
-from vlacourse.hierarchy.top_view import TOP_SIZE
 from vlacourse.training import PREFIX_STEPS, History, train
+
+if TYPE_CHECKING:  # these import MuJoCo, which a command may import only after choosing its GL backend
+    from vlacourse.hierarchy.primitives import Decision
+    from vlacourse.hierarchy.top_view import TopImage
 
 TASKS = ("pick_place", "stack")  # a pick and a place each
 EVALUATION_SEEDS = 10_000  # evaluation episodes are seeded from here: never a demonstration's layout
@@ -111,11 +115,12 @@ class PlannerBatches:
 
     def __call__(self) -> dict[str, torch.Tensor]:
         d, rows = self.demos, []
+        H, W = d["rgb"].shape[1:3]
         for i in self.rng.integers(len(d["pick"]), size=self.batch_size):
             while True:
                 offset = torch.as_tensor(self.rng.integers(-self.shift, self.shift + 1, size=2))
                 pick, place = d["pick"][i] + offset, d["place"][i] + offset
-                inside = lambda p: 0 <= p[0] < TOP_SIZE[0] and 0 <= p[1] < TOP_SIZE[1]  # noqa: E731
+                inside = lambda p: 0 <= p[0] < H and 0 <= p[1] < W  # noqa: E731
                 if inside(pick) and inside(place):
                     break
             r, c = offset.tolist()
@@ -140,6 +145,53 @@ def build_planner(streams: str = "two", device: str | torch.device = "cpu") -> t
 
     siglip, _, tokenizer, _ = load_course_vlm()
     return Planner(PlannerConfig(streams=streams), siglip.image_tower, siglip.text_tower.wte).to(device), tokenizer
+
+
+@dataclass
+class PlannedEpisode:
+    """One episode as the planner saw, decided and carried it out (what notebook 10's widget draws)."""
+
+    instruction: str
+    split: str  # "train" or "heldout": whether the instruction's colour/task combination was ever trained on
+    view: TopImage
+    pick_logits: np.ndarray  # (64, 112)
+    place_logits: np.ndarray  # (64, 112), given the chosen pick
+    decision: Decision
+    success: bool
+    frames: list[np.ndarray]  # the scene camera every FRAME_EVERY steps, and at the end
+
+
+def plan_and_execute(planner: Planner, tokenizer, env, seed: int, color: str | None = None) -> PlannedEpisode:
+    """Reset ``env`` (pick_place or stack) to the seeded episode, with the block named ``color`` if given, decide on
+    its top view and carry the decision out, keeping frames."""
+    from vlacourse.hierarchy.primitives import Decision, execute
+    from vlacourse.hierarchy.top_view import TopView
+
+    options = {} if color is None else {"color": color}
+    env.reset(seed=seed, options=options)
+    view = TopView()
+    image = view(env)
+    view.close()
+    ids, lengths = encode(tokenizer, [env.task_spec.instruction], planner.device)
+    picks, places, pick_logits, place_logits = planner.decide(
+        torch.as_tensor(image.rgb[None], device=planner.device),
+        torch.as_tensor(image.heights[None], device=planner.device),
+        ids,
+        lengths,
+    )
+    decision = Decision(tuple(picks[0].tolist()), tuple(places[0].tolist()))
+    frames: list[np.ndarray] = []
+    success = execute(env, image, decision, frames=frames)
+    return PlannedEpisode(
+        env.task_spec.instruction,
+        env.split,
+        image,
+        pick_logits[0].cpu().numpy(),
+        place_logits[0].cpu().numpy(),
+        decision,
+        success,
+        frames,
+    )
 
 
 def outcomes(planner: Planner, tokenizer, task: str, episodes: int, split: str = "train") -> list[bool]:

@@ -21,6 +21,7 @@ diagonal), so a decision is two pixels.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ from vlacourse.sim.tasks import BLOCK_HALF
 GRASP_DEPTH = 2 * BLOCK_HALF - GRASP_HEIGHT  # the grasp point under a block's top: the expert's, 18 mm
 RELEASE_CLEARANCE = 0.026  # the grasp point over the surface it lets go above: the expert's stacking release
 SURFACE_WINDOW = 1  # pixels each side of the place pixel searched for the highest surface (3 x 3: 2 cm)
+FRAME_EVERY = 25  # control steps between the frames ``execute`` keeps for people (half a second)
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,15 @@ class PrimitiveExecutor(ScriptedExpert):
         self.place(self.pick(here, self.grasp), self.release)
 
 
-def execute(env, view: TopImage, decision: Decision, style: str = "steady") -> bool:
-    """Run ``env``'s episode (just reset) to its end with the decision carried out: whether the task succeeded."""
+def execute(env, view: TopImage, decision: Decision, style: str = "steady", frames: list | None = None) -> bool:
+    """Run ``env``'s episode (just reset) to its end with the decision carried out: whether the task succeeded.
+    ``frames``: a list to append ``env.render()`` to, every FRAME_EVERY steps and at the end (for people)."""
     executor = PrimitiveExecutor(env, view, decision, style)
-    while True:
+    for step in itertools.count():
+        if frames is not None and step % FRAME_EVERY == 0:
+            frames.append(env.render())
         _, _, terminated, truncated, info = env.step(executor.select_action())
         if terminated or truncated:
+            if frames is not None:
+                frames.append(env.render())
             return bool(info["success"])
