@@ -14,7 +14,8 @@ the decision is one a person can look at. Ours:
         +------------------------------------------------------+
 
 Where ours differs, and why:
-- CLIPort's heightmap is orthographic, fused from three RGB-D cameras; ours is one perspective camera far away
+- CLIPort's view (Transporter's) is orthographic: RGB-D images unprojected to a point cloud and rendered from
+  above. Ours is one perspective camera far away
   with a narrow field of view: a block's top (4 cm) lands within a third of a pixel of where an orthographic
   view would put it, and ``pixel_of`` / ``point_of`` are exact for the perspective camera anyway.
 - The arm is left out of the picture (its geoms are moved to a geom group MuJoCo does not draw by default, in a
