@@ -26,6 +26,10 @@ Where ours differs, and why:
 - CLIPort multiplies in one sentence embedding. The course SigLIP's sentence embedding ties a word to the place in
   the template it was trained in, so each decoder layer reads the instruction's word embeddings through a learned
   attention of its own (``language``): a word the layer needs can be found wherever it stands.
+- The instruction multiplies each decoder layer's features *after* the spatial stream's lateral features are
+  joined to them, so the words also gate the spatial stream's sharp colour: the frozen ViT's 8 x 14 patch features
+  alone gave the words too little to select a block with (multiplied in before the join, the pick followed the
+  words in only about half of the training scenes).
 - The query's crop is taken from the query network's features computed on the whole view, not from the input
   image: the frozen ViT reads whole views only. No rotations: our blocks are picked and placed from straight
   above (``vlacourse.hierarchy.primitives``).
@@ -126,10 +130,10 @@ class TwoStream(nn.Module):
             return self.head(levels[-1])
         x = self.patches_in(patches)  # (B, c, 8, 14)
         for i in range(4):
-            x = x * self.language[i](words, real)  # the instruction, multiplied in (CLIPort's fusion)
             if levels is not None:
                 x = torch.cat([x, levels[i]], dim=1)  # the lateral connection from the spatial stream
             x = self.decode[i](self.fuse[i](x))
+            x = x * self.language[i](words, real)  # the instruction, multiplied in (CLIPort's fusion)
             if i < 3:
                 x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         return self.head(x)
