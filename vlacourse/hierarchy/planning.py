@@ -34,7 +34,7 @@ from vlacourse.training import PREFIX_STEPS, History, train
 
 if TYPE_CHECKING:  # these import MuJoCo, which a command may import only after choosing its GL backend
     from vlacourse.hierarchy.primitives import Decision
-    from vlacourse.hierarchy.top_view import TopImage
+    from vlacourse.hierarchy.top_view import TopImage, TopView
 
 TASKS = ("pick_place", "stack")  # a pick and a place each
 EVALUATION_SEEDS = 10_000  # evaluation episodes are seeded from here: never a demonstration's layout
@@ -81,9 +81,9 @@ def collect_planner_demos(task: str, count: int, seed: int = 0, split: str = "tr
 
 
 def merge(*demos: dict) -> dict:
-    return {
-        k: sum((d[k] for d in demos), []) if k == "instructions" else torch.cat([d[k] for d in demos]) for k in demos[0]
-    }
+    """Several collections of demonstrations as one."""
+    joined = {k: torch.cat([d[k] for d in demos]) for k in demos[0] if k != "instructions"}
+    return joined | {"instructions": [text for d in demos for text in d["instructions"]]}
 
 
 def encode(tokenizer, instructions: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,43 +161,40 @@ class PlannedEpisode:
     frames: list[np.ndarray]  # the scene camera every FRAME_EVERY steps, and at the end
 
 
-def plan_and_execute(planner: Planner, tokenizer, env, seed: int, color: str | None = None) -> PlannedEpisode:
-    """Reset ``env`` (pick_place or stack) to the seeded episode, with the block named ``color`` if given, decide on
-    its top view and carry the decision out, keeping frames."""
-    from vlacourse.hierarchy.primitives import Decision, execute
-    from vlacourse.hierarchy.top_view import TopView
+def decide_on(
+    planner: Planner, tokenizer, image: TopImage, instruction: str
+) -> tuple[Decision, np.ndarray, np.ndarray]:
+    """The planner's decision on one top view, with its pick map and its place map given that pick (64, 112)."""
+    from vlacourse.hierarchy.primitives import Decision
 
-    options = {} if color is None else {"color": color}
-    env.reset(seed=seed, options=options)
-    view = TopView()
-    image = view(env)
-    view.close()
-    ids, lengths = encode(tokenizer, [env.task_spec.instruction], planner.device)
-    picks, places, pick_logits, place_logits = planner.decide(
-        torch.as_tensor(image.rgb[None], device=planner.device),
-        torch.as_tensor(image.heights[None], device=planner.device),
-        ids,
-        lengths,
-    )
+    device = planner.device
+    ids, lengths = encode(tokenizer, [instruction], device)
+    rgb, heights = torch.as_tensor(image.rgb[None], device=device), torch.as_tensor(image.heights[None], device=device)
+    picks, places, pick_logits, place_logits = planner.decide(rgb, heights, ids, lengths)
     decision = Decision(tuple(picks[0].tolist()), tuple(places[0].tolist()))
+    return decision, pick_logits[0].cpu().numpy(), place_logits[0].cpu().numpy()
+
+
+def plan_and_execute(
+    planner: Planner, tokenizer, env, view: TopView, seed: int, color: str | None = None
+) -> PlannedEpisode:
+    """Reset ``env`` (pick_place or stack) to the seeded episode, with the block named ``color`` if given, decide on
+    its top view (rendered by ``view``) and carry the decision out, keeping frames."""
+    from vlacourse.hierarchy.primitives import execute
+
+    env.reset(seed=seed, options={} if color is None else {"color": color})
+    image = view(env)
+    decision, pick_logits, place_logits = decide_on(planner, tokenizer, image, env.task_spec.instruction)
     frames: list[np.ndarray] = []
     success = execute(env, image, decision, frames=frames)
-    return PlannedEpisode(
-        env.task_spec.instruction,
-        env.split,
-        image,
-        pick_logits[0].cpu().numpy(),
-        place_logits[0].cpu().numpy(),
-        decision,
-        success,
-        frames,
-    )
+    instruction = env.task_spec.instruction
+    return PlannedEpisode(instruction, env.split, image, pick_logits, place_logits, decision, success, frames)
 
 
 def outcomes(planner: Planner, tokenizer, task: str, episodes: int, split: str = "train") -> list[bool]:
     """Seeded episodes of ``task`` (from EVALUATION_SEEDS): decide on the top view, carry it out; whether each
     succeeded."""
-    from vlacourse.hierarchy.primitives import Decision, execute
+    from vlacourse.hierarchy.primitives import execute
     from vlacourse.hierarchy.top_view import TopView
     from vlacourse.sim.env import TabletopEnv
 
@@ -206,14 +203,7 @@ def outcomes(planner: Planner, tokenizer, task: str, episodes: int, split: str =
     for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + episodes):
         env.reset(seed=seed)
         image = view(env)
-        ids, lengths = encode(tokenizer, [env.task_spec.instruction], planner.device)
-        picks, places, *_ = planner.decide(
-            torch.as_tensor(image.rgb[None], device=planner.device),
-            torch.as_tensor(image.heights[None], device=planner.device),
-            ids,
-            lengths,
-        )
-        decision = Decision(tuple(picks[0].tolist()), tuple(places[0].tolist()))
+        decision = decide_on(planner, tokenizer, image, env.task_spec.instruction)[0]
         succeeded.append(execute(env, image, decision))
     view.close()
     return succeeded

@@ -65,12 +65,14 @@ def draw_planned_episode(episode: PlannedEpisode) -> Figure:
 def planner_widget(planner, tokenizer) -> InteractiveImage:
     """Task, block colour and scene controls over the planner's decision and its execution."""
     from vlacourse.hierarchy.planning import EVALUATION_SEEDS
+    from vlacourse.hierarchy.top_view import TopView
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.tasks import COLORS, HELD_OUT
 
     # MuJoCo's OpenGL context works only in the thread that first made it current, and a kernel may run widget
     # callbacks in another thread than the cell's (ipykernel 7 does): one thread owns the simulator.
     simulator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner_widget")
+    view = simulator.submit(TopView).result()  # one renderer for every redraw, made in the simulator's thread
     environments: dict[tuple[str, str], TabletopEnv] = {}
     episodes: dict[tuple[str, str, int], PlannedEpisode] = {}
 
@@ -78,7 +80,7 @@ def planner_widget(planner, tokenizer) -> InteractiveImage:
         split = "heldout" if (task, color) in HELD_OUT else "train"
         if (task, split) not in environments:
             environments[task, split] = TabletopEnv(task, split=split, cameras=(), render_size=(180, 240))
-        return plan_and_execute(planner, tokenizer, environments[task, split], EVALUATION_SEEDS + scene, color)
+        return plan_and_execute(planner, tokenizer, environments[task, split], view, EVALUATION_SEEDS + scene, color)
 
     def draw(task: str, color: str, scene: int) -> Figure:
         if (task, color, scene) not in episodes:
@@ -90,6 +92,6 @@ def planner_widget(planner, tokenizer) -> InteractiveImage:
         "color": widgets.Dropdown(options=list(COLORS), value="red", description="block"),
         "scene": widgets.IntSlider(value=0, min=0, max=SCENES - 1, description="scene"),
     }
-    view = InteractiveImage(draw, controls)
-    view.episodes = episodes  # tests read what was run
-    return view
+    widget = InteractiveImage(draw, controls)
+    widget.episodes = episodes  # tests read what was run
+    return widget
