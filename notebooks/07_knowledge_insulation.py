@@ -54,7 +54,8 @@ course = setup(seed=0)
 # vision-language data at the same time, and that part matters here: the FAST loss on freshly added
 # tokens is itself a large gradient into the VLM (the widget below shows it is the largest of the three
 # at the start). The white paper also gives KI "5x training speedup (from-scratch only)", the figure it
-# gives for FAST too; we measure our own speed below, in seconds per step and steps to a chunk error.
+# gives for FAST too; we measure our own speed below, in seconds per step and in the training steps each
+# run needs to succeed on the arm.
 #
 # **In the package:** `vlacourse.policies.insulation`, `vlacourse.widgets.gradient` (read them beside this notebook).
 
@@ -82,7 +83,7 @@ from vlacourse.vlm.pointing import load_course_pointing_vlm
 
 _, course_vlm, tokenizer, _ = load_course_vlm(device=course.device)
 flow_vla = load_course_flow_vla(device=course.device)
-heldout = Recipe().heldout(progress=False)[:256]  # the course VLM's held-out scenes
+heldout = Recipe().heldout(256, progress=False)  # the course VLM's held-out scenes
 inside_flow_vla = text_vlm(flow_vla)
 inside = {
     "course VLM": course_vlm,
@@ -115,9 +116,8 @@ plt.show()
 # else, overwrote them, and pi0's recipe then started from a VLM with little left to lose. The pointer
 # co-trained on the course VLM's own captions and questions points as well (RESULTS.md, notebook 02's
 # table) and answers nearly as the course VLM does: the remedy this notebook is about, applied one stage
-# earlier. `python -m vlacourse.policies.insulation record --recipe on-the-arm` starts the four runs below
-# from that co-trained VLM, as notebook 06's flow VLA was trained, and measures their success on the arm as
-# they train; the recording this notebook plays back starts them from the course VLM, with 600 steps each.
+# earlier. The four runs below start from that co-trained VLM and are trained as notebook 06's flow VLA
+# was, and their success on the arm is measured as they train.
 #
 # ## Two switches, four runs
 #
@@ -135,8 +135,9 @@ plt.show()
 # `vlacourse.policies.insulation.InsulatedVLA` is notebook 06's flow VLA with two switches. `stop_gradient`: the
 # expert reads the VLM's keys and values through `.detach()`. `vlm_losses`: the VLM also trains on the
 # chunk's FAST tokens (read after the prefix and a state token, as notebook 05's VLA writes them) and on
-# captions and questions. Each setting is one run, all with the same budget (`InsulationRecipe`: 600 steps
-# at batch 32 on notebook 03's pick-and-place demonstrations, plus 32 captions and questions per step):
+# captions and questions. Each setting is one run, all with the same budget (`InsulationRecipe`: notebook
+# 06's recipe, 6000 steps at batch 32 on 400 pick-and-place demonstrations, plus 32 captions and questions
+# per step where the VLM trains on them):
 #
 # | run | stop-gradient | VLM losses | what trains the VLM |
 # |---|---|---|---|
@@ -145,23 +146,25 @@ plt.show()
 # | frozen | yes | no | nothing: it stays as it was |
 # | insulated | yes | yes | FAST tokens and its own data: knowledge insulation |
 #
-# First, one batch through the insulated network and through the joint one (the same weights), and the
-# norm of the flow loss's gradient on each part's parameters (`insulation.gradient_norms`).
+# Built on the VLM that points, the VLA points before it acts, as notebook 06's does, and the pointer's loss
+# is one of the VLM's losses: the naive run trains with the flow loss alone, as pi0 does. First, one batch
+# through the insulated network and through the joint one (the same weights), and the norm of the flow
+# loss's gradient on each part's parameters (`insulation.gradient_norms`).
 
 # %%
 from vlacourse.policies.insulation import InsulationRecipe, build_insulated_vla, gradient_norms
 from vlacourse.policies.policy import ChunkBatches
 from vlacourse.sim.dataset import load_or_collect
 from vlacourse.vlm.course_vlm import qa_batches
-from vlacourse.vlm.scenes import SceneMaker
 
 recipe = InsulationRecipe()
-demos = load_or_collect(recipe.suite, recipe.episodes, recipe.seed, progress=False)
-scenes = SceneMaker().make_many(recipe.vqa_scenes, seed=Recipe().seed * 1000 + 1, progress=False)  # its own data
+demos = load_or_collect(recipe.suite, episodes=100, seed=0, progress=False)  # notebook 03's (cached)
+scenes = Recipe().training_scenes(recipe.vqa_scenes, progress=False)  # the course VLM's own data
+answering_vlm = load_course_pointing_vlm(device=course.device, answering=True)
 norms = {}
 for run in ("joint", "insulated"):
     torch.manual_seed(0)
-    policy = build_insulated_vla(demos, run, device=course.device)
+    policy = build_insulated_vla(demos, run, device=course.device, pointing_vlm=answering_vlm)
     batch = {
         **ChunkBatches(demos, policy.config, 32, seed=0, device=course.device)(),
         "co_training": qa_batches(scenes, tokenizer, 32, seed=0, device=course.device)(),
@@ -192,21 +195,23 @@ print(
 # %% [markdown]
 # ## Watch it forget, and not
 #
-# Now train: the first 50 steps of the naive run (pi0's recipe), live, measuring the question accuracy
-# before and after (`insulation.co_train`, the function that made the recorded runs below; the learning
-# rate is still warming up). The numbers land on the recording's first 50 steps, which the tests check for
-# all four runs. The other runs are in the recording below: the insulated one costs almost twice as much
-# per step, more than this notebook's time allows.
+# Now train: the first 50 steps of the naive run (pi0's recipe), live, on notebook 03's 100 demonstrations,
+# measuring the question accuracy before and after (`insulation.co_train`, the function that made the
+# recorded runs below; the learning rate is still warming up). The accuracy before is the recording's at
+# step 0: the same VLM, asked the same questions. The other runs are in the recording: 6000 steps each, too
+# long for a notebook (the tests rerun each run's first steps and check them against it).
 
 # %%
-from vlacourse.policies.insulation import co_train, load_recorded_runs
+from dataclasses import replace
 
-_, live = co_train(InsulationRecipe(eval_episodes=0), "naive", demos, scenes, heldout, steps=50)
+from vlacourse.policies.insulation import co_train, load_recorded_runs, steps_to_reach
+
+_, live = co_train(replace(recipe, eval_episodes=0), "naive", demos, scenes, heldout, steps=50)
 recording = load_recorded_runs()
-recorded = recording["runs"]["naive"]["vqa_accuracy"][:2]
+runs = recording["runs"]
 print(
-    f"naive: question accuracy {live['vqa_accuracy'][0]:.1%} -> {live['vqa_accuracy'][1]:.1%} after 50 steps "
-    f"(recorded: {recorded[0]:.1%} -> {recorded[1]:.1%}), {live['seconds_per_step']:.2f} s per step"
+    f"naive, live: question accuracy {live['vqa_accuracy'][0]:.1%} -> {live['vqa_accuracy'][1]:.1%} after 50 "
+    f"steps (recorded at step 0: {runs['naive']['vqa_accuracy'][0]:.1%}), {live['seconds_per_step']:.2f} s per step"
 )
 
 # %% [markdown]
@@ -216,8 +221,9 @@ print(
 # is drawn. Each box is a part of the network coloured by the norm of that loss's gradient on its
 # parameters, grey where it is exactly zero; each arrow from an expert layer to a VLM layer is the expert
 # reading that layer's keys and values, with the gradient that arrives there written on it. Beside it, the
-# question accuracy of the VLM in each run. Things to try: the flow loss with and without the
-# stop-gradient; the FAST loss at step 0 against the VQA loss; the naive run's accuracy as you slide.
+# question accuracy of the VLM in each run, and the chosen run's success on the arm (dotted). Things to try:
+# the flow loss with and without the stop-gradient; the FAST loss at step 0 against the VQA loss; the naive
+# run's accuracy and success as you slide.
 
 # %%
 from vlacourse.widgets.gradient import gradient_flow_widget
@@ -228,68 +234,90 @@ view
 # %% [markdown]
 # ## The four runs, side by side
 #
-# Question accuracy on the 256 held-out scenes (what the VLM still knows), the error of the predicted
-# chunks on held-out demonstration frames (how well it acts: `policy.chunk_error`, comparable across runs),
-# the steps each run took to bring that error under a threshold, seconds per training step, and success on
-# 20 seeded pick-and-place episodes at the end.
+# Success on the arm (the same 20 seeded pick-and-place episodes every 500 steps), question accuracy on the
+# 256 held-out scenes (what the VLM still knows), and the error of the predicted chunks on held-out
+# demonstration frames (`policy.chunk_error`: how well it predicts actions, comparable across runs). The
+# paper's measure of speed is the training steps a recipe needs to reach a performance: here, the first
+# measured step at which each run succeeds as often as pi0's recipe does at the end (`steps_to_reach`).
 
 # %%
-runs = recording["runs"]
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
+from vlacourse.sim.evaluate import wilson_interval
+
+episodes = recording["recipe"]["eval_episodes"]
+fig, (arm, knows, error) = plt.subplots(1, 3, figsize=(13, 3.4))
 for run, measured in runs.items():
-    left.plot(measured["measure_steps"], measured["vqa_accuracy"], marker=".", label=run)
-    right.plot(measured["eval_steps"], measured["chunk_error"], marker=".", label=run)
+    line = arm.plot(measured["success_steps"], measured["success_rates"], marker=".", label=run)[0]
+    low, high = zip(*(wilson_interval(round(r * episodes), episodes) for r in measured["success_rates"]), strict=True)
+    arm.fill_between(measured["success_steps"], low, high, color=line.get_color(), alpha=0.12, lw=0)
+    knows.plot(measured["measure_steps"], measured["vqa_accuracy"], marker=".", label=run)
+    error.plot(measured["eval_steps"], measured["chunk_error"], marker=".", label=run)
 start = runs["insulated"]["vqa_accuracy"][0]
-left.axhline(0.95 * start, ls="--", color="grey", lw=0.8, label="95% of the start")
-left.set(xlabel="training step", ylabel="question accuracy", ylim=(0, 1), title="what the VLM still knows")
-right.set(xlabel="training step", ylabel="chunk error (held-out frames)", title="how well it predicts actions")
-left.legend(fontsize=8)
-right.legend(fontsize=8)
+knows.axhline(0.95 * start, ls="--", color="grey", lw=0.8, label="95% of the start")
+arm.set(
+    xlabel="training step", ylabel=f"success ({episodes} episodes, 95% band)", ylim=(0, 1), title="what the arm does"
+)
+knows.set(xlabel="training step", ylabel="question accuracy", ylim=(0, 1), title="what the VLM still knows")
+error.set(xlabel="training step", ylabel="chunk error (held-out frames)", title="how well it predicts actions")
+for ax in (arm, knows, error):
+    ax.legend(fontsize=8)
 plt.show()
 
-threshold = 0.10
-
-
-def steps_to(measured, error=threshold):
-    reached = [s for s, e in zip(measured["eval_steps"], measured["chunk_error"], strict=True) if e <= error]
-    return reached[0] if reached else None
-
-
-print(f"{'run':>10} | question accuracy | kept | chunk error | steps to {threshold} | s/step | success")
+target = runs["naive"]["success"]  # what pi0's recipe reaches after the whole budget
+reached = {run: steps_to_reach(measured, target) for run, measured in runs.items()}
+print(f"{'run':>10} | question accuracy | kept | success at the end | steps to {target:.0%} | s/step")
 for run, measured in runs.items():
     first, last = measured["vqa_accuracy"][0], measured["vqa_accuracy"][-1]
     print(
-        f"{run:>10} | {first:6.1%} -> {last:6.1%}  | {last / first:4.0%} | {measured['chunk_error'][-1]:11.3f} | "
-        f"{str(steps_to(measured)):>13} | {measured['seconds_per_step']:6.2f} | {measured['success']:.0%}"
+        f"{run:>10} | {first:6.1%} -> {last:6.1%}  | {last / first:4.0%} | {measured['success']:17.0%} | "
+        f"{str(reached[run]):>12} | {measured['seconds_per_step']:6.2f}"
+    )
+print("\nthe first measured step at each success rate the naive run reached:")
+for rate in sorted(set(runs["naive"]["success_rates"]) - {0.0}):
+    naive_steps, insulated_steps = (steps_to_reach(runs[run], rate) for run in ("naive", "insulated"))
+    print(
+        f"{rate:4.0%}: naive {naive_steps:>4}, insulated {insulated_steps:>4} "
+        f"({insulated_steps / naive_steps:.2f} of the steps)"
     )
 
 # %% [markdown]
 # What the four runs say, at our scale:
 #
-# - **The forgetting is real and fast.** pi0's recipe (naive) takes the question accuracy from 90.5% to
-#   41% in 50 steps and to 5% by the end: the VLM now writes fragments of words where answers were.
-# - **Insulation keeps it**: 99% of the start at step 600. But look at its curve: it dips to 69% around
-#   step 150 and climbs back. The dip is the FAST loss. Its 1024 tokens are new, randomly initialised
-#   rows of the vocabulary; their loss starts near 13 nats and sends the largest gradient of the three
-#   into the VLM (the widget at step 0 with the FAST loss: 26 on VLM layer 1, where the flow loss of the
-#   naive run sends 2.3). The captions and questions, trained on at the same time, repair the damage as
-#   the FAST tokens are learned. Here the VLM's own data is what protects its knowledge, not the FAST loss.
-# - **The stop-gradient alone changes little at our scale**: the joint run (all three losses, no
-#   stop-gradient) keeps its accuracy too, and dips less. Every step clips the whole gradient to norm 1,
-#   and the FAST loss's gradient dominates it, so the flow loss's share of each VLM update is small. The
-#   paper's ablations, at 3 billion parameters, find that the stop-gradient matters; our runs cannot
-#   separate the two ingredients, so this notebook claims the pair, not the stop-gradient alone.
-# - **Acting**: the chunk errors of the frozen, insulated and joint runs end within 0.003 of each other
-#   (0.086 to 0.089); the naive run's ends at 0.101 and never reaches 0.10 in 600 steps, where the frozen
-#   and insulated runs reach it at step 450: the paper's "naive training is slower", seen here too. The
-#   frozen VLM does as well as any: ours was trained on these very scenes, so its features already hold
-#   what the arm needs. A VLM trained on web images has to adapt to a robot's views, and the FAST loss is
-#   how KI adapts it without letting the expert's gradient in.
-# - **Cost**: insulation costs the most per training step (0.84 s, naive 0.48 s, frozen 0.18 s): each
-#   step also reads the FAST tokens and 32 captions and questions. Inference is unchanged (below).
-# - **Success on the arm** is 0 or 1 of 20 episodes for every run: 600 steps are far too few to grasp
-#   (notebook 06's flow VLA needed 400 demonstrations, 6000 steps and a VLM that points to succeed in
-#   90 of 100), so success cannot rank the runs at this budget.
+# - **pi0's recipe forgets at once.** The naive run's question accuracy falls from 93% to 0% by the first
+#   measurement, at step 500: nothing but the flow loss trains the VLM, and its gradient turns it into a
+#   feature extractor for the expert. (The live run above shows the first 50 steps of the fall.)
+# - **Insulation keeps what the VLM knew, and adds to it.** The insulated VLM dips to 86% at step 500 and
+#   ends at 98%, above where it started: its own captions and questions train it for 6000 steps. The dip is
+#   the FAST loss: its 1024 tokens are new, randomly initialised rows of the vocabulary, the insulated run's
+#   first loss is near 14 nats where the naive run's is near 3 (the recording's first losses), and at step 0
+#   the FAST loss sends the largest gradient into the VLM, about 25 times the VQA loss's on VLM layer 1 (the
+#   gradient norms printed above; the widget, FAST loss selected).
+# - **Insulation learns the task in fewer steps, though not in half at every rate.** Every success rate
+#   the naive run reaches, the insulated run reaches at the same measured step or sooner (the list above):
+#   the same step for 5% and 10% (one or two grasps in 20 episodes), half the steps for 30%, and 0.55 of
+#   them for the naive run's final 85% (step 3000 against 5500), not the half the paper's claim would
+#   need. Two things about our measurement keep this from being sharper: success is
+#   measured every 500 steps, so half of 5500 (2750) falls between two measurements; and 20 episodes give
+#   each point a 95% interval 30 to 40 points wide (the shaded bands). The insulated curve falls back
+#   after step 3000 (70%, then 40%, then 80%) inside those bands. What holds over the whole run is that the
+#   insulated run is ahead for the first half of training (its mean over the twelve measurements is printed
+#   in the last cell); at the end both succeed about as often, their intervals overlapping.
+# - **In time the gain is smaller than in steps.** An insulated step also reads the chunk's FAST tokens and
+#   32 captions and questions, so it costs more than a naive one (the table's last column, measured on the
+#   machine that recorded the runs): the paper measures speed in steps, and so do we, but the time is on
+#   the table too.
+# - **A frozen VLM does not make a policy.** The expert that reads a VLM which never adapts to the robot's
+#   views and its task succeeds in at most 10% of the episodes, and its chunk error stays the highest: the
+#   VLM has to learn, and knowledge insulation is a way to let it learn from the FAST tokens and its own
+#   data only.
+# - **The stop-gradient's own share does not show at our scale.** The joint run (both VLM losses, no
+#   stop-gradient) keeps the questions as well as the insulated one, and on the arm it is ahead of every run
+#   early (50% of the episodes at step 1000, 75% at 1500), then swings more widely than any other (down to
+#   10%, up to 100%): the expert's gradient still reaches a VLM that its other losses pull elsewhere. Over
+#   the whole run it succeeds about as often as the insulated run (the last cell prints the means). So what
+#   speeds up learning here is the VLM's own losses, the FAST tokens above all, with the stop-gradient or
+#   without. The paper argues for the stop-gradient at billions of parameters, where the VLM has far more to
+#   lose; our intervals cannot separate its share from that of the VLM losses, so this notebook claims the
+#   pair, not the stop-gradient alone.
 #
 # ## At inference only the expert runs
 #
@@ -302,7 +330,7 @@ from vlacourse.policies.policy import actions_per_second
 from vlacourse.sim.env import TabletopEnv
 
 observation = TabletopEnv("pick_place").reset(seed=0)[0]
-insulated = build_insulated_vla(demos, "insulated", device=course.device).eval()
+insulated = build_insulated_vla(demos, "insulated", device=course.device, pointing_vlm=answering_vlm).eval()
 chunk = insulated.predict_action_chunk(observation)
 speed = {
     "insulated": actions_per_second(insulated, observation),
@@ -382,23 +410,36 @@ sides_check = check("which_parts_learn", which_parts_learn)
 # often as the course VLM;
 # with the stop-gradient the flow loss sends exactly zero gradient into the VLM (and without it, some);
 # in the recorded runs the insulated VLM keeps at least 95% of its question accuracy while the naive one
-# keeps visibly less, and the insulated policy succeeds on the arm at least as often as the naive one;
-# the naive run's first 50 steps, live, reproduce the recording; at inference the insulated policy takes
-# the flow VLA's 11 forward passes per chunk; both exercises pass.
+# keeps visibly less; on the arm, the insulated run reaches every success rate the naive run reaches at the
+# same measured step or sooner, the naive run's final rate sooner (the share of the steps is printed), and
+# succeeds more often on average over training; the frozen VLM's policy ends below both;
+# the naive run's live first steps start from the recording's question accuracy and already lower it by more
+# than 5%; at inference the insulated
+# policy takes the flow VLA's 11 forward passes per chunk; both exercises pass.
 
 # %%
-start = runs["insulated"]["vqa_accuracy"][0]
+naive, insulated_run = runs["naive"], runs["insulated"]
+start = insulated_run["vqa_accuracy"][0]
 assert accuracy["inside the flow VLA"] < 0.5 * accuracy["course VLM"], accuracy
 assert accuracy["points (trained alone)"] < 0.5 * accuracy["course VLM"], accuracy
 assert accuracy["points (co-trained)"] >= 0.95 * accuracy["course VLM"], accuracy
 assert flow_into_vlm["insulated"] == 0.0 and flow_into_vlm["joint"] > 0, flow_into_vlm
-assert runs["insulated"]["vqa_accuracy"][-1] >= 0.95 * start
-assert runs["naive"]["vqa_accuracy"][-1] < 0.95 * start - 0.1
-assert runs["insulated"]["success"] >= runs["naive"]["success"]
-assert abs(live["vqa_accuracy"][1] - runs["naive"]["vqa_accuracy"][1]) <= 2 / 1024, live
+assert insulated_run["vqa_accuracy"][-1] >= 0.95 * start
+assert naive["vqa_accuracy"][-1] < 0.95 * start - 0.1
+for rate in sorted(set(naive["success_rates"]) - {0.0}):
+    assert steps_to_reach(insulated_run, rate) <= steps_to_reach(naive, rate), rate
+assert reached["insulated"] < reached["naive"], reached
+mean_success = {run: np.mean(measured["success_rates"]) for run, measured in runs.items()}
+assert mean_success["insulated"] > mean_success["naive"], mean_success
+assert runs["frozen"]["success"] < min(naive["success"], insulated_run["success"])
+assert abs(live["vqa_accuracy"][0] - naive["vqa_accuracy"][0]) <= 2 / 1024, live
+assert live["vqa_accuracy"][1] < 0.95 * live["vqa_accuracy"][0], live
 assert insulated.decoding_steps == 1 + insulated.config.num_steps
 assert attention_check.ok and sides_check.ok
 print(
-    f"All claims hold: the insulated VLM keeps {runs['insulated']['vqa_accuracy'][-1] / start:.0%} of its "
-    f"question accuracy, the naive one {runs['naive']['vqa_accuracy'][-1] / start:.0%}."
+    f"All claims hold: the insulated VLM keeps {insulated_run['vqa_accuracy'][-1] / start:.0%} of its question "
+    f"accuracy, the naive one {naive['vqa_accuracy'][-1] / start:.0%}; the insulated run reaches {target:.0%} on the "
+    f"arm in {reached['insulated'] / reached['naive']:.2f} of the naive run's steps, and succeeds in "
+    f"{mean_success['insulated']:.0%} of the episodes on average over training against {mean_success['naive']:.0%} "
+    f"(naive) and {mean_success['joint']:.0%} (joint)."
 )

@@ -61,20 +61,29 @@ def test_a_loss_the_run_does_not_train_with_is_said_so(recording):
     assert all(colour == to_rgba(ZERO) for colour in box_colours(fig).values())
 
 
-def test_a_recording_of_a_vla_that_points_shows_its_pointer_and_its_loss(recording):
+def test_a_recording_of_a_vla_that_points_shows_its_pointer_and_its_loss_and_one_without_does_not(recording):
     import copy
 
-    pointing = copy.deepcopy(recording)
-    for name, record in pointing["runs"].items():
-        for norms in record["gradient_norms"]:
-            for loss_norms in norms.values():
-                loss_norms["pointer"] = 0.0 if RUNS[name]["stop_gradient"] else 0.5
-            if RUNS[name]["vlm_losses"]:
-                norms["point"] = {part: (0.0 if part.startswith(("expert", "keys")) else 0.3) for part in norms["flow"]}
-    view = gradient_flow_widget(pointing)
+    view = gradient_flow_widget(recording)  # the shipped runs are built on the VLM that points
     assert [key for _, key in view.controls["loss"].options] == ["flow", "fast", "vqa", "point"]
     view.set(loss="point")
-    colours = box_colours(draw_gradient_flow(pointing, True, True, "point", 0))
+    colours = box_colours(draw_gradient_flow(recording, True, True, "point", 0))
     assert colours["pointer"] != to_rgba(ZERO) and colours["expert layer 1"] == to_rgba(ZERO)
-    assert "pointer" not in box_colours(draw_gradient_flow(recording, True, True, "flow", 0))
-    assert [key for _, key in gradient_flow_widget(recording).controls["loss"].options] == ["flow", "fast", "vqa"]
+    no_pointer = copy.deepcopy(recording)
+    for record in no_pointer["runs"].values():
+        for norms in record["gradient_norms"]:
+            norms.pop("point", None)
+            for loss_norms in norms.values():
+                del loss_norms["pointer"]
+    assert "pointer" not in box_colours(draw_gradient_flow(no_pointer, True, True, "flow", 0))
+    assert [key for _, key in gradient_flow_widget(no_pointer).controls["loss"].options] == ["flow", "fast", "vqa"]
+
+
+def test_a_run_tracked_on_the_arm_shows_its_success_beside_what_the_vlm_knows(recording):
+    record = recording["runs"]["insulated"]
+    step, rate = record["success_steps"][0], record["success_rates"][0]
+    curves = draw_gradient_flow(recording, True, True, "flow", step).axes[1]
+    assert curves.get_title().endswith(f"{rate:.0%} on the arm")
+    success = [line for line in curves.get_lines() if line.get_label() == "insulated: success"]
+    assert len(success) == 1 and list(success[0].get_ydata()) == record["success_rates"]
+    assert "on the arm" not in draw_gradient_flow(recording, True, True, "flow", 0).axes[1].get_title()

@@ -41,7 +41,7 @@ Where ours differs, and why:
   localisation loss of ``vlacourse.policies.vlm_prefix``, which reads the expert's state token, so it is insulated too.
 - On the VLM's side sit our VLA's keypoint read-outs (new layers, notebook 04): in the frozen run they
   keep their random initial weights.
-- Built on the VLM that points (``InsulationRecipe.pointing``, as ``ON_THE_ARM`` is), the VLA points before it
+- Built on the VLM that points (``InsulationRecipe.pointing``, as the recorded runs are), the VLA points before it
   acts, as notebook 06's flow VLA does, and the pointer's loss counts among the VLM's losses ("point"): the
   naive run trains with the flow loss alone, as pi0 does, so notebook 06's flow VLA (flow and pointing
   losses) lies between the naive and the joint run.
@@ -70,6 +70,7 @@ from vlacourse.policies.fast_vla import fast_token_targets
 from vlacourse.policies.flow import FlowConfig, FlowVLA
 from vlacourse.policies.policy import POINTING_KEY, STATE_KEY, TASK_KEY, train_policy
 from vlacourse.policies.vlm_prefix import VLMPolicy, action_token_loss, build_on_vlm
+from vlacourse.training import PREFIX_STEPS
 from vlacourse.vlm.course_vlm import VLM, qa_batches, question_accuracy
 from vlacourse.vlm.vision import pointing_loss
 
@@ -259,37 +260,41 @@ def gradient_norms(policy: InsulatedVLA, batch: dict[str, Any]) -> dict[str, dic
 
 @dataclass
 class InsulationRecipe:
-    """The recorded runs of notebook 07: the four ways of training (``RUNS``), each for the same budget."""
+    """The recorded runs of notebook 07: the four ways of training (``RUNS``), each for the same budget, as the flow
+    VLA that succeeds on the arm was trained (``recipe.HeadRecipe``), its success measured as it trains."""
 
     seed: int = 0
     suite: str = "pick_place"  # notebook 03's demonstrations, as ``recipe.HeadRecipe``
-    episodes: int = 100
-    steps: int = 600  # training steps per run
+    episodes: int = 400
+    steps: int = 6000  # training steps per run
     batch_size: int = 32  # robot frames per step
     vqa_batch_size: int = 32  # captions and questions per step (co-training)
     lr: float = 1e-3  # peak, after 100 warmup steps, with cosine decay (``train_policy``)
-    eval_every: int = 50  # steps between measurements (VQA, gradient norms, chunk error)
+    eval_every: int = 500  # steps between measurements (VQA, gradient norms, chunk error, success)
     vqa_scenes: int = 2000  # the course VLM's first 2000 training scenes, for co-training
     heldout_scenes: int = 256  # of the course VLM's held-out scenes: question accuracy is measured here
-    eval_episodes: int = 20  # seeded pick-and-place episodes at the end of each run
+    eval_episodes: int = 20  # seeded pick-and-place episodes at each measurement (or at the end)
     # On the VLM that points and still answers (``pointing.ANSWERING``), as notebook 06's flow VLA, whose
     # recipe succeeds on the arm; False: on the course VLM, which answers but never learned to point.
-    pointing: bool = False
-    track_success: bool = False  # the same seeded episodes at every measurement, not only at the end
-
-
-# Notebook 07's runs as the flow VLA that succeeds is trained (``recipe.HeadRecipe``: 400 demonstrations, 6000
-# steps, on the VLM that points), its success on the arm measured every 500 steps.
-ON_THE_ARM = InsulationRecipe(episodes=400, steps=6000, eval_every=500, pointing=True, track_success=True)
+    pointing: bool = True
+    track_success: bool = True  # the same seeded episodes at every measurement, not only at the end
 
 
 def co_train(
-    recipe: InsulationRecipe, run: str, dataset, scenes, heldout, steps: int | None = None, progress: bool = True
+    recipe: InsulationRecipe,
+    run: str,
+    dataset,
+    scenes,
+    heldout,
+    steps: int | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
 ) -> tuple[InsulatedVLA, dict]:
     """One run of the recipe (``steps`` overrides its length, for a quick look): the policy, and every
     ``eval_every`` steps its question accuracy on ``heldout`` scenes, each loss's gradient norms (on one
     fixed batch), its chunk error and, with ``track_success``, its success on the arm; then seconds per step
-    and its final success on the arm."""
+    and its final success on the arm. Its first ``PREFIX_STEPS`` training losses are kept for ``make test``,
+    which reruns the first steps with ``stop_after`` (the measurements at step 0, then training only)."""
     from vlacourse.notebook import seed_everything
     from vlacourse.policies.policy import ChunkBatches, split_episodes
     from vlacourse.sim.evaluate import evaluate
@@ -330,6 +335,7 @@ def co_train(
         measure=measure,
         eval_task=recipe.suite,
         eval_episodes=recipe.eval_episodes if recipe.track_success else 0,
+        stop_after=stop_after,
     )
     seconds = time.perf_counter() - start
     measured = [before] + history.measurements
@@ -344,7 +350,10 @@ def co_train(
         "vqa_accuracy": [m["vqa_accuracy"] for m in measured],
         "gradient_norms": [m["gradient_norms"] for m in measured],
         "seconds_per_step": seconds_per_step(policy, gradient_batch),
+        "prefix_losses": history.losses[:PREFIX_STEPS],
     }
+    if stop_after is not None:  # a prefix: no final measurement on the arm
+        return policy, record
     if history.success_steps:  # the last was measured at the last step: it is the final success
         record |= {"success_steps": history.success_steps, "success_rates": history.success_rates}
         record["success"] = history.success_rates[-1]
@@ -369,7 +378,13 @@ def seconds_per_step(policy: InsulatedVLA, batch: dict[str, Any], repeats: int =
 RECORDING = "insulation_runs.json"
 
 
-def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = None, progress: bool = True) -> dict:
+def record_runs(
+    recipe: InsulationRecipe,
+    runs=tuple(RUNS),
+    steps: int | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict:
     """Every run of ``runs`` by the recipe, as ``co_train`` measures it, with the recipe: what notebook 07's
     widget plays back (``python -m vlacourse.policies.insulation record`` writes it)."""
     from vlacourse.sim.dataset import load_or_collect
@@ -381,7 +396,7 @@ def record_runs(recipe: InsulationRecipe, runs=tuple(RUNS), steps: int | None = 
     heldout = vlm_recipe.heldout(recipe.heldout_scenes, progress)
     return {
         "recipe": asdict(recipe),
-        "runs": {run: co_train(recipe, run, dataset, scenes, heldout, steps, progress)[1] for run in runs},
+        "runs": {run: co_train(recipe, run, dataset, scenes, heldout, steps, progress, stop_after)[1] for run in runs},
     }
 
 
@@ -399,15 +414,9 @@ def steps_to_reach(record: dict, rate: float) -> int | None:
     return next((s for s, r in zip(record["success_steps"], record["success_rates"], strict=True) if r >= rate), None)
 
 
-RECIPES = {"short": InsulationRecipe(), "on-the-arm": ON_THE_ARM}  # what ``record --recipe`` chooses from
-
-
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.policies.insulation", "knowledge insulation (notebook 07)")
     make = commands.add("record", "train the runs of an InsulationRecipe and write their measurements", RECORDING)
-    make.add_argument(
-        "--recipe", choices=list(RECIPES), default="short", help="short: 600 steps; on-the-arm: ON_THE_ARM"
-    )
     make.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     make.add_argument(
         "--steps", type=int, help="train each run this long (fewer: the recording's first steps, as a check)"
@@ -417,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         "--add", action="store_true", help="keep the other runs already in --out (recorded by the same recipe)"
     )
     args = commands.parse(argv)
-    recipe = RECIPES[args.recipe]
+    recipe = InsulationRecipe()
     if args.eval_episodes is not None:
         recipe = replace(recipe, eval_episodes=args.eval_episodes)
     kept = {}

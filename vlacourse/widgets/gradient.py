@@ -1,12 +1,12 @@
 """The gradient-blocking widget of notebook 07: where each loss's gradient goes, step by step of a recorded run.
 
-    [x] stop-gradient   [x] VLM losses   loss: flow | FAST | VQA   step: 0 --o------------- 600
+    [x] stop-gradient   [x] VLM losses   loss: flow | FAST | VQA   step: 0 --o------------ 6000
     +----------------------------------------------+  +------------------------------------+
     |  FAST   VQA                flow matching      |  | question accuracy of the VLM       |
     |    \\   /                        |             |  |  (one line per run, this one bold; |
-    |  VLM layer 4  <--keys, values--x-- expert 4   |  |   the step marked)                 |
-    |      ...                        ...           |  |                                    |
-    |  VLM layer 1  <--keys, values--x-- expert 1   |  |                                    |
+    |  VLM layer 4  <--keys, values--x-- expert 4   |  |   the step marked); this run's     |
+    |      ...                        ...           |  |   success on the arm, dotted, if   |
+    |  VLM layer 1  <--keys, values--x-- expert 1   |  |   the recording tracked it         |
     |  projector  token embeddings     expert input |  |                                    |
     |  vision encoder                               |  |                                    |
     +----------------------------------------------+  +------------------------------------+
@@ -193,9 +193,15 @@ def draw_gradient_flow(recording: dict, stop_gradient: bool, vlm_losses: bool, l
         )
     curves.plot([step], [record["vqa_accuracy"][at]], "o", color="black")
     curves.axhline(0.95 * start, ls="--", color="grey", lw=0.8, label="95% of the start")
-    curves.set(xlabel="training step", ylabel="question accuracy (held-out scenes)", ylim=(0, 1))
+    title = f"{run} at step {step}: {record['vqa_accuracy'][at]:.0%} of the questions"
+    if "success_steps" in record:  # tracked on the arm as it trained (``InsulationRecipe.track_success``)
+        curves.plot(record["success_steps"], record["success_rates"], ":", color="black", label=f"{run}: success")
+        if step in record["success_steps"]:
+            title += f", {record['success_rates'][record['success_steps'].index(step)]:.0%} on the arm"
+    ylabel = "question accuracy" + (" / success on the arm (dotted)" if "success_steps" in record else "")
+    curves.set(xlabel="training step", ylabel=ylabel, ylim=(0, 1))
     curves.legend(fontsize=7, loc="lower left")
-    curves.set_title(f"what the VLM still knows: {record['vqa_accuracy'][at]:.0%} at step {step}", fontsize=9)
+    curves.set_title(title, fontsize=9)
     return fig
 
 
