@@ -3,16 +3,16 @@ what is frozen, and that it learns a fixed batch."""
 
 import pytest
 import torch
-import torch.nn as nn
 
-from vlacourse.hierarchy.cliport import Planner, PlannerConfig, correlate, crop_around, unravel
+from vlacourse.hierarchy.cliport import FROZEN, Planner, PlannerConfig, correlate, crop_around, unravel
 from vlacourse.hierarchy.top_view import TOP_SIZE
+from vlacourse.lm.gpt import GPT, GPTConfig
 from vlacourse.vlm.vision import ViT, ViTConfig
 
 
 def planner(streams: str = "two") -> Planner:
     torch.manual_seed(0)
-    return Planner(PlannerConfig(streams=streams), ViT(ViTConfig()), nn.Embedding(512, 128))
+    return Planner(PlannerConfig(streams=streams), ViT(ViTConfig()), GPT(GPTConfig(block_size=16, n_layer=1)))
 
 
 def observed(batch) -> list[torch.Tensor]:
@@ -63,9 +63,9 @@ def test_maps_cover_the_top_view_and_only_the_planners_own_weights_train(batch):
     assert pick_logits.shape == place_logits.shape == (2, *TOP_SIZE) and picks.shape == places.shape == (2, 2)
     loss, parts = model(batch)
     loss.backward()
-    assert all(p.grad is None for p in [*model.vit.parameters(), *model.word_embeddings.parameters()])
+    assert all(p.grad is None for p in [*model.vit.parameters(), *model.text_tower.parameters()])
     assert all(p.grad is not None for name, p in model.named_parameters() if p.requires_grad), "every own weight"
-    assert not any(k.startswith(("vit.", "word_embeddings.")) for k in model.own_state_dict())
+    assert not any(k.startswith(FROZEN) for k in model.own_state_dict())
     assert set(parts) == {"pick", "place"}
 
 
@@ -78,6 +78,21 @@ def test_the_spatial_stream_alone_is_blind_to_the_words_and_the_two_streams_are_
             for b in (batch, other_words)
         ]
         assert torch.equal(maps[0], maps[1]) == blind, streams
+
+
+def test_the_words_order_reaches_the_maps_and_the_padding_does_not(batch):
+    """ "stack the red block on the blue block" and its swap hold the same words: only their order tells them
+    apart, so the planner reads the text tower's features, not bare word embeddings."""
+    model = planner().eval()
+
+    def pick_map(ids, lengths):
+        return model.pick_logits(model.inputs(batch["rgb"][:1], batch["heights"][:1], ids, lengths))
+
+    ids, length = batch["ids"][:1], batch["lengths"][:1]
+    swapped = ids[:, [0, 3, 2, 1, 4, 5]]  # the same bag of words, two of them swapped
+    padded = torch.cat([ids, torch.zeros(1, 3, dtype=ids.dtype)], dim=1)
+    assert not torch.allclose(pick_map(ids, length), pick_map(swapped, length))
+    assert torch.allclose(pick_map(ids, length), pick_map(padded, length), atol=1e-5)
 
 
 def test_the_planner_learns_a_fixed_batch(batch):

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn as nn
 
 from vlacourse.hierarchy.cliport import Planner, PlannerConfig
 from vlacourse.vlm.course_vlm import load_course_vlm
@@ -14,8 +13,9 @@ from vlacourse.widgets.planner import planner_widget
 def view():
     """The widget on an untrained planner: what it draws is tested here, how well it plans elsewhere."""
     torch.manual_seed(0)
-    planner = Planner(PlannerConfig(), ViT(ViTConfig()), nn.Embedding(512, 128)).eval()
-    return planner_widget(planner, load_course_vlm()[2])
+    siglip, _, tokenizer, _ = load_course_vlm()
+    planner = Planner(PlannerConfig(), ViT(ViTConfig()), siglip.text_tower).eval()
+    return planner_widget(planner, tokenizer)
 
 
 def test_the_first_picture_is_a_planned_and_executed_episode(view):

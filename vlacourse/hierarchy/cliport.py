@@ -7,7 +7,7 @@ on RGB-D) that knows where they are, joined by lateral connections. Ours, at the
 
     top view RGB, 64 x 112 --frozen course ViT (SigLIP-trained)--> 8 x 14 patch tokens --+
                                                                                           | semantic decoder:
-    instruction --frozen SigLIP word embeddings--> one attention read-out per layer --> x | x2 upsampling,
+    instruction --frozen SigLIP text tower--> token features --> a read-out per layer -> x | x2 upsampling,
                                                                                           | 4 layers, language
     top view RGB + heights --spatial encoder-decoder (from scratch)--> 8 x 14 ... 64 x 112 --> concatenated in
                                                                                           v
@@ -24,8 +24,11 @@ Where ours differs, and why:
 - CLIP's ResNet reads any image size; our ViT was trained on 64 x 64 images, so its 8 x 8 position embeddings are
   interpolated (bicubic) to the top view's 8 x 14 patches.
 - CLIPort multiplies in one sentence embedding. The course SigLIP's sentence embedding ties a word to the place in
-  the template it was trained in, so each decoder layer reads the instruction's word embeddings through a learned
-  attention of its own (``language``): a word the layer needs can be found wherever it stands.
+  the template it was trained in, so each decoder layer reads the text tower's per-token features (its final
+  hidden states) through a learned attention of its own (``language``): a word the layer needs can be found
+  wherever it stands. The features must be the tower's, not its word embeddings: "stack the red block on the blue
+  block" and "stack the blue block on the red block" hold the same words, and only their order (the tower's
+  positions and causal context) says which block to pick.
 - The instruction multiplies each decoder layer's features *after* the spatial stream's lateral features are
   joined to them, so the words also gate the spatial stream's sharp colour: the frozen ViT's 8 x 14 patch features
   alone gave the words too little to select a block with (multiplied in before the join, the pick followed the
@@ -45,9 +48,11 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from vlacourse.lm.gpt import GPT
 from vlacourse.vlm.vision import ViT
 
 STREAMS = ("two", "spatial", "semantic")
+FROZEN = ("vit.", "text_tower.")  # the course SigLIP's towers: loaded with the course VLM, never trained here
 HEIGHT_SCALE = 0.05  # metres: heights are divided by this (a block is 0.8, the bin's walls 1.0)
 
 
@@ -94,7 +99,7 @@ class SpatialStream(nn.Module):
 
 
 class WordAttention(nn.Module):
-    """One decoder layer's reading of the instruction: a learned query attends over its word embeddings."""
+    """One decoder layer's reading of the instruction: a learned query attends over its token features."""
 
     def __init__(self, word_dim: int, channels: int):
         super().__init__()
@@ -158,15 +163,15 @@ def crop_around(features: torch.Tensor, pixels: torch.Tensor, size: int) -> torc
 
 
 class Planner(nn.Module):
-    """The pick network and the place's key and query networks, on one frozen ViT and word embedding table."""
+    """The pick network and the place's key and query networks, on one frozen ViT and text tower."""
 
-    def __init__(self, config: PlannerConfig, vit: ViT, word_embeddings: nn.Embedding):
+    def __init__(self, config: PlannerConfig, vit: ViT, text_tower: GPT):
         super().__init__()
         self.config = config
-        self.vit, self.word_embeddings = vit, word_embeddings
-        for parameter in [*vit.parameters(), *word_embeddings.parameters()]:
+        self.vit, self.text_tower = vit, text_tower
+        for parameter in [*vit.parameters(), *text_tower.parameters()]:
             parameter.requires_grad_(False)  # CLIPort's semantic stream is frozen
-        patch_dim, word_dim = vit.config.n_embd, word_embeddings.embedding_dim
+        patch_dim, word_dim = vit.config.n_embd, text_tower.config.n_embd
         self.pick_net = TwoStream(config, patch_dim, word_dim, 1)
         self.key_net = TwoStream(config, patch_dim, word_dim, config.features)
         self.query_net = TwoStream(config, patch_dim, word_dim, config.features)
@@ -176,8 +181,8 @@ class Planner(nn.Module):
         return self.pick_net.head.weight.device
 
     def own_state_dict(self) -> dict[str, torch.Tensor]:
-        """The planner's own weights: the frozen ViT and word embeddings ship with the course VLM."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith(("vit.", "word_embeddings."))}
+        """The planner's own weights: the frozen ViT and text tower ship with the course VLM."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(FROZEN)}
 
     @torch.no_grad()
     def patch_grid(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -195,6 +200,12 @@ class Planner(nn.Module):
             x = block(x)
         return vit.ln_f(x).transpose(1, 2).reshape(len(rgb), -1, rows, columns)  # (B, C, rows, columns)
 
+    @torch.no_grad()
+    def token_features(self, ids: torch.Tensor) -> torch.Tensor:
+        """The frozen text tower's final hidden states (B, T, n_embd): each token's in its place and its (causal)
+        context, so the padding at the end changes no real token's features."""
+        return self.text_tower.features(self.text_tower.wte(ids))
+
     def inputs(self, rgb: torch.Tensor, heights: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor):
         """What every network reads: the patch grid, the words and which are real, and RGB-D."""
         p = self.vit.config.patch_size  # the spatial stream halves the view three times: p = 8 meets it there
@@ -205,7 +216,7 @@ class Planner(nn.Module):
             )
         real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
         rgbd = torch.cat([rgb.permute(0, 3, 1, 2).float() / 127.5 - 1.0, heights[:, None] / HEIGHT_SCALE], dim=1)
-        return self.patch_grid(rgb), self.word_embeddings(ids), real, rgbd  # rgbd: (B, 4, 64, 112)
+        return self.patch_grid(rgb), self.token_features(ids), real, rgbd  # rgbd: (B, 4, 64, 112)
 
     def pick_logits(self, inputs) -> torch.Tensor:
         return self.pick_net(*inputs)[:, 0]  # (B, 64, 112)

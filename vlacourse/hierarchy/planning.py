@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from vlacourse.checkpoint import read_metadata
 from vlacourse.cli import Commands
-from vlacourse.hierarchy.cliport import Planner, PlannerConfig
+from vlacourse.hierarchy.cliport import FROZEN, Planner, PlannerConfig
 from vlacourse.training import PREFIX_STEPS, History, train
 
 if TYPE_CHECKING:  # these import MuJoCo, which a command may import only after choosing its GL backend
@@ -139,12 +139,12 @@ class PlannerBatches:
         return {k: v.to(self.device) for k, v in batch.items()}
 
 
-def build_planner(streams: str = "two", device: str | torch.device = "cpu") -> tuple[Planner, object]:
-    """A fresh planner on the course VLM's frozen ViT and SigLIP word embeddings, and the course tokenizer."""
+def build_planner(config: PlannerConfig, device: str | torch.device = "cpu") -> tuple[Planner, object]:
+    """A fresh planner on the course VLM's frozen ViT and SigLIP text tower, and the course tokenizer."""
     from vlacourse.vlm.course_vlm import load_course_vlm
 
     siglip, _, tokenizer, _ = load_course_vlm()
-    return Planner(PlannerConfig(streams=streams), siglip.image_tower, siglip.text_tower.wte).to(device), tokenizer
+    return Planner(config, siglip.image_tower, siglip.text_tower).to(device), tokenizer
 
 
 @dataclass
@@ -219,7 +219,7 @@ def train_planner(
     start = time.perf_counter()
     demos = merge(*(collect_planner_demos(t, recipe.demonstrations, recipe.seed, progress=progress) for t in TASKS))
     seed_everything(recipe.seed)
-    planner, tokenizer = build_planner(recipe.streams, device)
+    planner, tokenizer = build_planner(PlannerConfig(streams=recipe.streams), device)
     batches = PlannerBatches(demos, tokenizer, recipe.batch_size, recipe.shift, recipe.seed, device)
     history = train(
         planner,
@@ -256,9 +256,9 @@ def load_course_planner(path: str | Path | None = None, device="cpu") -> tuple[P
             return load_course_planner(shipped, device)
     metadata = read_metadata(path, f"make it with `python -m vlacourse.hierarchy.planning train --out {path}`")
     config = PlannerConfig(**json.loads(metadata["config"]))
-    planner, tokenizer = build_planner(config.streams, device)
+    planner, tokenizer = build_planner(config, device)
     missing, unexpected = planner.load_state_dict(load_file(str(path)), strict=False)
-    assert not unexpected and all(k.startswith(("vit.", "word_embeddings.")) for k in missing), (missing, unexpected)
+    assert not unexpected and all(k.startswith(FROZEN) for k in missing), (missing, unexpected)
     return planner.eval(), tokenizer, json.loads(metadata["metrics"])
 
 
