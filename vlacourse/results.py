@@ -285,6 +285,31 @@ def chunking_section() -> list[str]:
     ]
 
 
+def planner_section() -> list[str]:
+    from vlacourse.hierarchy.planning import CHECKPOINT, TASKS
+
+    metrics = metrics_of(CHECKPOINT)
+    recipe = metrics["recipe"]
+
+    def cell(name: str) -> str:
+        outcome = metrics[f"{name}_outcomes"]
+        return success(sum(outcome) / len(outcome), len(outcome))
+
+    return [
+        "## Notebook 10: the CLIPort-style planner",
+        "",
+        f"`python -m vlacourse.hierarchy.planning train`: {recipe['demonstrations']} demonstrations a task "
+        f"({', '.join(TASKS)}), {recipe['steps']} steps at batch {recipe['batch_size']}; each decision carried out by "
+        f"the scripted expert's motions; {metrics['seconds'] / 60:.0f} min.",
+        "",
+        *table(
+            ["task", "training colours", "held-out colour/task pairs"],
+            [[task, cell(task), cell(f"{task}_heldout")] for task in TASKS],
+        ),
+        "",
+    ]
+
+
 def render() -> str:
     lines = [
         "# Results",
@@ -298,6 +323,7 @@ def render() -> str:
         *ladder_section(),
         *insulation_section(),
         *chunking_section(),
+        *planner_section(),
     ]
     return "\n".join(lines).rstrip() + "\n"
 

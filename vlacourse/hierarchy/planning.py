@@ -45,7 +45,7 @@ CHECKPOINT = "course_planner.safetensors"
 class PlannerRecipe:
     seed: int = 0
     demonstrations: int = 100  # per task, from seeds seed, seed + 1, ...
-    steps: int = 1200
+    steps: int = 2400
     batch_size: int = 8
     lr: float = 1e-3  # peak, after 100 warmup steps, with cosine decay
     shift: int = 8  # pixels: each example is moved by up to this much, rows and columns, with its labels
