@@ -204,7 +204,7 @@ print(
 # %%
 from dataclasses import replace
 
-from vlacourse.policies.insulation import co_train, load_recorded_runs, steps_to_reach
+from vlacourse.policies.insulation import co_train, load_recorded_runs, steps_to_its_rates, steps_to_reach
 
 _, live = co_train(replace(recipe, eval_episodes=0), "naive", demos, scenes, heldout, steps=50)
 recording = load_recorded_runs()
@@ -272,8 +272,8 @@ for run, measured in runs.items():
         f"{str(reached[run]):>12} | {measured['seconds_per_step']:6.2f}"
     )
 print("\nthe first measured step at each success rate the naive run reached:")
-for rate in sorted(set(runs["naive"]["success_rates"]) - {0.0}):
-    naive_steps, insulated_steps = (steps_to_reach(runs[run], rate) for run in ("naive", "insulated"))
+paired = steps_to_its_rates(runs["naive"], runs["insulated"])
+for rate, (naive_steps, insulated_steps) in paired.items():
     print(
         f"{rate:4.0%}: naive {naive_steps:>4}, insulated {insulated_steps:>4} "
         f"({insulated_steps / naive_steps:.2f} of the steps)"
@@ -419,15 +419,14 @@ sides_check = check("which_parts_learn", which_parts_learn)
 
 # %%
 naive, insulated_run = runs["naive"], runs["insulated"]
-start = insulated_run["vqa_accuracy"][0]
 assert accuracy["inside the flow VLA"] < 0.5 * accuracy["course VLM"], accuracy
 assert accuracy["points (trained alone)"] < 0.5 * accuracy["course VLM"], accuracy
 assert accuracy["points (co-trained)"] >= 0.95 * accuracy["course VLM"], accuracy
 assert flow_into_vlm["insulated"] == 0.0 and flow_into_vlm["joint"] > 0, flow_into_vlm
 assert insulated_run["vqa_accuracy"][-1] >= 0.95 * start
 assert naive["vqa_accuracy"][-1] < 0.95 * start - 0.1
-for rate in sorted(set(naive["success_rates"]) - {0.0}):
-    assert steps_to_reach(insulated_run, rate) <= steps_to_reach(naive, rate), rate
+for rate, (naive_steps, insulated_steps) in paired.items():
+    assert insulated_steps <= naive_steps, rate
 assert reached["insulated"] < reached["naive"], reached
 mean_success = {run: np.mean(measured["success_rates"]) for run, measured in runs.items()}
 assert mean_success["insulated"] > mean_success["naive"], mean_success

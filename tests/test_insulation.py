@@ -201,6 +201,15 @@ def test_steps_to_reach_a_success_rate_is_the_first_measured_step_at_or_above_it
         steps_to_reach({"run": "naive", "success": 0.5}, 0.5)
 
 
+def test_steps_to_its_rates_pairs_each_rate_the_reference_reached_with_the_others_first_step():
+    from vlacourse.policies.insulation import steps_to_its_rates
+
+    reference = {"run": "naive", "success_steps": [500, 1000, 1500], "success_rates": [0.0, 0.6, 0.3]}
+    other = {"run": "insulated", "success_steps": [500, 1000, 1500], "success_rates": [0.4, 0.5, 0.6]}
+    assert steps_to_its_rates(reference, other) == {0.3: (1000, 500), 0.6: (1000, 1500)}
+    assert steps_to_its_rates(other, reference) == {0.4: (500, 1000), 0.5: (1000, 1000), 0.6: (1500, 1000)}
+
+
 def test_unknown_runs_are_named():
     with pytest.raises(ValueError, match="choose one of"):
         build_insulated_vla(None, "insulatd")
@@ -244,12 +253,14 @@ def test_insulation_keeps_what_the_vlm_knew_and_naive_training_does_not(recordin
 def test_insulation_reaches_every_success_rate_the_naive_run_reaches_no_later(recording):
     """The paper's speed claim in steps: every success rate pi0's recipe reaches on the arm, the insulated run
     reaches at the same measured step or sooner, and its final one sooner (how much sooner: notebook 07)."""
-    from vlacourse.policies.insulation import steps_to_reach
+    from vlacourse.policies.insulation import steps_to_its_rates
 
     naive, insulated = recording["runs"]["naive"], recording["runs"]["insulated"]
-    for rate in sorted(set(naive["success_rates"]) - {0.0}):
-        assert steps_to_reach(insulated, rate) <= steps_to_reach(naive, rate), rate
-    assert steps_to_reach(insulated, naive["success"]) < steps_to_reach(naive, naive["success"])
+    paired = steps_to_its_rates(naive, insulated)
+    for rate, (naive_steps, insulated_steps) in paired.items():
+        assert insulated_steps <= naive_steps, rate
+    naive_steps, insulated_steps = paired[naive["success"]]
+    assert insulated_steps < naive_steps
 
 
 def test_the_recipes_first_steps_give_the_losses_each_run_recorded(recording):

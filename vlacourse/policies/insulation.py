@@ -414,6 +414,13 @@ def steps_to_reach(record: dict, rate: float) -> int | None:
     return next((s for s, r in zip(record["success_steps"], record["success_rates"], strict=True) if r >= rate), None)
 
 
+def steps_to_its_rates(reference: dict, other: dict) -> dict[float, tuple[int, int | None]]:
+    """For each success rate above zero that the ``reference`` run reached, (the step it first did, the step the
+    ``other`` run first did, None if never): how much sooner one recipe learns the task, rate by rate."""
+    rates = sorted(set(reference["success_rates"]) - {0.0})
+    return {rate: (steps_to_reach(reference, rate), steps_to_reach(other, rate)) for rate in rates}
+
+
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.policies.insulation", "knowledge insulation (notebook 07)")
     make = commands.add("record", "train the runs of an InsulationRecipe and write their measurements", RECORDING)
