@@ -64,7 +64,7 @@ def test_save_and_load_give_the_same_actions(policy, observation, tmp_path):
 
 def test_a_sequence_that_is_not_a_chunk_gives_zero_actions_and_a_warning(policy, observation, monkeypatch):
     never_ends = torch.zeros((1, 21), dtype=torch.long)  # 21 copies of token 0 and no end token
-    monkeypatch.setattr(policy, "greedy_action_tokens", lambda *args, **kwargs: never_ends)
+    monkeypatch.setattr(policy, "greedy_tokens", lambda *args, **kwargs: never_ends)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chunk = policy.predict_action_chunk(observation)
@@ -87,7 +87,7 @@ def test_constrained_decoding_writes_whole_chunks_where_the_untrained_model_woul
     batch = ChunkBatches(dataset, policy.config, batch_size=8, seed=2)()
     inputs = policy.images_of(batch), policy.instruction_ids(batch["task"]), batch["observation.state"]
     end = policy.end_token
-    free = policy.greedy_action_tokens(*inputs, 5 * 4 + 1, stop=end).tolist()  # (8, n), unconstrained
+    free = policy.greedy_tokens(*inputs, 5 * 4 + 1, stop=end).tolist()  # (8, n), unconstrained
     written = [sum(len(policy.fast.vocab[t]) for t in row[: row.index(end)]) if end in row else None for row in free]
     assert any(n != 5 * 4 for n in written), "the untrained model should write some sequence that is no chunk"
     with warnings.catch_warnings():

@@ -37,7 +37,6 @@ RESULTS.md; notebook 04's "What did not work on the way" tells what did not.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,43 +112,10 @@ class BinningVLA(VLMPolicy):
         loss, parts = self.add_locate_loss(loss, parts, hidden[:, 0], batch)
         return self.add_pointing_loss(loss, parts, pointing, batch)
 
-    # Inference: greedy, constrained to the action tokens, one token at a time with a KV cache.
-    @torch.no_grad()
-    def greedy_action_tokens(
-        self,
-        images,
-        instructions,
-        state,
-        max_tokens: int,
-        stop: int | None = None,
-        allowed: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """(B, n) action tokens (0-based), n <= max_tokens: one pass over the prefix, then one pass per token,
-        until ``max_tokens`` or every row has written ``stop``. ``allowed``, given the tokens written so far
-        (B, i), says which may come next (B, action_vocab): constrained decoding. ``decoding_steps`` keeps n,
-        the forward passes this chunk took (the last token's pass is skipped: nothing reads it)."""
-        cache = KVCache(self.gpt.config.n_layer)
-        hidden = self.read_prefix(images, instructions, state, cache)[0][:, -1:]  # (B, 1, C)
-        tokens, stopped = [], torch.zeros(len(state), dtype=torch.bool, device=self.device)
-        for i in range(max_tokens):
-            logits = self.gpt.lm_head(hidden)[:, -1, self.text_vocab :]  # (B, action_vocab): action tokens only
-            if allowed is not None:
-                written = torch.cat(tokens, dim=1) if tokens else stopped.new_zeros(len(state), 0, dtype=torch.long)
-                logits = logits.masked_fill(~allowed(written), float("-inf"))
-            token = logits.argmax(-1, keepdim=True)  # (B, 1)
-            tokens.append(token)
-            if stop is not None:
-                stopped |= token[:, 0] == stop
-            if i == max_tokens - 1 or stopped.all():
-                break
-            hidden = self.gpt.features(self.gpt.wte(token + self.text_vocab), cache)
-        self.decoding_steps = len(tokens)
-        return torch.cat(tokens, dim=1)  # (B, n)
-
     def generate(self, images, instructions, state) -> np.ndarray:
         """(B, H, D) actions: H * D greedy bins, decoded to their centres."""
         H, D = self.config.chunk_size, self.config.action_dim
-        bins = self.greedy_action_tokens(images, instructions, state, H * D)  # (B, H*D)
+        bins = self.greedy_tokens(images, instructions, state, H * D)  # (B, H*D)
         return self.action_tokenizer.decode(bins.view(-1, H, D).cpu().numpy())
 
 

@@ -108,7 +108,7 @@ class FASTVLA(BinningVLA):
         """(B, H, D) actions: greedy FAST tokens, constrained to whole chunks, until the end token; each row
         decoded on its own."""
         longest = self.config.chunk_size * self.config.action_dim + 1  # no merges at all, then the end
-        tokens = self.greedy_action_tokens(
+        tokens = self.greedy_tokens(
             images,
             instructions,
             state,

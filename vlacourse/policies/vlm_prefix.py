@@ -33,6 +33,7 @@ Where ours differs, and why:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -239,6 +240,41 @@ class VLMPolicy(Policy):
             np.stack([o[STATE_KEY] for o in observations]), dtype=torch.float32, device=self.device
         )  # (B, state_dim)
         return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
+
+    @torch.no_grad()
+    def greedy_tokens(
+        self,
+        images,
+        instructions,
+        state,
+        max_tokens: int,
+        stop: int | None = None,
+        allowed: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        text: bool = False,
+    ) -> torch.Tensor:
+        """(B, n) tokens, n <= max_tokens: one pass over the prefix, then one pass per token, until ``max_tokens``
+        or every row has written ``stop``. Action tokens (0-based: action token a is vocabulary id text_vocab + a),
+        or with ``text`` the VLM's own text tokens. ``allowed``, given the tokens written so far (B, i), says
+        which may come next (B, tokens of that kind): constrained decoding. ``decoding_steps`` keeps n, the
+        forward passes this took (the last token's pass is skipped: nothing reads it)."""
+        first, last = (0, self.text_vocab) if text else (self.text_vocab, self.gpt.config.vocab_size)
+        cache = KVCache(self.gpt.config.n_layer)
+        hidden = self.read_prefix(images, instructions, state, cache)[0][:, -1:]  # (B, 1, C)
+        tokens, stopped = [], torch.zeros(len(state), dtype=torch.bool, device=self.device)
+        for i in range(max_tokens):
+            logits = self.gpt.lm_head(hidden)[:, -1, first:last]  # (B, tokens of the kind written)
+            if allowed is not None:
+                written = torch.cat(tokens, dim=1) if tokens else stopped.new_zeros(len(state), 0, dtype=torch.long)
+                logits = logits.masked_fill(~allowed(written), float("-inf"))
+            token = logits.argmax(-1, keepdim=True)  # (B, 1)
+            tokens.append(token)
+            if stop is not None:
+                stopped |= token[:, 0] == stop
+            if i == max_tokens - 1 or stopped.all():
+                break
+            hidden = self.gpt.features(self.gpt.wte(token + first), cache)
+        self.decoding_steps = len(tokens)
+        return torch.cat(tokens, dim=1)  # (B, n)
 
     def generate(self, images, instructions, state) -> np.ndarray:
         """(B, H, D) actions for a batch of observation tensors."""
