@@ -5,6 +5,7 @@
     cliport      the CLIPort-style planner: a frozen semantic stream and a spatial one, pick and place heatmaps
     planning     its demonstrations (the expert's decisions), training, success on the arm, and CLIPort's curves
     commands     NaVILA's mid-level commands ("move left 4 cm"): parser, the expert's oracle, the low level
+    navila       the command VLA: the VLM that points writes the next command; trained on the oracle's
 
 Import after ``vlacourse.notebook.setup()``: MuJoCo fixes its rendering backend when first imported.
 """

@@ -114,10 +114,18 @@ class KeypointRecorder(ScriptedExpert):
         super().__init__(env)
         self.keypoints: list[tuple[str, object]] = []
         self.gripper = -1.0  # open at the start of an episode
+        self.rising = 0.0  # the vertical direction of the last keypoint's move
 
     def move(self, start, end, gripper, slowdown: float = 1.0) -> np.ndarray:
         self.wait(start, gripper, 0)  # the expert may open the fingers on its way (a second try at a grasp)
-        self.keypoints.append(("move", np.asarray(end, dtype=float).copy()))
+        end = np.asarray(end, dtype=float).copy()
+        rising = np.sign(end[2] - start[2])
+        if self.keypoints and self.keypoints[-1][0] == "move" and self.rising == rising != 0:
+            if np.allclose(end[:2], start[:2]):  # straight on up or down: one keypoint, not two a centimetre apart
+                self.keypoints[-1] = ("move", end)
+                return end
+        self.keypoints.append(("move", end))
+        self.rising = rising
         return end
 
     def wait(self, at, gripper, steps) -> None:
@@ -127,7 +135,7 @@ class KeypointRecorder(ScriptedExpert):
 
     def next_keypoints(self) -> list[tuple[str, object]]:
         """The keypoints of the subtask the episode is at, read from the true state now (``plan``)."""
-        self.keypoints = []
+        self.keypoints, self.rising = [], 0.0
         self.plan()
         return self.keypoints
 
