@@ -52,7 +52,7 @@ def test_each_row_is_what_the_cameras_showed_and_the_oracles_command(demos):
 
 def test_what_the_vla_says_is_what_its_training_logits_choose_and_training_moves_them(demos, tmp_path):
     vla = build_command_vla(demos).eval()
-    ids, targets = vla.command_ids(["move left 4 cm", "close the gripper"])
+    ids, targets = vla.text_ids(["move left 4 cm", "close the gripper"])
     assert vla.tokenizer.decode(ids[0]) == " move left 4 cm." and (targets[1] == -100).sum() > 0
     batch = CommandBatches(demos, vla.config, 6, seed=0)()
     inputs = vla.images_of(batch), vla.instruction_ids(batch["task"]), batch["observation.state"]

@@ -58,7 +58,6 @@ from vlacourse.policies.vlm_prefix import VLMPolicy, build_on_vlm
 from vlacourse.training import PREFIX_STEPS, train
 
 CHECKPOINT = "course_command_vla.safetensors"
-END = "."  # a command ends with a full stop: the tokenizer splits punctuation from words, so it is one token
 EVALUATION_SEEDS = 10_000  # episodes on the arm: never a demonstration's layout
 VALIDATION_SEEDS = 20_000  # clean oracle episodes on which command accuracy is measured
 
@@ -174,45 +173,23 @@ class CommandBatches:
 class CommandVLA(VLMPolicy):
     """The VLM prefix, then the next command written with the GPT's own language head: no new weights."""
 
-    @property
-    def end_token(self) -> int:
-        return self.tokenizer.encode(END)[0]
-
-    def command_ids(self, commands: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ids, targets), each (B, L): each command's tokens, " move left 4 cm.", padded on the right (targets
-        -100 there, which the loss skips)."""
-        encoded = [self.tokenizer.encode(f" {text}{END}") for text in commands]
-        width = max(map(len, encoded))
-        ids = torch.tensor([e + [self.end_token] * (width - len(e)) for e in encoded], device=self.device)
-        real = torch.tensor([[i < len(e) for i in range(width)] for e in encoded], device=self.device)
-        return ids, ids.masked_fill(~real, -100)
-
     def read_tokens(self, batch: dict[str, Any], ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """Teacher forcing: (logits over the text vocabulary (B, L, V) for each of the (B, L) text tokens ``ids``,
-        each predicted from the prefix and the tokens before it; the prefix's last hidden state (B, C); the
-        pointing)."""
-        images, instructions = self.images_of(batch), self.instruction_ids(batch[TASK_KEY])
+        """Teacher forcing: (logits over the text vocabulary (B, L, V) for the (B, L) tokens ``ids`` after the
+        prefix, the prefix's last hidden state (B, C), the pointing)."""
         cache = KVCache(self.gpt.config.n_layer)
+        images, instructions = self.images_of(batch), self.instruction_ids(batch[TASK_KEY])
         prefix, pointing = self.read_prefix(images, instructions, batch[STATE_KEY], cache)  # (B, P, C)
-        hidden = torch.cat([prefix[:, -1:], self.gpt.features(self.gpt.wte(ids[:, :-1]), cache)], dim=1)  # (B, L, C)
-        return self.gpt.lm_head(hidden)[..., : self.text_vocab], hidden[:, 0], pointing
+        return self.text_logits(prefix, cache, ids), prefix[:, -1], pointing
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Next-token loss on the command's tokens, read after the prefix (the last prefix position predicts the
-        first token), plus the pointer's and the localisation losses."""
-        ids, targets = self.command_ids(batch["command"])  # (B, L) each
+        """Next-token loss on the command's tokens, read after the prefix, plus the pointer's and the localisation
+        losses."""
+        ids, targets = self.text_ids(batch["command"])  # (B, L) each
         logits, state_hidden, pointing = self.read_tokens(batch, ids)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         parts = {"command_loss": loss.item()}
         loss, parts = self.add_locate_loss(loss, parts, state_hidden, batch)
         return self.add_pointing_loss(loss, parts, pointing, batch)
-
-    @torch.no_grad()
-    def say(self, images, instructions, state, max_tokens: int = 12) -> list[str]:
-        """The command the model says for each of a batch of observation tensors: greedy text up to its full
-        stop."""
-        tokens = self.greedy_tokens(images, instructions, state, max_tokens, self.end_token, text=True)
-        return [self.tokenizer.decode(row).split(END)[0].strip() for row in tokens.tolist()]
 
     def next_command(self, observation: dict[str, Any]) -> str:
         """What the model says for one observation of the env: the commander of ``commands.run_commanded``."""

@@ -57,6 +57,8 @@ from vlacourse.policies.policy import (
 from vlacourse.vlm.course_vlm import VLM, load_course_vlm, text_after_image
 from vlacourse.vlm.vision import KeypointReadout, Pointer, Pointing, ViTConfig, pointing_loss
 
+TEXT_END = "."  # text after the prefix ends with a full stop: the tokenizer splits it from words, so it is one token
+
 
 def grow_vocabulary(gpt: GPT, extra: int) -> GPT:
     """A copy of ``gpt`` with ``extra`` new tokens at the end of its vocabulary; the new rows are drawn with
@@ -241,6 +243,33 @@ class VLMPolicy(Policy):
         )  # (B, state_dim)
         return images, self.instruction_ids([o[TASK_KEY] for o in observations]), state
 
+    # Text after the prefix, in the VLM's own tokens: a command (``hierarchy.navila``), a commentary (``.lingo``).
+    @property
+    def end_token(self) -> int:
+        return self.tokenizer.encode(TEXT_END)[0]
+
+    def text_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ids, targets), each (B, L): each text's tokens, " move left 4 cm.", padded on the right (targets -100
+        there, which a loss skips)."""
+        encoded = [self.tokenizer.encode(f" {text}{TEXT_END}") for text in texts]
+        width = max(map(len, encoded))
+        ids = torch.tensor([e + [self.end_token] * (width - len(e)) for e in encoded], device=self.device)
+        real = torch.tensor([[i < len(e) for i in range(width)] for e in encoded], device=self.device)
+        return ids, ids.masked_fill(~real, -100)
+
+    def text_logits(self, prefix: torch.Tensor, cache: KVCache, ids: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: logits over the text vocabulary (B, L, V) for each of the (B, L) tokens ``ids`` written
+        after a prefix whose hidden states are ``prefix`` (B, P, C) and whose keys and values are in ``cache``
+        (which then holds the text's too): the prefix's last position predicts the first token."""
+        hidden = torch.cat([prefix[:, -1:], self.gpt.features(self.gpt.wte(ids[:, :-1]), cache)], dim=1)  # (B, L, C)
+        return self.gpt.lm_head(hidden)[..., : self.text_vocab]
+
+    @torch.no_grad()
+    def say(self, images, instructions, state, max_tokens: int = 12) -> list[str]:
+        """Greedy text after the prefix (with the state's token, unless ``state`` is None), up to its full stop."""
+        tokens = self.greedy_tokens(images, instructions, state, max_tokens, self.end_token, text=True)
+        return [self.tokenizer.decode(row).split(TEXT_END)[0].strip() for row in tokens.tolist()]
+
     @torch.no_grad()
     def greedy_tokens(
         self,
@@ -260,11 +289,12 @@ class VLMPolicy(Policy):
         first, last = (0, self.text_vocab) if text else (self.text_vocab, self.gpt.config.vocab_size)
         cache = KVCache(self.gpt.config.n_layer)
         hidden = self.read_prefix(images, instructions, state, cache)[0][:, -1:]  # (B, 1, C)
-        tokens, stopped = [], torch.zeros(len(state), dtype=torch.bool, device=self.device)
+        batch = len(instructions)
+        tokens, stopped = [], torch.zeros(batch, dtype=torch.bool, device=self.device)
         for i in range(max_tokens):
             logits = self.gpt.lm_head(hidden)[:, -1, first:last]  # (B, tokens of the kind written)
             if allowed is not None:
-                written = torch.cat(tokens, dim=1) if tokens else stopped.new_zeros(len(state), 0, dtype=torch.long)
+                written = torch.cat(tokens, dim=1) if tokens else stopped.new_zeros(batch, 0, dtype=torch.long)
                 logits = logits.masked_fill(~allowed(written), float("-inf"))
             token = logits.argmax(-1, keepdim=True)  # (B, 1)
             tokens.append(token)
