@@ -5,7 +5,8 @@
     cliport      the CLIPort-style planner: a frozen semantic stream and a spatial one, pick and place heatmaps
     planning     its demonstrations (the expert's decisions), training, success on the arm, and CLIPort's curves
     commands     NaVILA's mid-level commands ("move left 4 cm"): parser, the expert's oracle, the low level
-    navila       the command VLA: the VLM that points writes the next command; trained on the oracle's
+    navila       the command VLA: the VLM that points writes the next command, learned from the oracle's
+    lingo        the commenting VLA (LINGO-2): the flow VLA says what it does; the words checked against the arm
 
 Import after ``vlacourse.notebook.setup()``: MuJoCo fixes its rendering backend when first imported.
 """
