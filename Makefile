@@ -79,7 +79,8 @@ REPRODUCE_insulation := tests/test_insulation.py
 REPRODUCE_rtc        := tests/test_rtc.py
 REPRODUCE_rtc_styles := tests/test_rtc_styles.py
 REPRODUCE_planner    := tests/test_planner_checkpoint.py
-ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles planner
+REPRODUCE_curves     := tests/test_planner_curves.py
+ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles planner curves
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 

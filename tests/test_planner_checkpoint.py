@@ -4,7 +4,7 @@ first evaluation episodes and the recipe's first losses rerun."""
 import pytest
 
 from tests.conftest import CHECKED_STEPS, assert_same_losses
-from vlacourse.hierarchy.planning import PlannerRecipe, load_course_planner, outcomes, train_planner
+from vlacourse.hierarchy.planning import PlannerRecipe, load_course_planner, outcomes, success_rate, train_planner
 from vlacourse.training import PREFIX_STEPS
 
 RERUN_EPISODES = 10  # of each task's evaluation episodes, rerun: a change to the view, the planner or the primitives
@@ -15,15 +15,11 @@ def shipped():
     return load_course_planner()
 
 
-def rate(outcome: list[bool]) -> float:
-    return sum(outcome) / len(outcome)
-
-
 def test_the_shipped_planner_meets_the_issues_bars(shipped):
     metrics = shipped[2]
     assert PlannerRecipe(**metrics["recipe"]) == PlannerRecipe(), "made by another recipe: make reproduce"
     assert len(metrics["pick_place_outcomes"]) == PlannerRecipe.eval_episodes
-    assert rate(metrics["pick_place_outcomes"]) >= 0.9 and rate(metrics["stack_outcomes"]) >= 0.8
+    assert success_rate(metrics["pick_place_outcomes"]) >= 0.9 and success_rate(metrics["stack_outcomes"]) >= 0.8
 
 
 def test_the_shipped_planner_acts_on_its_first_episodes_as_recorded(shipped):
@@ -53,4 +49,4 @@ def test_the_train_command_reproduces_the_shipped_planner(shipped, tmp_path):
     assert_same_losses(metrics["prefix_losses"], shipped[2]["prefix_losses"])
     for name, outcome in shipped[2].items():
         if name.endswith("outcomes"):
-            assert abs(rate(metrics[name]) - rate(outcome)) <= 0.1, name
+            assert abs(success_rate(metrics[name]) - success_rate(outcome)) <= 0.1, name

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from vlacourse.checkpoint import read_metadata
+from vlacourse.checkpoint import KeptParts, read_metadata, read_recording
 from vlacourse.cli import Commands
 from vlacourse.hierarchy.cliport import FROZEN, Planner, PlannerConfig
 from vlacourse.training import PREFIX_STEPS, History, train
@@ -39,6 +39,15 @@ if TYPE_CHECKING:  # these import MuJoCo, which a command may import only after 
 TASKS = ("pick_place", "stack")  # a pick and a place each
 EVALUATION_SEEDS = 10_000  # evaluation episodes are seeded from here: never a demonstration's layout
 CHECKPOINT = "course_planner.safetensors"
+CURVES = "planner_curves.json"
+# CLIPort's measures (Shridhar et al. 2021, Sec. 5 and Table 1): success against the number of demonstrations,
+# and each stream alone. The two-stream planner at 100 demonstrations is the shipped one, so not retrained here.
+CURVE_RUNS = {
+    "two@1": ("two", 1),
+    "two@10": ("two", 10),
+    "spatial@100": ("spatial", 100),
+    "semantic@100": ("semantic", 100),
+}
 
 
 @dataclass
@@ -248,6 +257,16 @@ def save_planner(planner: Planner, path: str | Path, metrics: dict) -> None:
     save_file({k: v.contiguous() for k, v in planner.own_state_dict().items()}, str(path), metadata=metadata)
 
 
+def recorded_metrics(path: str | Path | None = None) -> dict:
+    """What the planner at ``path`` (the shipped one without) measured when it was made: its file's header only."""
+    if path is None:
+        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
+            return recorded_metrics(shipped)
+    return json.loads(
+        read_metadata(path, f"make it with `python -m vlacourse.hierarchy.planning train --out {path}`")["metrics"]
+    )
+
+
 def load_course_planner(path: str | Path | None = None, device="cpu") -> tuple[Planner, object, dict]:
     """(planner, tokenizer, metrics): the shipped planner (``python -m vlacourse.hierarchy.planning train``), or
     the one at ``path``."""
@@ -262,18 +281,66 @@ def load_course_planner(path: str | Path | None = None, device="cpu") -> tuple[P
     return planner.eval(), tokenizer, json.loads(metadata["metrics"])
 
 
+def success_rate(outcomes: list[bool]) -> float:
+    """The fraction of episodes that succeeded."""
+    if not outcomes:
+        raise ValueError("no episodes: measure at least one before asking for a success rate")
+    return sum(outcomes) / len(outcomes)
+
+
+def record_curves(runs: list[str], progress: bool = True, runs_dir: str | Path | None = None) -> dict:
+    """The ``CURVE_RUNS`` named by ``runs``, each trained by the shipped planner's recipe but for its streams and
+    demonstrations, and measured on the arm as the shipped one is. With ``runs_dir``, each finished run is kept
+    there and read back rather than trained again (four runs take most of an hour)."""
+    kept, recorded = KeptParts(runs_dir), {}
+    for name in runs:
+        streams, demonstrations = CURVE_RUNS[name]
+        recipe = replace(PlannerRecipe(), streams=streams, demonstrations=demonstrations)
+        made_by = {"recipe": asdict(recipe)}
+        recorded[name] = kept.read(name, made_by)
+        if recorded[name] is None:
+            recorded[name] = train_planner(recipe, progress)[2]
+            kept.write(name, made_by, recorded[name])
+    return {"runs": recorded}
+
+
+def load_recorded_curves(path: str | Path | None = None) -> dict:
+    """The shipped recording (made by ``python -m vlacourse.hierarchy.planning curves``), or the one at ``path``."""
+    return read_recording(path, CURVES, "python -m vlacourse.hierarchy.planning curves")
+
+
+def planner_runs(curves: str | Path | None = None) -> dict[str, dict]:
+    """Every measured planner by name ("two@100": the shipped one; the others from the ``curves`` recording, the
+    shipped one without a path): what each run measured on the arm, with the recipe that made it."""
+    runs = load_recorded_curves(curves)["runs"] | {"two@100": recorded_metrics()}
+    return {name: runs[name] for name in ("two@1", "two@10", "two@100", "spatial@100", "semantic@100")}
+
+
+def print_outcomes(title: str, metrics: dict) -> None:
+    for name, outcome in metrics.items():
+        if name.endswith("outcomes"):
+            print(f"{title} {name.removesuffix('_outcomes')}: {sum(outcome)} of {len(outcome)} episodes")
+
+
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.hierarchy.planning", "the CLIPort-style planner (notebook 10)")
     make = commands.add("train", "train the planner on both tasks and measure it on the arm", CHECKPOINT)
     make.add_argument("--steps", type=int, default=PlannerRecipe.steps)
     make.add_argument("--streams", choices=["two", "spatial", "semantic"], default="two")
+    curves = commands.add("curves", "train the planner on fewer demonstrations and on each stream alone", CURVES)
+    curves.add_argument("--runs", nargs="+", choices=list(CURVE_RUNS), default=list(CURVE_RUNS))
+    curves.add_argument("--kept", type=Path, help="a folder that keeps each finished run: run again to resume")
     args = commands.parse(argv)
-    planner, _, metrics = train_planner(PlannerRecipe(steps=args.steps, streams=args.streams), not args.quiet)
-    save_planner(planner, args.out, metrics)
+    if args.command == "train":
+        planner, _, metrics = train_planner(PlannerRecipe(steps=args.steps, streams=args.streams), not args.quiet)
+        save_planner(planner, args.out, metrics)
+        print_outcomes("", metrics)
+    else:
+        recording = record_curves(args.runs, not args.quiet, args.kept)
+        args.out.write_text(json.dumps(recording, indent=1))
+        for name, metrics in recording["runs"].items():
+            print_outcomes(name, metrics)
     print(f"wrote {args.out}")
-    for name, outcome in metrics.items():
-        if name.endswith("outcomes"):
-            print(f"{name.removesuffix('_outcomes')}: {sum(outcome)} of {len(outcome)} episodes")
 
 
 if __name__ == "__main__":
