@@ -3,7 +3,7 @@
 The package in the order the notebooks meet it: each module under the notebook that builds it or first
 builds on it (tests/test_package_map.py checks this map against the notebooks' imports). The subpackages
 follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``policies`` (04-07),
-``chunking`` (08), ``hierarchy`` (10-11), and ``widgets``, which no model module imports.
+``chunking`` (08), ``hierarchy`` (10), and ``widgets``, which no model module imports.
 
     every notebook  notebook              the setup cell: MuJoCo's GL backend, seeds, device, Colab
                     exercises             check() for the learner's functions, student notebooks, the grader
@@ -41,8 +41,8 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
                     hierarchy.cliport     the CLIPort-style planner: two streams, pick and place heatmaps
                     hierarchy.planning    the planner's demonstrations, training, success on the arm and curves
                     widgets.planner       the planner widget: its pick and place maps, the arm carrying them out
-    11 language     hierarchy.commands    NaVILA's mid-level commands for the arm, their oracle and low level
-                    hierarchy.navila      the command VLA: the VLM writes the next command, the low level moves
+    being built     hierarchy.commands    NaVILA's mid-level commands for the arm, their oracle and low level
+    (notebook 10)   hierarchy.navila      the command VLA: the VLM writes the next command, the low level moves
                     hierarchy.lingo       the commenting VLA: words and actions from one model, checked
     tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
                     checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix

@@ -1,4 +1,4 @@
-"""Hierarchical control (notebooks 10-11): a planner decides something a person can read, and a lower level executes it.
+"""Hierarchical control (notebook 10): a planner decides something a person can read, and a lower level executes it.
 
     top_view     the planner's camera straight above the table: colour and the height under every pixel
     primitives   a pick and a place decided on that view, carried out by the scripted expert's own motions

@@ -281,7 +281,7 @@ def load_course_commenting_vla(path: str | Path | None = None, device: str | tor
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.hierarchy.lingo", "the commenting VLA (LINGO-2, notebook 11)")
+    commands = Commands("python -m vlacourse.hierarchy.lingo", "the commenting VLA (LINGO-2, notebook 10)")
     make = commands.add("train", "fine-tune the flow VLA to comment, measure its words against its actions", CHECKPOINT)
     make.add_argument("--steps", type=int, default=CommentaryRecipe.steps)
     args = commands.parse(argv)

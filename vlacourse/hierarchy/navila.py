@@ -277,7 +277,7 @@ def success_of(episodes: list[dict]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    commands = Commands("python -m vlacourse.hierarchy.navila", "the command VLA (NaVILA, notebook 11)")
+    commands = Commands("python -m vlacourse.hierarchy.navila", "the command VLA (NaVILA, notebook 10)")
     make = commands.add("train", "collect the oracle's commands, train the command VLA, measure it", CHECKPOINT)
     make.add_argument("--steps", type=int, default=CommandRecipe.steps)
     make.add_argument("--noise", type=float, default=CommandRecipe.noise)
