@@ -42,8 +42,9 @@ course = setup(seed=0)
 # *CLIPort: What and Where Pathways for Robotic Manipulation*, CoRL 2021, arXiv 2109.12098). It looks at the
 # table from above, reads the instruction, and answers with two heatmaps: where to pick, where to place. A
 # scripted motion carries the decision out. Then we measure what the readable layer buys (demonstrations, new
-# word combinations, a failure you can see coming) and what it costs. The next notebook puts *words* in the
-# middle instead of pixels: mid-level commands (NaVILA) and a commentary checked against the actions (LINGO-2).
+# word combinations, a failure you can see coming) and what it costs. The pattern's two other designs put
+# *words* in the middle instead of pixels, mid-level commands (NaVILA) and a commentary checked against the
+# actions (LINGO-2): their models are being trained, and they join this notebook when they are.
 #
 # **In the package:** `vlacourse.hierarchy.top_view`, `vlacourse.hierarchy.primitives`,
 # `vlacourse.hierarchy.cliport`, `vlacourse.hierarchy.planning`, `vlacourse.widgets.planner`.
