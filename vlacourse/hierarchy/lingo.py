@@ -178,10 +178,12 @@ class CommentaryBatches(ChunkBatches):
         return super().batch_at(frames) | {"commentary": [self.labels[i] for i in frames]}
 
 
-def commented_episode(vla: CommentingFlowVLA, env, observation: dict[str, Any]) -> dict[str, Any]:
-    """Run ``env``'s episode from ``observation`` (its reset's) to its end: before each chunk the VLA says what it
-    is doing, then the chunk runs; whether the words agreed with what the arm did. The episode's success, words
-    and agreements."""
+def commented_episode(vla: CommentingFlowVLA, env, seed: int) -> dict[str, Any]:
+    """Run ``env``'s episode of ``seed`` to its end: before each chunk the VLA says what it is doing, then the chunk
+    runs; whether the words agreed with what the arm did. The flow's noise is seeded by ``seed`` too, so a rerun
+    is the same episode. The episode's success, words and agreements."""
+    observation = env.reset(seed=seed)[0]
+    torch.manual_seed(seed)
     words, agreed = [], []
     while True:
         said_now, start = vla.comment(observation), moment(env.arm)
@@ -193,7 +195,7 @@ def commented_episode(vla: CommentingFlowVLA, env, observation: dict[str, Any]) 
             if terminated or truncated:
                 break
         words.append(said_now)
-        agreed.append(agrees(said_now, start, moment(env.arm), np.array(gripper)))
+        agreed.append(bool(agrees(said_now, start, moment(env.arm), np.array(gripper))))  # JSON keeps Python bools
         if terminated or truncated:
             return {"success": bool(info["success"]), "words": words, "agreed": agreed}
 
@@ -267,8 +269,7 @@ def train_commenting_vla(
         vla.eval()
         env, episodes = TabletopEnv(head.suite), []
         for episode in tqdm(range(recipe.eval_episodes), desc="commented episodes", disable=not progress):
-            observation = env.reset(seed=evaluation_seed(recipe.seed, episode))[0]
-            episodes.append(commented_episode(vla, env, observation))
+            episodes.append(commented_episode(vla, env, evaluation_seed(recipe.seed, episode)))
         metrics |= {"success": float(np.mean([e["success"] for e in episodes])), **warning_sign(episodes)}
         metrics["episodes"] = episodes
     return vla, metrics
