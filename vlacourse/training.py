@@ -102,3 +102,27 @@ def train(
                 plot.draw(history)
     model.eval()
     return history
+
+
+def train_by_schedule(
+    model: torch.nn.Module,
+    next_batch: Callable[[], dict],
+    steps: int,
+    lr: float,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> History:
+    """The schedule the hierarchy's recipes share (the planner, the command and the commenting VLAs): 100 warmup
+    steps, then cosine decay, on batches that are dicts, each given to ``model(batch)``, which returns (loss,
+    parts)."""
+    return train(
+        model,
+        next_batch,
+        steps,
+        lr=lr,
+        progress=progress,
+        warmup_steps=100,
+        cosine=True,
+        compute_loss=lambda model, batch: model(batch)[0],
+        stop_after=stop_after,
+    )

@@ -43,7 +43,7 @@ from vlacourse.lm.gpt import GPTConfig, KVCache
 from vlacourse.policies.flow import FlowVLA
 from vlacourse.policies.policy import TASK_KEY, ChunkBatches, load_policy
 from vlacourse.sim.tasks import BIN_CENTER, BIN_INNER_HALF, COLORS
-from vlacourse.training import PREFIX_STEPS, train
+from vlacourse.training import PREFIX_STEPS, train_by_schedule
 from vlacourse.vlm.course_vlm import VLM
 
 CHECKPOINT = "course_commenting_vla.safetensors"
@@ -252,17 +252,7 @@ def train_commenting_vla(
     batches = CommentaryBatches(
         dataset, commentary_labels(dataset), vla.config, recipe.batch_size, recipe.seed, training
     )
-    history = train(
-        vla.train(),
-        batches,
-        recipe.steps,
-        lr=recipe.lr,
-        progress=progress,
-        warmup_steps=100,
-        cosine=True,
-        compute_loss=lambda model, batch: model(batch)[0],
-        stop_after=stop_after,
-    )
+    history = train_by_schedule(vla.train(), batches, recipe.steps, recipe.lr, progress, stop_after)
     metrics: dict[str, Any] = {"recipe": asdict(recipe), "prefix_losses": history.losses[:PREFIX_STEPS]}
     if stop_after is None:
         metrics["train_seconds"] = time.perf_counter() - start

@@ -55,7 +55,7 @@ from vlacourse.policies.policy import (
     pointing_targets,
 )
 from vlacourse.policies.vlm_prefix import VLMPolicy, build_on_vlm
-from vlacourse.training import PREFIX_STEPS, train
+from vlacourse.training import PREFIX_STEPS, train_by_schedule
 
 CHECKPOINT = "course_command_vla.safetensors"
 EVALUATION_SEEDS = 10_000  # episodes on the arm: never a demonstration's layout
@@ -239,17 +239,7 @@ def train_command_vla(
     seed_everything(recipe.seed)
     vla = build_command_vla(demos)
     batches = CommandBatches(demos, vla.config, recipe.batch_size, recipe.seed, vla.device)
-    history = train(
-        vla,
-        batches,
-        recipe.steps,
-        lr=recipe.lr,
-        progress=progress,
-        warmup_steps=100,
-        cosine=True,
-        compute_loss=lambda model, batch: model(batch)[0],
-        stop_after=stop_after,
-    )
+    history = train_by_schedule(vla, batches, recipe.steps, recipe.lr, progress, stop_after)
     metrics: dict[str, Any] = {
         "recipe": asdict(recipe),
         "rows": len(demos.commands),

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from vlacourse.checkpoint import KeptParts, read_metadata, read_recording
 from vlacourse.cli import Commands
 from vlacourse.hierarchy.cliport import FROZEN, Planner, PlannerConfig
-from vlacourse.training import PREFIX_STEPS, History, train
+from vlacourse.training import PREFIX_STEPS, History, train_by_schedule
 
 if TYPE_CHECKING:  # these import MuJoCo, which a command may import only after choosing its GL backend
     from vlacourse.hierarchy.primitives import Decision
@@ -230,17 +230,7 @@ def train_planner(
     seed_everything(recipe.seed)
     planner, tokenizer = build_planner(PlannerConfig(streams=recipe.streams), device)
     batches = PlannerBatches(demos, tokenizer, recipe.batch_size, recipe.shift, recipe.seed, device)
-    history = train(
-        planner,
-        batches,
-        recipe.steps,
-        lr=recipe.lr,
-        progress=progress,
-        warmup_steps=100,
-        cosine=True,
-        compute_loss=lambda model, batch: model(batch)[0],
-        stop_after=stop_after,
-    )
+    history = train_by_schedule(planner, batches, recipe.steps, recipe.lr, progress, stop_after)
     metrics = {"recipe": asdict(recipe), "prefix_losses": history.losses[:PREFIX_STEPS]}
     if stop_after is None:
         planner.eval()
