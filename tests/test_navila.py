@@ -66,5 +66,5 @@ def test_what_the_vla_says_is_what_its_training_logits_choose_and_training_moves
     path = tmp_path / "command_vla.safetensors"
     vla.save(path, {"note": "a test"})
     again = load_course_command_vla(path)
-    assert again.say(*inputs) == vla.say(*inputs)
+    assert again.commands_for(*inputs) == vla.commands_for(*inputs)
     assert again.metrics == {"note": "a test"}

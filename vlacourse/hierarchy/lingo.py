@@ -164,7 +164,9 @@ class CommentingFlowVLA(FlowVLA):
     def comment(self, observation: dict[str, Any]) -> str:
         """What it says it is doing, for one observation of the env."""
         images, instructions, _ = self.observation_tensors([observation])
-        return self.say(images, instructions, None)[0]
+        return self.say(images, instructions, None, self.longest_text(phrase(k, c) for k in range(5) for c in COLORS))[
+            0
+        ]
 
 
 class CommentaryBatches(ChunkBatches):

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from vlacourse.cli import Commands
 from vlacourse.hierarchy.commands import (
+    COMMANDS,
     UNREADABLE,
     CommandOracle,
     move_command,
@@ -191,9 +192,13 @@ class CommandVLA(VLMPolicy):
         loss, parts = self.add_locate_loss(loss, parts, state_hidden, batch)
         return self.add_pointing_loss(loss, parts, pointing, batch)
 
+    def commands_for(self, images, instructions, state) -> list[str]:
+        """What the model says for a batch of observation tensors: greedy text, as long as the longest command."""
+        return self.say(images, instructions, state, self.longest_text(COMMANDS))
+
     def next_command(self, observation: dict[str, Any]) -> str:
         """What the model says for one observation of the env: the commander of ``commands.run_commanded``."""
-        return self.say(*self.observation_tensors([observation]))[0]
+        return self.commands_for(*self.observation_tensors([observation]))[0]
 
 
 def build_command_vla(demos: CommandDemos, device: str | torch.device = "cpu") -> CommandVLA:
@@ -211,7 +216,7 @@ def command_accuracy(vla: CommandVLA, demos: CommandDemos, batch_size: int = 64)
     said = []
     for start in range(0, len(demos.commands), batch_size):
         batch = batches.batch_at(np.arange(start, min(start + batch_size, len(demos.commands))))
-        said += vla.say(vla.images_of(batch), vla.instruction_ids(batch[TASK_KEY]), batch[STATE_KEY])
+        said += vla.commands_for(vla.images_of(batch), vla.instruction_ids(batch[TASK_KEY]), batch[STATE_KEY])
     return float(np.mean([a == b for a, b in zip(said, demos.commands, strict=True)]))
 
 
@@ -225,6 +230,15 @@ def commanded_episodes(vla: CommandVLA, task: str, episodes: int, style: str, sp
         observation = env.reset(seed=seed)[0]
         episode = run_commanded(env, observation, vla.next_command, style)
         measured.append({"success": episode.success, "commands": episode.commands, "steps": episode.steps})
+    return measured
+
+
+def measure_command_vla(vla: CommandVLA, recipe: CommandRecipe) -> dict[str, Any]:
+    """Command accuracy on clean oracle episodes, and each low level's episodes on the arm."""
+    clean = collect_command_demos(recipe.task, recipe.validation_episodes, VALIDATION_SEEDS, style=recipe.style)
+    measured: dict[str, Any] = {"command_accuracy": command_accuracy(vla, clean)}
+    for style in (recipe.style, recipe.other_style):
+        measured[f"episodes_{style}"] = commanded_episodes(vla, recipe.task, recipe.eval_episodes, style)
     return measured
 
 
@@ -248,11 +262,7 @@ def train_command_vla(
     }
     if stop_after is None:
         metrics["train_seconds"] = time.perf_counter() - start
-        vla.eval()
-        clean = collect_command_demos(recipe.task, recipe.validation_episodes, VALIDATION_SEEDS, style=recipe.style)
-        metrics["command_accuracy"] = command_accuracy(vla, clean)
-        for style in (recipe.style, recipe.other_style):
-            metrics[f"episodes_{style}"] = commanded_episodes(vla, recipe.task, recipe.eval_episodes, style)
+        metrics |= measure_command_vla(vla.eval(), recipe)
     return vla, metrics
 
 

@@ -248,6 +248,10 @@ class VLMPolicy(Policy):
     def end_token(self) -> int:
         return self.tokenizer.encode(TEXT_END)[0]
 
+    def longest_text(self, texts) -> int:
+        """Tokens the longest of ``texts`` takes as ``text_ids`` writes it, its full stop included."""
+        return max(len(self.tokenizer.encode(f" {text}{TEXT_END}")) for text in texts)
+
     def text_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(ids, targets), each (B, L): each text's tokens, " move left 4 cm.", padded on the right (targets -100
         there, which a loss skips)."""
@@ -265,8 +269,9 @@ class VLMPolicy(Policy):
         return self.gpt.lm_head(hidden)[..., : self.text_vocab]
 
     @torch.no_grad()
-    def say(self, images, instructions, state, max_tokens: int = 12) -> list[str]:
-        """Greedy text after the prefix (with the state's token, unless ``state`` is None), up to its full stop."""
+    def say(self, images, instructions, state, max_tokens: int) -> list[str]:
+        """Greedy text after the prefix (with the state's token, unless ``state`` is None), up to its full stop or
+        ``max_tokens`` (give the longest text's tokens, its full stop included: shorter cuts words off)."""
         tokens = self.greedy_tokens(images, instructions, state, max_tokens, self.end_token, text=True)
         return [self.tokenizer.decode(row).split(TEXT_END)[0].strip() for row in tokens.tolist()]
 
