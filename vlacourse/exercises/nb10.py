@@ -77,3 +77,27 @@ def it_matches_the_top_views_back_projection(fn):
             atol=1e-9,
             err_msg=f"pixel {pixel} at height {height} m, against vlacourse.hierarchy.top_view.point_of",
         )
+
+
+@exercise_test("displacement_of")
+def it_moves_as_every_command_says(fn):
+    from vlacourse.hierarchy.commands import COMMANDS, parse_command
+
+    for text in COMMANDS:
+        expected = parse_command(text).displacement
+        np.testing.assert_allclose(
+            np.asarray(fn(text), dtype=float),
+            np.zeros(3) if expected is None else expected,
+            atol=1e-12,
+            err_msg=f"{text!r}, against vlacourse.hierarchy.commands.parse_command (forward +x, left +y, up +z)",
+        )
+
+
+@exercise_test("displacement_of")
+def it_refuses_what_is_no_command(fn):
+    for text in ("move up 3 cm", "move left 11 cm", "lower 0 cm", "raise 2.5 cm", "dance", "move left 4"):
+        try:
+            fn(text)
+        except ValueError:
+            continue
+        raise AssertionError(f"{text!r} is no command: raise a ValueError that says what a command looks like")
