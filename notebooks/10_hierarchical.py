@@ -286,7 +286,7 @@ print(" | ".join(oracle_runs["steady"].commands))
 #
 # The model that speaks is the course VLM that points (notebook 02), reading both cameras, the instruction and
 # the arm's state, then writing the next command as text with its own language head, token by token, until a
-# full stop. Nothing new is added to it: the commands are words it can already spell. It learns from 400
+# full stop. Its vocabulary does not grow: the commands are words it can already spell. It learns from 400
 # episodes the oracle drove through the steady low level, one row per command, with DART's noise injection
 # (Laskey et al., CoRL 2017): three moves in ten were carried out a centimetre or two off, while the row kept
 # the oracle's command, so the data shows the way back from where a model's own mistakes lead
