@@ -170,9 +170,8 @@ planner_view
 # %% [markdown]
 # ## What the demonstrations buy
 #
-# CLIPort's headline is data efficiency: its curves run over 1, 10, 100 and 1000 demonstrations, and the
-# planner already does well on many tasks from 10 or 100 (its Table 1; note the paper reports mean reward with
-# partial credit, where we count whole successes). The reason is the representation: a decision is a pixel,
+# CLIPort measures data efficiency with curves over 1, 10, 100 and 1000 demonstrations (the paper reports mean
+# reward with partial credit, where we count whole successes). Why so few can do: a decision is a pixel,
 # the label is a pixel, and the network is a convolution, so a block seen in one place teaches every place
 # (translation equivariance), and the random shifts add more. `python -m vlacourse.hierarchy.planning curves`
 # trains the same recipe on 1 and 10 demonstrations a task, and each stream alone on 100 (about 40 minutes
