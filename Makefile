@@ -81,7 +81,8 @@ REPRODUCE_rtc_styles := tests/test_rtc_styles.py
 REPRODUCE_planner    := tests/test_planner_checkpoint.py
 REPRODUCE_curves     := tests/test_planner_curves.py
 REPRODUCE_command_vla := tests/test_command_vla_checkpoint.py
-ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles planner curves command_vla
+REPRODUCE_commentary := tests/test_commentary_checkpoint.py
+ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles planner curves command_vla commentary
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 

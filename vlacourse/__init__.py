@@ -43,7 +43,7 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
                     widgets.planner       the planner widget: its pick and place maps, the arm carrying them out
                     hierarchy.commands    NaVILA's mid-level commands for the arm, their oracle and low level
                     hierarchy.navila      the command VLA: the VLM writes the next command, the low level moves
-    being built     hierarchy.lingo       the commenting VLA: words and actions from one model, checked
+                    hierarchy.lingo       the commenting VLA: words and actions from one model, checked
     tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
                     checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix
                     cli                   the package's commands (python -m vlacourse.<module> ...)

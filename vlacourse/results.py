@@ -352,6 +352,38 @@ def command_vla_section() -> list[str]:
     ]
 
 
+def commentary_section() -> list[str]:
+    from vlacourse.hierarchy.lingo import CHECKPOINT
+
+    metrics = metrics_of(CHECKPOINT)
+    recipe, episodes = metrics["recipe"], len(metrics["episodes"])
+    return [
+        "## Notebook 10: the commenting VLA (LINGO-2)",
+        "",
+        f"`python -m vlacourse.hierarchy.lingo train`: the shipped flow VLA fine-tuned {recipe['steps']} steps to say, "
+        f"before each chunk, what it is doing; {metrics['train_seconds'] / 60:.0f} min. On {episodes} pick_place "
+        "episodes: success, the share of chunks whose words agree with what the arm did (our check, "
+        "`lingo.agrees`), and Wayve's warning sign measured.",
+        "",
+        *table(
+            ["measure", "value"],
+            [
+                ["success", success(metrics["success"], episodes)],
+                ["chunks whose words agree", f"{metrics['consistent_chunks']:.1%}"],
+                ["failed episodes with a disagreeing chunk", f"{metrics['flagged_among_failed']:.0%}"],
+                ["successful episodes with a disagreeing chunk", f"{metrics['flagged_among_succeeded']:.0%}"],
+                ["failure rate, all episodes", f"{metrics['failure_rate']:.1%}"],
+                ["failure rate, episodes with a disagreeing chunk", f"{metrics['failure_rate_when_flagged']:.1%}"],
+                [
+                    "disagreeing chunks in failed / successful episodes",
+                    f"{metrics['disagreeing_share_failed']:.1%} / {metrics['disagreeing_share_succeeded']:.1%}",
+                ],
+            ],
+        ),
+        "",
+    ]
+
+
 def render() -> str:
     lines = [
         "# Results",
@@ -367,6 +399,7 @@ def render() -> str:
         *chunking_section(),
         *planner_section(),
         *command_vla_section(),
+        *commentary_section(),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
