@@ -43,12 +43,12 @@ course = setup(seed=0)
 # table from above, reads the instruction, and answers with two heatmaps: where to pick, where to place. A
 # scripted motion carries the decision out. Then we measure what the readable layer buys (demonstrations, new
 # word combinations, a failure you can see coming) and what it costs. The pattern's two other designs put
-# *words* in the middle instead of pixels: mid-level commands (NaVILA), built here after the planner, and a
-# commentary checked against the actions (LINGO-2), whose model is being trained and joins this notebook next.
+# *words* in the middle instead of pixels, and the notebook builds both after the planner: mid-level commands
+# (NaVILA), and a commentary checked against the actions (LINGO-2).
 #
 # **In the package:** `vlacourse.hierarchy.top_view`, `vlacourse.hierarchy.primitives`,
 # `vlacourse.hierarchy.cliport`, `vlacourse.hierarchy.planning`, `vlacourse.widgets.planner`,
-# `vlacourse.hierarchy.commands`, `vlacourse.hierarchy.navila`.
+# `vlacourse.hierarchy.commands`, `vlacourse.hierarchy.navila`, `vlacourse.hierarchy.lingo`.
 
 # %% [markdown]
 # ## The planner's view
@@ -313,12 +313,68 @@ print("what it said in the first:", " | ".join(commanded_live["steady"][0]["comm
 # wrong, and so does moving along the other axis first when both are nearly equal; the next command, said from
 # where the arm then is, corrects either. Success on the arm is the measure, and the quick operator's low
 # level, never seen in training, keeps it: the VLM only ever said *what* to do, never how fast.
+
+# %% [markdown]
+# ## Words beside the actions: a commentary you can check (LINGO-2)
 #
+# Wayve's **LINGO-2** (2024) drives and talks: one model writes a running commentary ("slowing down for the
+# cyclist") and outputs the driving actions, and Wayve presents the agreement of the two as a window into what
+# the model does, and a disagreement as a warning sign. Ours is notebook 06's flow VLA taught to speak: before
+# each chunk, its GPT writes one of five phrases about one block ("going to", "closing the gripper on",
+# "lifting", "carrying ... to the bin", "letting go of"), with its own language head, after the prefix the
+# action expert has already read. So the words do not steer the actions: they report them. The labels come
+# from the demonstrations: each frame's subtask, and what the gripper does in the chunk that starts there.
+#
+# **Consistency is ours**: Wayve published no metric. A chunk's words agree with what the arm did when the
+# block they name is the one the gripper heads for, is over or holds, and the gripper does what they say
+# (checked against the simulator, `lingo.agrees`). Every chunk of the expert's own demonstrations passes it.
+
+# %%
+from vlacourse.hierarchy.lingo import commented_episode, load_course_commenting_vla
+from vlacourse.sim.evaluate import evaluation_seed
+
+commenting = load_course_commenting_vla(device=course.device)
+talk = commenting.metrics
+commented_live = commented_episode(commenting, TabletopEnv("pick_place"), evaluation_seed(0, 0))
+for words, agreed in zip(commented_live["words"], commented_live["agreed"], strict=True):
+    print(f"{'agrees  ' if agreed else 'DISAGREES'} {words}")
+print("done" if commented_live["success"] else "failed")
+
+# %% [markdown]
+# Over its 200 recorded episodes, how often do its words agree with its actions, and is a disagreement a
+# warning sign?
+
+# %%
+print(f"success on the arm: {talk['success']:.0%} of {len(talk['episodes'])} episodes")
+print(f"chunks whose words agree with what the arm did: {talk['consistent_chunks']:.1%}")
+print(
+    f"episodes with a disagreeing chunk: {talk['flagged_among_failed']:.0%} of the failed ones, "
+    f"{talk['flagged_among_succeeded']:.0%} of the successful ones"
+)
+print(
+    f"failure rate: {talk['failure_rate']:.0%} overall, {talk['failure_rate_when_flagged']:.0%} among episodes "
+    f"with a disagreeing chunk"
+)
+print(
+    f"share of disagreeing chunks: {talk['disagreeing_share_failed']:.0%} in failed episodes, "
+    f"{talk['disagreeing_share_succeeded']:.0%} in successful ones"
+)
+
+# %% [markdown]
+# Two answers, and they differ. *Whether* an episode holds a disagreeing chunk says nothing about how it ends:
+# most episodes hold one, failed or not, because a phrase said at the edge of a phase (closing, just before
+# the fingers touch) is easily one chunk early or late. *How often* its words disagree does: failed episodes
+# disagree several times as often as successful ones, since a policy that has lost the block keeps saying
+# "carrying" with nothing between its fingers. So at our scale Wayve's warning sign is a rate to watch, not an
+# alarm on one chunk. Wayve published no such measure; the numbers are ours, on our five phrases.
+
+# %% [markdown]
 # ## Side by side with the single-system VLA
 #
 # Notebook 06's flow VLA learned pick_place end to end from 400 demonstrations. The planner learned both tasks
-# from 100 each; the command VLA learned pick_place from 400 of the oracle's episodes. Both of them say what
-# they will do before the arm does it.
+# from 100 each; the command VLA learned pick_place from 400 of the oracle's episodes; the commenting VLA is the
+# flow VLA fine-tuned on its own demonstrations to speak. The planner and the command VLA say what they will do
+# before the arm does it; the commenting VLA says what it is doing, and a program can check it.
 
 # %%
 from vlacourse.policies.flow import load_course_flow_vla
@@ -347,6 +403,13 @@ rows = {
         f"{spoken['train_seconds'] / 60:.0f} min",
         "yes: words",
     ),
+    "commenting VLA (LINGO-2)": (
+        f"{flow_recipe['episodes']} pick_place",
+        f"{talk['success']:.0%} of {len(talk['episodes'])}",
+        "not measured",
+        f"+ {talk['train_seconds'] / 60:.0f} min",
+        "its account of it",
+    ),
 }
 header = ("demonstrations", "pick_place", "green block", "training", "decision visible")
 print(f"{'':24s}" + "".join(f"{h:>18s}" for h in header))
@@ -372,6 +435,12 @@ for label, row in rows.items():
 #   again. A block that slips is lost, where the flow VLA sees its camera at every chunk and can try again.
 # - **What the primitives cannot express.** Everything the planner does not decide (the speed, the grasp
 #   height, the approach) is fixed by whoever scripted the motion.
+# - **Words someone chose.** The 62 commands and the oracle that says them, like the five phrases of the
+#   commentary, are a language a person designed for this arm and these tasks; a move it has no word for (a
+#   diagonal, a turn of the wrist) cannot be asked for, and the commentary can only be checked because it is
+#   this narrow.
+# - **Time.** The command VLA speaks 4 to 5 times a second and waits for each move to end: a pause per command
+#   that an end-to-end policy does not make. The commentary costs the words' tokens before every chunk.
 
 # %% [markdown]
 # ## Exercises
@@ -489,6 +558,10 @@ command_check = check("displacement_of", displacement_of)
 # - The command VLA succeeds in at least 80% of pick_place episodes with the low level it learned with, and in
 #   at least 70% with another operator's swapped in without retraining (issue 25's bars); its first episodes
 #   with each, rerun here, do as its file recorded; the oracle's commands do the task through both low levels.
+# - The commenting VLA acts as well as the flow VLA it came from (within 5 points), and most of its words agree
+#   with what the arm did; whether an episode holds a disagreeing chunk does not mark the failures (they hold
+#   one no more often than the successes), while the share of disagreeing chunks does (at least twice as high
+#   in failed episodes). Its first recorded episode, rerun here, goes as recorded.
 
 # %%
 assert expert_done == {"pick_place": 1.0, "stack": 1.0}, expert_done
@@ -514,4 +587,8 @@ assert all(run.success for run in oracle_runs.values()), oracle_runs
 assert success_of(spoken["episodes_steady"]) >= 0.8 and success_of(spoken["episodes_quick"]) >= 0.7
 for style, rerun in commanded_live.items():
     assert rerun == spoken[f"episodes_{style}"][: len(rerun)], style
+assert abs(talk["success"] - flow["success"]) <= 0.05 and talk["consistent_chunks"] > 0.5, talk["success"]
+assert talk["flagged_among_failed"] <= talk["flagged_among_succeeded"]
+assert talk["disagreeing_share_failed"] >= 2 * talk["disagreeing_share_succeeded"]
+assert commented_live == talk["episodes"][0]
 print("All claims hold.")
