@@ -254,7 +254,7 @@ print({label: f"{heldout_successes(name)} of 100 held-out episodes" for label, n
 #
 # The planner's intermediate is two pixels. **NaVILA** (Cheng et al., *NaVILA: Legged Robot Vision-Language-
 # Action Model for Navigation*, RSS 2025, arXiv 2412.04453) puts words there instead: its VLM reads the camera
-# and writes a *mid-level action* in language, "move forward 75 cm" or "turn left 30 degrees", and a separate
+# and writes a *mid-level action* in language, "move forward 75 cm" or "turn right 30 degrees", and a separate
 # low-level policy, trained on its own, turns each one into joint commands. Neither level knows how the other
 # works; the words are the whole interface. Ours, for the arm: 62 commands, six moves of 1 to 10 cm along the
 # robot's axes ("forward" is away from the base, "left" the robot's left) and the gripper's two.

@@ -87,7 +87,8 @@ def broken(tmp_path_factory):
 
 def test_the_solutions_score_full_marks_on_every_exercise(course):
     rows, _, printed = course
-    assert "graded 18 notebooks of 2 learners" in printed
+    notebooks = len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    assert f"graded {2 * notebooks} notebooks of 2 learners" in printed
     for names in exercises_by_notebook().values():
         for name in names:
             passed, total = rows["solutions"][name].split("/")

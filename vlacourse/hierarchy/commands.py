@@ -2,7 +2,7 @@
 
 NaVILA (Cheng et al., RSS 2025, arXiv 2412.04453, Sec. 3) splits a legged robot's navigation in two levels joined
 by language: a VLM reads the camera and the instruction and writes a *mid-level action* ("move forward 75 cm",
-"turn left 30 degrees", "stop") a few times a second, and a locomotion policy trained apart turns each one into
+"turn right 30 degrees", "stop") a few times a second, and a locomotion policy trained apart turns each one into
 joint commands at a high rate. Neither level knows how the other works; the words are the whole interface. Ours,
 for the arm:
 
