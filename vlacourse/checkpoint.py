@@ -24,6 +24,12 @@ def read_metadata(path: str | Path, remedy: str) -> dict[str, str]:
         ) from None
 
 
+def metrics_of(checkpoint: str) -> dict:
+    """The ``metrics`` a shipped checkpoint recorded, read from its header only (no weights are loaded)."""
+    with resources.as_file(resources.files("vlacourse") / "data" / checkpoint) as path:
+        return json.loads(read_metadata(path, "run `make reproduce` for it")["metrics"])
+
+
 def read_recording(path: str | Path | None, shipped: str, command: str) -> dict:
     """The JSON recording at ``path``; without one, the file ``shipped`` in the package's data, which
     ``command`` writes."""

@@ -14,24 +14,16 @@ page is current). Notebooks read the same files, never this page.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from importlib import resources
 from pathlib import Path
 
-from vlacourse.checkpoint import read_metadata
+from vlacourse.checkpoint import metrics_of
 
 HEADS = {
     "binning": "course_vla_binning.safetensors",
     "FAST": "course_vla_fast.safetensors",
     "flow": "course_vla_flow.safetensors",
 }
-
-
-def metrics_of(checkpoint: str) -> dict:
-    """The ``metrics`` a shipped checkpoint recorded, read from its header only (no weights are loaded)."""
-    with resources.as_file(resources.files("vlacourse") / "data" / checkpoint) as path:
-        return json.loads(read_metadata(path, "run `make reproduce` for it")["metrics"])
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -321,7 +313,9 @@ def planner_section() -> list[str]:
 
 
 def command_vla_section() -> list[str]:
+    from vlacourse.hierarchy.commands import UNREADABLE
     from vlacourse.hierarchy.navila import CHECKPOINT, success_of
+    from vlacourse.sim.arm import CONTROL_HZ
 
     metrics = metrics_of(CHECKPOINT)
     recipe = metrics["recipe"]
@@ -329,13 +323,13 @@ def command_vla_section() -> list[str]:
     for style in (recipe["style"], recipe["other_style"]):
         episodes = metrics[f"episodes_{style}"]
         said = [c for e in episodes for c in e["commands"]]
-        seconds = sum(e["steps"] for e in episodes) / 50
+        seconds = sum(e["steps"] for e in episodes) / CONTROL_HZ
         rows.append(
             [
                 style + (" (learned with)" if style == recipe["style"] else " (swapped in, no retraining)"),
                 success(success_of(episodes), len(episodes)),
                 f"{len(said) / seconds:.1f}",
-                f"{sum(c == '?' for c in said) / len(said):.1%}",
+                f"{sum(c == UNREADABLE for c in said) / len(said):.1%}",
             ]
         )
     return [

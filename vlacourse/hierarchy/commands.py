@@ -113,17 +113,20 @@ class KeypointRecorder(ScriptedExpert):
     def __init__(self, env):
         super().__init__(env)
         self.keypoints: list[tuple[str, object]] = []
-        self.gripper = -1.0  # open at the start of an episode
         self.rising = 0.0  # the vertical direction of the last keypoint's move
+
+    def reset(self) -> None:
+        super().reset()
+        self.gripper = -1.0  # open at the start of an episode
 
     def move(self, start, end, gripper, slowdown: float = 1.0) -> np.ndarray:
         self.wait(start, gripper, 0)  # the expert may open the fingers on its way (a second try at a grasp)
         end = np.asarray(end, dtype=float).copy()
         rising = np.sign(end[2] - start[2])
-        if self.keypoints and self.keypoints[-1][0] == "move" and self.rising == rising != 0:
-            if np.allclose(end[:2], start[:2]):  # straight on up or down: one keypoint, not two a centimetre apart
-                self.keypoints[-1] = ("move", end)
-                return end
+        straight_on = self.rising == rising != 0 and np.allclose(end[:2], start[:2])  # still up, or still down
+        if self.keypoints and self.keypoints[-1][0] == "move" and straight_on:
+            self.keypoints[-1] = ("move", end)  # one keypoint, not two a centimetre apart
+            return end
         self.keypoints.append(("move", end))
         self.rising = rising
         return end
@@ -152,7 +155,7 @@ class CommandOracle:
 
     def reset(self) -> None:
         self.recorder.reset()
-        self.recorder.gripper, self.keypoints = -1.0, []
+        self.keypoints = []
 
     def __call__(self, observation=None) -> str:
         if not self.keypoints:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ from vlacourse.cli import Commands
 from vlacourse.lm.gpt import GPTConfig, KVCache
 from vlacourse.policies.flow import FlowVLA
 from vlacourse.policies.policy import TASK_KEY, ChunkBatches, load_policy
+from vlacourse.policies.recipe import HeadRecipe
+from vlacourse.sim.env import MAX_STEP
 from vlacourse.sim.tasks import BIN_CENTER, BIN_INNER_HALF, COLORS
 from vlacourse.training import PREFIX_STEPS, train_by_schedule
 from vlacourse.vlm.course_vlm import VLM
@@ -58,6 +61,7 @@ PHRASES = (
 OPEN_WIDTH = 0.075  # metres between the fingers: above this the gripper is open (fully open: 0.08)
 STILL = 0.002  # metres a step: slower than this the gripper is not travelling across the table
 NEAR = 0.025  # metres, horizontally: the gripper is over a block (a block's half side is 2 cm)
+CHUNK = HeadRecipe.chunk_size  # actions a label looks ahead: a chunk of the flow VLA, which the words come before
 
 
 def phrase(kind: int, color: str) -> str:
@@ -75,14 +79,14 @@ def commentary_labels(dataset) -> list[str]:
     for i, subtask in enumerate(arrays["subtask_index"]):
         words = dataset.subtasks[subtask]
         color = re.search(r"the (\w+) block", words).group(1)
-        chunk = actions[i : min(i + 10, episode_end[i])]  # (<= 10, 4)
+        chunk = actions[i : min(i + CHUNK, episode_end[i])]  # (<= CHUNK, 4)
         closing = actions[i, 3] > 0
         if not closing and opening[i] < OPEN_WIDTH:
             kind = 4  # letting go
         elif words.startswith("pick"):
             kind = 1 if closing else 0
         else:
-            travelling = np.abs(chunk[:, :2]).max() * 0.01 > STILL  # actions are in units of 1 cm a step
+            travelling = np.abs(chunk[:, :2]).max() * MAX_STEP > STILL  # an action of 1 moves MAX_STEP a step
             kind = 3 if travelling or chunk[:, 2].mean() < 0 else 2
         labels.append(phrase(kind, color))
     return labels
@@ -161,12 +165,15 @@ class CommentingFlowVLA(FlowVLA):
         words = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         return self.add_pointing_loss(loss + words, parts | {"commentary_loss": words.item()}, pointing, batch)
 
+    @cached_property
+    def phrase_tokens(self) -> int:
+        """Tokens the longest phrase takes, its full stop included: as long as its text may run."""
+        return self.longest_text(phrase(kind, color) for kind in range(len(PHRASES)) for color in COLORS)
+
     def comment(self, observation: dict[str, Any]) -> str:
         """What it says it is doing, for one observation of the env."""
         images, instructions, _ = self.observation_tensors([observation])
-        return self.say(images, instructions, None, self.longest_text(phrase(k, c) for k in range(5) for c in COLORS))[
-            0
-        ]
+        return self.say(images, instructions, None, self.phrase_tokens)[0]
 
 
 class CommentaryBatches(ChunkBatches):
@@ -240,7 +247,6 @@ def train_commenting_vla(
     from vlacourse.notebook import seed_everything
     from vlacourse.policies.flow import load_course_flow_vla
     from vlacourse.policies.policy import split_episodes
-    from vlacourse.policies.recipe import HeadRecipe
     from vlacourse.sim.dataset import load_or_collect
     from vlacourse.sim.env import TabletopEnv
     from vlacourse.sim.evaluate import evaluation_seed

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from tqdm.auto import tqdm
 from vlacourse.cli import Commands
 from vlacourse.hierarchy.commands import (
     COMMANDS,
+    LONGEST_MOVE_CM,
     UNREADABLE,
     CommandOracle,
     move_command,
@@ -95,7 +97,7 @@ def perturbed(text: str, rng: np.random.Generator, noise: float) -> str:
         return move_command(1 - axis, k * int(rng.choice([-1, 1])))
     if off == 0 or np.sign(off) != np.sign(centimetres):
         return text
-    return move_command(axis, int(np.sign(off)) * min(abs(off), 10))
+    return move_command(axis, int(np.sign(off)) * min(abs(off), LONGEST_MOVE_CM))
 
 
 @dataclass
@@ -172,7 +174,8 @@ class CommandBatches:
 
 
 class CommandVLA(VLMPolicy):
-    """The VLM prefix, then the next command written with the GPT's own language head: no new weights."""
+    """The VLM prefix, then the next command written with the GPT's own language head (its vocabulary does not
+    grow: the commands are words it can already spell)."""
 
     def read_tokens(self, batch: dict[str, Any], ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """Teacher forcing: (logits over the text vocabulary (B, L, V) for the (B, L) tokens ``ids`` after the
@@ -192,9 +195,14 @@ class CommandVLA(VLMPolicy):
         loss, parts = self.add_locate_loss(loss, parts, state_hidden, batch)
         return self.add_pointing_loss(loss, parts, pointing, batch)
 
+    @cached_property
+    def command_tokens(self) -> int:
+        """Tokens the longest command takes, its full stop included: as long as its text may run."""
+        return self.longest_text(COMMANDS)
+
     def commands_for(self, images, instructions, state) -> list[str]:
         """What the model says for a batch of observation tensors: greedy text, as long as the longest command."""
-        return self.say(images, instructions, state, self.longest_text(COMMANDS))
+        return self.say(images, instructions, state, self.command_tokens)
 
     def next_command(self, observation: dict[str, Any]) -> str:
         """What the model says for one observation of the env: the commander of ``commands.run_commanded``."""
@@ -222,7 +230,7 @@ def command_accuracy(vla: CommandVLA, demos: CommandDemos, batch_size: int = 64)
 
 def commanded_episodes(vla: CommandVLA, task: str, episodes: int, style: str, split: str = "train") -> list[dict]:
     """Seeded episodes (from EVALUATION_SEEDS) with the model saying the commands and the ``style`` low level
-    carrying them out: each episode's success, commands and how many a second."""
+    carrying them out: each episode's success, commands and control steps."""
     from vlacourse.sim.env import TabletopEnv
 
     env, measured = TabletopEnv(task, split=split), []

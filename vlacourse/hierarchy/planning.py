@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from vlacourse.checkpoint import KeptParts, read_metadata, read_recording
+from vlacourse.checkpoint import KeptParts, metrics_of, read_metadata, read_recording
 from vlacourse.cli import Commands
 from vlacourse.hierarchy.cliport import FROZEN, Planner, PlannerConfig
 from vlacourse.training import PREFIX_STEPS, History, train_by_schedule
@@ -247,16 +247,6 @@ def save_planner(planner: Planner, path: str | Path, metrics: dict) -> None:
     save_file({k: v.contiguous() for k, v in planner.own_state_dict().items()}, str(path), metadata=metadata)
 
 
-def recorded_metrics(path: str | Path | None = None) -> dict:
-    """What the planner at ``path`` (the shipped one without) measured when it was made: its file's header only."""
-    if path is None:
-        with resources.as_file(resources.files("vlacourse") / "data" / CHECKPOINT) as shipped:
-            return recorded_metrics(shipped)
-    return json.loads(
-        read_metadata(path, f"make it with `python -m vlacourse.hierarchy.planning train --out {path}`")["metrics"]
-    )
-
-
 def load_course_planner(path: str | Path | None = None, device="cpu") -> tuple[Planner, object, dict]:
     """(planner, tokenizer, metrics): the shipped planner (``python -m vlacourse.hierarchy.planning train``), or
     the one at ``path``."""
@@ -302,7 +292,7 @@ def load_recorded_curves(path: str | Path | None = None) -> dict:
 def planner_runs(curves: str | Path | None = None) -> dict[str, dict]:
     """Every measured planner by name ("two@100": the shipped one; the others from the ``curves`` recording, the
     shipped one without a path): what each run measured on the arm, with the recipe that made it."""
-    runs = load_recorded_curves(curves)["runs"] | {"two@100": recorded_metrics()}
+    runs = load_recorded_curves(curves)["runs"] | {"two@100": metrics_of(CHECKPOINT)}
     return {name: runs[name] for name in ("two@1", "two@10", "two@100", "spatial@100", "semantic@100")}
 
 
