@@ -62,6 +62,7 @@ def train(
     history: History | None = None,
     compute_loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None,
     stop_after: int | None = None,
+    lr_scales: dict[str, float] | None = None,
 ) -> History:
     """Train ``model`` for ``steps`` steps; ``evaluate()`` returns a validation loss (called in eval mode).
 
@@ -70,18 +71,30 @@ def train(
     batch)`` replaces the default ``model(*batch)[1]`` (policies take a dict); ``history`` may be a
     subclass that ``evaluate`` adds to (the policy loop records success rates there). ``stop_after`` runs
     only the first steps of the ``steps``-step schedule: the prefix of a recipe, whose losses are those of
-    the whole run's first steps (``make test`` reruns shipped checkpoints' prefixes this way)."""
+    the whole run's first steps (``make test`` reruns shipped checkpoints' prefixes this way). ``lr_scales``
+    maps a parameter-name prefix to a fraction of the rate for the parameters whose names start with it
+    (VL-JEPA's Y-encoder learns at 0.05x)."""
     if stop_after is not None and not 1 <= stop_after <= steps:
         raise ValueError(f"stop_after={stop_after} must be between 1 and steps={steps}, or None for the whole run")
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
+    scaled: dict[float, list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            scale = next((s for prefix, s in (lr_scales or {}).items() if name.startswith(prefix)), 1.0)
+            scaled.setdefault(scale, []).append(parameter)
+    names = [name for name, _ in model.named_parameters()]
+    unused = [prefix for prefix in lr_scales or {} if not any(name.startswith(prefix) for name in names)]
+    if unused:
+        raise ValueError(f"lr_scales names {unused}, which no parameter of the model starts with")
+    trainable = [p for group in scaled.values() for p in group]
+    groups = [{"params": group, "scale": scale} for scale, group in scaled.items()]
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     history = history if history is not None else History()
     compute_loss = compute_loss or (lambda model, batch: model(*batch)[1])
     bar = tqdm(range(1, (stop_after or steps) + 1), desc="training", disable=not progress)
     for step in bar:
         rate = learning_rate(step, steps, lr, warmup_steps, cosine)
         for group in optimizer.param_groups:
-            group["lr"] = rate
+            group["lr"] = rate * group["scale"]
         model.train()
         loss = compute_loss(model, next_batch())
         if not torch.isfinite(loss):

@@ -69,7 +69,10 @@ class SelfAttention(nn.Module):
         B, _, T, _ = y.shape
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, -1)))
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``real`` (B, T), bidirectional attention only: which positions hold input, not padding (unread)."""
         T = x.shape[1]
         q, k, v = self.heads(x)  # (B, nh, T, hs) each
         past = 0
@@ -79,7 +82,11 @@ class SelfAttention(nn.Module):
                 k = torch.cat([cache.keys[layer], k], dim=2)  # (B, nh, past + T, hs)
                 v = torch.cat([cache.values[layer], v], dim=2)
             cache.keys[layer], cache.values[layer] = k, v
-        if past == 0 or not self.causal:
+        if real is not None:
+            if self.causal:
+                raise ValueError("a padding mask is for bidirectional attention: build the block with causal=False")
+            mask, causal = real[:, None, None, :], False  # (B, 1, 1, T): every query reads the real keys
+        elif past == 0 or not self.causal:
             mask, causal = None, self.causal
         else:  # new query i sits at position past + i: it may read keys 0 .. past + i
             mask, causal = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past), False
@@ -108,8 +115,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache, layer)  # pre-norm: the residual stream is never normalised
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, real: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, layer, real)  # pre-norm: the residual stream is never normalised
         return x + self.mlp(self.ln_2(x))
 
 

@@ -183,13 +183,18 @@ def answer(vlm: VLM, tokenizer: BPETokenizer, images: torch.Tensor, question: st
     return [tokenizer.decode(tokens).strip() for tokens in out]
 
 
+def heldout_questions(scenes: list[Scene], seed: int = 0) -> list[tuple[int, str, str]]:
+    """(scene index, question, answer): the questions the VLM's accuracy is measured on, four a scene, seeded."""
+    rng = np.random.default_rng(seed)
+    return [(i, q, a) for i, s in enumerate(scenes) for q, a in s.questions(rng)]
+
+
 @torch.no_grad()
 def question_accuracy(vlm: VLM, tokenizer: BPETokenizer, scenes: list[Scene], seed: int = 0, batch: int = 128):
     """Accuracy of the VLM's answers, and of always giving each question kind's most common answer."""
     from vlacourse.vlm.scenes import question_kind
 
-    rng = np.random.default_rng(seed)
-    asked = [(i, q, a) for i, s in enumerate(scenes) for q, a in s.questions(rng)]
+    asked = heldout_questions(scenes, seed)
     correct = 0
     device = next(vlm.parameters()).device
     for question in sorted({q for _, q, _ in asked}):
@@ -261,6 +266,21 @@ class Recipe:
         self.gpt = self.gpt or GPTConfig(block_size=256)
 
 
+def train_language_model(
+    recipe: Recipe, progress: bool = True, stop_after: int | None = None
+) -> tuple[GPT, BPETokenizer, list[float]]:
+    """Stage 1: the tokenizer, and the GPT trained on the course's corpus as in notebook 01 (the language model
+    the VLM starts from); also its losses. Run right after ``seed_everything(recipe.seed)``, it gives the
+    checkpoint's own stage 1 again (VL-JEPA and its token VLM start from it, ``vlacourse.vlm.vl_jepa_recipe``)."""
+    tokenizer = BPETokenizer.train(load_corpus(), recipe.vocab_size)
+    for config in (recipe.text, recipe.gpt):
+        config.vocab_size = tokenizer.vocab_size
+    language_model = GPT(recipe.gpt)
+    windows = TokenWindows(tokenizer.encode(load_corpus()), window=64, batch_size=32, seed=recipe.seed)
+    losses = train(language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress, stop_after=stop_after)
+    return language_model, tokenizer, losses.losses
+
+
 def train_course_vlm(
     recipe: Recipe, progress: bool = True, stop_after: int | None = None
 ) -> tuple[SigLIP, VLM, BPETokenizer, dict]:
@@ -271,16 +291,8 @@ def train_course_vlm(
     from vlacourse.notebook import seed_everything
 
     seed_everything(recipe.seed)
-    tokenizer = BPETokenizer.train(load_corpus(), recipe.vocab_size)
-    for config in (recipe.text, recipe.gpt):
-        config.vocab_size = tokenizer.vocab_size
     losses = {}
-    # 1. Language: the GPT learns the course's language, as in notebook 01.
-    language_model = GPT(recipe.gpt)
-    windows = TokenWindows(tokenizer.encode(load_corpus()), window=64, batch_size=32, seed=recipe.seed)
-    losses["language"] = train(
-        language_model, windows.batch, recipe.lm_steps, lr=3e-3, progress=progress, stop_after=stop_after
-    ).losses
+    language_model, tokenizer, losses["language"] = train_language_model(recipe, progress, stop_after)
     # 2. Vision: SigLIP on image-caption pairs.
     scenes = recipe.training_scenes(progress=progress)
     siglip = SigLIP(recipe.vit, recipe.text)

@@ -95,16 +95,22 @@ class SigLIP(nn.Module):
 
     def embed_texts(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T) padded at the end, ``lengths`` (B,) the real tokens of each text."""
-        T, block_size = ids.shape[1], self.text_tower.config.block_size
-        features = self.text_tower.features(self.text_tower.wte(ids))  # (B, T, C); causal: padding unseen
-        real = torch.arange(T, device=ids.device)[None, :] < lengths[:, None]  # (B, T)
-        features = F.pad(features * real[..., None], (0, 0, 0, block_size - T))  # (B, block_size, C)
-        return F.normalize(self.text_head(features.flatten(1)), dim=-1)  # (B, D)
+        return F.normalize(text_features(self.text_tower, self.text_head, ids, lengths), dim=-1)  # (B, D)
 
     def forward(self, images: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor):
         image_embeddings, text_embeddings = self.embed_images(images), self.embed_texts(ids, lengths)
         loss = sigmoid_loss(image_embeddings, text_embeddings, self.log_temperature.exp(), self.bias)
         return (image_embeddings, text_embeddings), loss
+
+
+def text_features(tower: GPT, head: nn.Linear, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The text tower's reading of token ids (B, T) padded at the end (``lengths`` (B,) real tokens), every
+    position through one linear ``head``: (B, D), not normalised. SigLIP's text side, and VL-JEPA's Y-encoder."""
+    T, block_size = ids.shape[1], tower.config.block_size
+    features = tower.features(tower.wte(ids))  # (B, T, C); causal: padding unseen
+    real = torch.arange(T, device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+    features = F.pad(features * real[..., None], (0, 0, 0, block_size - T))  # (B, block_size, C)
+    return head(features.flatten(1))  # (B, block_size * C) -> (B, D)
 
 
 def sigmoid_loss(
