@@ -125,10 +125,13 @@ def check_control_value(control: widgets.ValueWidget, name: str, value: Any) -> 
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{name} is a checkbox: give True or False, got {value!r}")
     elif hasattr(control, "min") and hasattr(control, "max"):
+        low, high = control.min, control.max
+        if isinstance(control, widgets.FloatLogSlider):  # its min and max are exponents of its base
+            low, high = control.base**low, control.base**high
         if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
-            raise ValueError(f"{name} must be a number in [{control.min}, {control.max}], got {value!r}")
-        if not control.min <= value <= control.max:
-            raise ValueError(f"{name}={value} is out of range: choose a value in [{control.min}, {control.max}]")
+            raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"{name}={value} is out of range: choose a value in [{low:g}, {high:g}]")
     elif hasattr(control, "options"):
         allowed = [option[1] if isinstance(option, tuple) else option for option in control.options]
         if value not in allowed:
