@@ -14,9 +14,9 @@ embedding into text is the expensive step, so it happens only for a few points o
 
 Each decode reads the mean embedding of the span it stands for (averaging is what makes a span's decode steadier
 than one frame's). Quality: the share of annotated frames whose span's decoded text names their subtask; cost:
-decodes per second. The paper compares the two by CIDEr on EgoExo4D, segmenting the stream by agglomerative
-clustering; ours segments at the change curve's peaks (what the course's widget can show and a threshold can
-move), and scores captions by whether they name the right subtask (our captions are a closed set).
+decodes per second. The paper compares the two by CIDEr on EgoExo4D's procedural videos, with a segmentation
+of its own; ours starts segments at the change curve's peaks (what the course's widget can show and a threshold
+can move), and scores a caption by whether it names the right subtask (our captions are a closed set).
 """
 
 from __future__ import annotations
