@@ -78,9 +78,11 @@ def draw_selective(truth: list[str], adaptive: DecodedStream, uniform: DecodedSt
     return fig
 
 
-def selective_widget(embeddings: list[np.ndarray], truths: list[list[str]], decode) -> InteractiveImage:
+def selective_widget(
+    embeddings: list[np.ndarray], truths: list[list[str]], decode, threshold: float = 0.05
+) -> InteractiveImage:
     """Stream and threshold controls over adaptive decoding of held-out streams; ``embeddings`` (T, D) per stream,
-    ``decode`` turns (segments, D) mean embeddings into the subtasks they name."""
+    ``decode`` turns (segments, D) mean embeddings into the subtasks they name; ``threshold``, the one to start at."""
     from vlacourse.vlm.streams import change_curve
 
     curves = [change_curve(e) for e in embeddings]
@@ -93,7 +95,7 @@ def selective_widget(embeddings: list[np.ndarray], truths: list[list[str]], deco
     controls = {
         "stream": widgets.IntSlider(value=0, min=0, max=len(embeddings) - 1, description="stream"),
         "threshold": widgets.FloatLogSlider(
-            value=0.05,
+            value=threshold,
             base=10,
             min=np.log10(THRESHOLDS[0]),
             max=np.log10(THRESHOLDS[-1]),
