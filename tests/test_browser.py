@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
-WIDGET_NOTEBOOKS = ["05_fast", "07_knowledge_insulation", "08_real_time_chunking", "10_hierarchical"]
+WIDGET_NOTEBOOKS = ["05_fast", "07_knowledge_insulation", "08_real_time_chunking", "10_hierarchical", "12_vl_jepa"]
 TOKEN = "vlacourse-browser-check"  # the server listens on 127.0.0.1 only, for this test's lifetime
 NOTEBOOK_SECONDS = 600  # the longest a notebook may take to run in the browser before the test gives up
 REDRAW_SECONDS = 30  # the longest a control's picture may take to change
