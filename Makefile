@@ -82,7 +82,8 @@ REPRODUCE_planner    := tests/test_planner_checkpoint.py
 REPRODUCE_curves     := tests/test_planner_curves.py
 REPRODUCE_command_vla := tests/test_command_vla_checkpoint.py
 REPRODUCE_commentary := tests/test_commentary_checkpoint.py
-ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles planner curves command_vla commentary
+REPRODUCE_vl_jepa    := tests/test_vl_jepa_checkpoint.py
+ARTIFACTS := vlm pointing answering binning binning10hz fast flow baseline insulation rtc rtc_styles planner curves command_vla commentary vl_jepa
 ARTIFACT  ?= all
 REPRODUCE_FILES := $(if $(filter all,$(ARTIFACT)),$(foreach a,$(ARTIFACTS),$(REPRODUCE_$(a))),$(REPRODUCE_$(ARTIFACT)))
 
@@ -128,6 +129,7 @@ bench: $(VENV)/.installed
 	$(PY) -m vlacourse.bench vla
 	$(PY) -m vlacourse.bench flow
 	$(PY) -m vlacourse.bench success
+	$(PY) -m vlacourse.bench answers
 
 assets: $(VENV)/.installed
 	MPLBACKEND=agg $(PY) -c 'from vlacourse.course import draw_course_map; \

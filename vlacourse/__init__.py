@@ -3,7 +3,7 @@
 The package in the order the notebooks meet it: each module under the notebook that builds it or first
 builds on it (tests/test_package_map.py checks this map against the notebooks' imports). The subpackages
 follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``policies`` (04-07),
-``chunking`` (08), ``hierarchy`` (10), and ``widgets``, which no model module imports.
+``chunking`` (08), ``hierarchy`` (10), ``vlm`` again (12), and ``widgets``, which no model module imports.
 
     every notebook  notebook              the setup cell: MuJoCo's GL backend, seeds, device, Colab
                     exercises             check() for the learner's functions, student notebooks, the grader
@@ -44,6 +44,10 @@ follow the course's arc: ``lm`` (notebook 01), ``vlm`` (02), ``sim`` (03), ``pol
                     hierarchy.commands    NaVILA's mid-level commands for the arm, their oracle and low level
                     hierarchy.navila      the command VLA: the VLM writes the next command, the low level moves
                     hierarchy.lingo       the commenting VLA: words and actions from one model, checked
+    12 VL-JEPA      vlm.vl_jepa           VL-JEPA: X-encoder, bidirectional predictor, Y-encoder, InfoNCE, Y-decoder
+                    vlm.vl_jepa_recipe    VL-JEPA against a token VLM on the same batches; the shipped checkpoint
+                    vlm.streams           the arm's streaming camera, and selective decoding where the stream changes
+                    widgets.selective     the selective-decoding widget
     tools           widgets.interactive   controls that redraw a picture (every course widget), the live loss curve
                     checkpoint            reading the shipped checkpoints and recordings, with errors that name the fix
                     cli                   the package's commands (python -m vlacourse.<module> ...)

@@ -8,6 +8,8 @@ flow: the shipped flow VLA's milliseconds per chunk and actions per second on on
 of them, per number of integration steps, against the 50 Hz the arm needs; its closed loop on one task.
 success: each shipped VLA's success on pick-and-place over fixed seeds, with its 95% interval, on the
 training colours and on the held-out one, beside the scripted expert's.
+answers: milliseconds per answer of notebook 12's token VLM (a pass per token) and VL-JEPA (one predictor pass,
+then the nearest known answer), one frame at a time and in batches, on one CPU thread and on all of them.
 """
 
 from __future__ import annotations
@@ -127,6 +129,30 @@ def bench_success(episodes: int, heldout_episodes: int) -> None:
             )
 
 
+def bench_answers(frames: int) -> None:
+    """The shipped VL-JEPA comparison: time per answer to "what is the robot doing?" on held-out stream frames."""
+    import torch
+
+    from vlacourse.policies.policy import torch_threads
+    from vlacourse.vlm.vl_jepa_recipe import STREAM_PROMPT, encode_streams, load_vl_jepa, predict_texts, token_answers
+
+    shipped = load_vl_jepa()
+    visual = encode_streams(shipped.jepa.x_encoder, shipped.recipe.streams("heldout", count=1, progress=False))[:frames]
+    models = {
+        "token VLM": lambda v: token_answers(shipped.token_vlm, shipped.tokenizer, v, STREAM_PROMPT)[0],
+        "VL-JEPA": lambda v: shipped.decoder.decode(predict_texts(shipped.jepa, shipped.tokenizer, v, STREAM_PROMPT)),
+    }
+    for n in sorted({1, torch.get_num_threads()}):
+        with torch_threads(n), torch.no_grad():
+            for name, answer in models.items():
+                for batch in (1, len(visual)):
+                    start = time.perf_counter()
+                    for first in range(0, len(visual), batch):
+                        answer(visual[first : first + batch])
+                    per_answer = (time.perf_counter() - start) / len(visual) * 1000
+                    print(f"{name} on {n} CPU thread(s), batches of {batch}: {per_answer:.2f} ms per answer")
+
+
 def main(argv: list[str] | None = None) -> None:
     commands = Commands("python -m vlacourse.bench", __doc__.splitlines()[0])
     sim = commands.add("sim", "the simulator, the renderer and the scripted expert")
@@ -141,8 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     success = commands.add("success", "each shipped VLA's success on pick-and-place, with its interval")
     success.add_argument("--episodes", type=int, default=100, help="seeded episodes on the training colours")
     success.add_argument("--heldout-episodes", type=int, default=50, help="seeded episodes on the held-out colour")
+    answers = commands.add("answers", "notebook 12's token VLM and VL-JEPA: milliseconds per answer")
+    answers.add_argument("--frames", type=int, default=64, help="held-out stream frames answered")
     args = commands.parse(argv)
-    if args.command == "success":
+    if args.command == "answers":
+        bench_answers(args.frames)
+    elif args.command == "success":
         bench_success(args.episodes, args.heldout_episodes)
     elif args.command == "sim":
         bench_sim(args.episodes)

@@ -378,6 +378,48 @@ def commentary_section() -> list[str]:
     ]
 
 
+def vl_jepa_section() -> list[str]:
+    from vlacourse.vlm.vl_jepa_recipe import CHECKPOINT
+
+    metrics = metrics_of(CHECKPOINT)
+    answers, doing, passes, trainable = (metrics[k] for k in ("answers", "doing", "passes_per_answer", "trainable"))
+    selective, paper = metrics["selective"], metrics["selective"]["at_one_a_second"]
+    uniform = (
+        "no uniform spacing reaches it, not even every frame (10/s)"
+        if selective["fewer_is_lower_bound"]
+        else f"uniform decoding needs {selective['uniform_rate']:.2f}/s for it"
+    )
+    return [
+        "## Notebook 12: VL-JEPA against a token VLM",
+        "",
+        "`python -m vlacourse.vlm.vl_jepa_recipe train`: both from the same frozen X-encoder and the same stage-1 GPT, "
+        f"trained on the same batches; {metrics['train_seconds'] / 60:.0f} min. Answers: the course VLM's 512 held-out "
+        f"scenes; what the robot is doing: every frame of {metrics['heldout_streams']} held-out clear_table streams.",
+        "",
+        *table(
+            ["measure", "token VLM", "VL-JEPA"],
+            [
+                ["held-out answers", f"{answers['token_vlm']:.1%}", f"{answers['vl_jepa']:.1%}"],
+                ["what the robot is doing, per frame", f"{doing['token_vlm']:.1%}", f"{doing['vl_jepa']:.1%}"],
+                ["forward passes per answer", f"{passes['token_vlm']:.2f}", f"{passes['vl_jepa']:.0f}"],
+                [
+                    "trainable parameters",
+                    f"{trainable['token_vlm']:,}",
+                    f"{trainable['vl_jepa_predictor']:,} + Y-encoder {trainable['vl_jepa_y_encoder']:,} at 0.05x",
+                ],
+            ],
+        ),
+        "",
+        f"Selective decoding on the held-out streams: adaptive decoding at the threshold chosen on the training "
+        f"streams ({selective['threshold']}) makes {selective['adaptive_rate']:.2f} decodes a second and is right on "
+        f"{selective['adaptive_quality']:.1%} of frames; {uniform}: {selective['fewer']:.1f}x fewer decodes"
+        f"{' (at least)' if selective['fewer_is_lower_bound'] else ''}. At one uniform decode a second "
+        f"({paper['reference_quality']:.1%}), adaptive decoding needs {paper['adaptive_rate']:.2f}/s "
+        f"({paper['fewer']:.1f}x fewer).",
+        "",
+    ]
+
+
 def render() -> str:
     lines = [
         "# Results",
@@ -394,6 +436,7 @@ def render() -> str:
         *planner_section(),
         *command_vla_section(),
         *commentary_section(),
+        *vl_jepa_section(),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
