@@ -315,8 +315,9 @@ print(
 #
 # The widget runs adaptive decoding over the three streams filmed above. Move the threshold: too low and the
 # stream's flicker starts segments where nothing changed (decodes wasted); too high and two subtasks share a
-# segment (one of them captioned wrong). The bottom bar is uniform decoding with the fewest decodes that reach
-# the same quality on that stream.
+# segment (one of them captioned wrong). The window is how many frames each side the change curve averages: wider
+# smooths more flicker away, and starts no two segments closer than that. The bottom bar is uniform decoding with
+# the fewest decodes that reach the same quality on that stream.
 
 # %%
 from vlacourse.widgets.selective import selective_widget

@@ -52,6 +52,9 @@ def test_moving_the_controls_redraws(view):
     assert view.redraws == redraws + 1 and view.image.value != first
     view.set(stream=1, threshold=0.01)
     assert view.redraws == redraws + 2
+    second = view.image.value
+    view.controls["window"].value = 6
+    assert view.redraws == redraws + 3 and view.image.value != second
 
 
 def test_values_the_widget_cannot_take_are_refused(view):

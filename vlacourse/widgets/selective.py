@@ -1,7 +1,7 @@
 """The selective-decoding widget of notebook 12: where VL-JEPA's stream of embeddings changes, and what decoding
 only there costs and gets right, beside uniform decoding.
 
-    stream: 0 --o---- 9        threshold: 0.002 ----o---- 0.5 (log)
+    stream: 0 --o---- 9        threshold: 0.002 ----o---- 0.5 (log)        window: 1 --o---- 8 frames
     +--------------------------------------------------------------+
     | change curve over the stream's seconds; threshold; | decodes |
     | truth      [pick red  ][put red ][pick blue   ][put blue]... |   bands coloured by the block,
@@ -83,14 +83,18 @@ def selective_widget(
 ) -> InteractiveImage:
     """Stream and threshold controls over adaptive decoding of held-out streams; ``embeddings`` (T, D) per stream,
     ``decode`` turns (segments, D) mean embeddings into the subtasks they name; ``threshold``, the one to start at."""
+    from functools import cache
+
     from vlacourse.vlm.streams import change_curve
 
-    curves = [change_curve(e) for e in embeddings]
+    @cache
+    def curve(stream: int, window: int) -> np.ndarray:
+        return change_curve(embeddings[stream], window)
 
-    def draw(stream: int, threshold: float) -> Figure:
-        adaptive = decode_stream(embeddings[stream], truths[stream], decode, curves[stream], threshold)
+    def draw(stream: int, threshold: float, window: int) -> Figure:
+        adaptive = decode_stream(embeddings[stream], truths[stream], decode, curve(stream, window), threshold, window)
         uniform = uniform_match(embeddings[stream], truths[stream], decode, adaptive.quality)
-        return draw_selective(truths[stream], adaptive, uniform, curves[stream], threshold)
+        return draw_selective(truths[stream], adaptive, uniform, curve(stream, window), threshold)
 
     controls = {
         "stream": widgets.IntSlider(value=0, min=0, max=len(embeddings) - 1, description="stream"),
@@ -102,5 +106,8 @@ def selective_widget(
             step=0.05,
             description="threshold",
         ),
+        # The change curve's window: how many frames each side are averaged (more smooths more flicker away, and
+        # no two segments start closer than this).
+        "window": widgets.IntSlider(value=3, min=1, max=8, description="window"),
     }
     return InteractiveImage(draw, controls)
