@@ -50,7 +50,7 @@ course = setup(seed=0)
 #
 # Two of the white paper's numbers about it need correcting, and this notebook measures both on our arm:
 #
-# - **"2.85x"** is not a speed-up of inference, and it has nothing to do with real-time chunking (notebook 09).
+# - **"2.85x"** is not a speed-up of inference, and it has nothing to do with real-time chunking (notebook 08).
 #   It is the number of *decoding operations* saved on streaming video at equal caption quality: decoding where
 #   the embedding stream changes (about 0.35 decodes a second) matched decoding at a fixed 1 a second, on
 #   EgoExo4D, scored by CIDEr.
@@ -162,8 +162,9 @@ plt.show()
 # %% [markdown]
 # ## The comparison on held-out scenes
 #
-# Both models answer notebook 02's questions about the 512 held-out scenes ("is the red block in the bin?", "how
-# many blocks are in the bin?", "which block is left of the blue block?"). The token VLM writes its answer
+# Both models answer notebook 02's questions about the 512 held-out scenes ("what is the gripper holding?", "is the
+# red block in the bin?", "how many blocks are in the bin?", "is the red block left of the blue block?"), four a
+# scene. The token VLM writes its answer
 # greedily, a forward pass per token; VL-JEPA makes one pass and its Y-decoder returns the nearest answer it saw
 # in training. We rerun the first 64 scenes here and check them against the recording.
 

@@ -61,3 +61,14 @@ def test_the_prefix_check_allows_another_cpus_drift_but_not_another_recipe():
         assert_same_losses(another_rate, recorded)
     with pytest.raises(AssertionError):
         assert_same_losses([loss * 1.02 for loss in recorded], recorded)
+
+
+def test_rounding_to_float16_leaves_what_a_float16_checkpoint_holds():
+    from vlacourse.training import round_to_float16
+
+    layer = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        layer.weight.fill_(1 / 3)
+    round_to_float16(layer)
+    assert layer.weight.dtype == torch.float32
+    assert torch.equal(layer.weight, torch.full((3, 4), 1 / 3).half().float()) and layer.weight[0, 0] != 1 / 3

@@ -35,7 +35,7 @@ from vlacourse.lm.corpus import load_corpus
 from vlacourse.lm.gpt import GPT, GPTConfig, KVCache
 from vlacourse.lm.language_model import TokenWindows
 from vlacourse.lm.tokenizer import BPETokenizer
-from vlacourse.training import PREFIX_STEPS, train
+from vlacourse.training import PREFIX_STEPS, round_to_float16, train
 from vlacourse.vlm.vision import SigLIP, ViT, ViTConfig, retrieval_top1
 
 if TYPE_CHECKING:  # vlacourse.vlm.scenes imports MuJoCo, which must not load before its backend is chosen
@@ -327,11 +327,9 @@ def train_course_vlm(
     ).losses
     if stop_after is not None:
         return siglip, vlm, tokenizer, {"prefix_losses": losses}
-    for model in (siglip, vlm):
-        model.eval()
-        with torch.no_grad():  # measure the weights as they ship: rounded to float16
-            for parameter in model.parameters():
-                parameter.copy_(parameter.half().float())
+    siglip.eval()
+    vlm.eval()
+    round_to_float16(siglip, vlm)  # measure the weights as they ship
     heldout = recipe.heldout(progress=progress)
     accuracy, majority = question_accuracy(vlm, tokenizer, heldout)
     metrics = {

@@ -31,7 +31,7 @@ from vlacourse.checkpoint import read_metadata
 from vlacourse.cli import Commands
 from vlacourse.lm.gpt import GPT, KVCache
 from vlacourse.lm.tokenizer import BPETokenizer
-from vlacourse.training import PREFIX_STEPS, train
+from vlacourse.training import PREFIX_STEPS, round_to_float16, train
 from vlacourse.vlm.course_vlm import (
     VLM,
     Recipe,
@@ -387,10 +387,7 @@ def main(argv: list[str] | None = None) -> None:
     prefix = train_both(recipe, comparison, progress=not args.quiet, stop_after=PREFIX_STEPS)
     comparison.fresh_models(recipe)  # the prefix trained these a little
     losses = train_both(recipe, comparison, progress=not args.quiet)
-    for model in (comparison.jepa, comparison.token_vlm):  # measure the weights as they ship: float16
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.copy_(parameter.half().float())
+    round_to_float16(comparison.jepa, comparison.token_vlm)  # measure the weights as they ship
     metrics = measure(recipe, comparison, progress=not args.quiet)
     metrics |= {
         "prefix_losses": prefix,
