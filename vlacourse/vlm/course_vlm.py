@@ -74,9 +74,17 @@ class VLM(nn.Module):
         self, images: torch.Tensor, prompt: list[int], max_new_tokens: int, stop_token: int
     ) -> list[list[int]]:
         """Greedy continuation of ``prompt`` for each image; the prefix and prompt are encoded once, cached."""
+        return self.generate_after(self.image_prefix(images), prompt, max_new_tokens, stop_token)
+
+    @torch.no_grad()
+    def generate_after(
+        self, prefix: torch.Tensor, prompt: list[int], max_new_tokens: int, stop_token: int
+    ) -> list[list[int]]:
+        """The same after an image prefix (B, N, C) already projected: each row's tokens up to ``stop_token``. A row
+        of k tokens took k + 1 forward passes (the stop token's included), or ``max_new_tokens`` if it never stopped."""
         cache = KVCache(self.gpt.config.n_layer)
-        ids = torch.tensor([prompt] * len(images), device=images.device)
-        x = torch.cat([self.image_prefix(images), self.gpt.wte(ids)], dim=1)
+        ids = torch.tensor([prompt] * len(prefix), device=prefix.device)
+        x = torch.cat([prefix, self.gpt.wte(ids)], dim=1)
         logits = self.gpt.lm_head(self.gpt.features(x, cache))[:, -1]
         out = []
         for _ in range(max_new_tokens):

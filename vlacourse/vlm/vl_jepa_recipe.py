@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from vlacourse.checkpoint import read_metadata
 from vlacourse.cli import Commands
-from vlacourse.lm.gpt import GPT, KVCache
+from vlacourse.lm.gpt import GPT
 from vlacourse.lm.tokenizer import BPETokenizer
 from vlacourse.training import PREFIX_STEPS, round_to_float16, train
 from vlacourse.vlm.course_vlm import (
@@ -166,16 +166,9 @@ def token_answers(vlm: VLM, tokenizer: BPETokenizer, visual: torch.Tensor, promp
     ids, newline = tokenizer.encode(prompt), tokenizer.encode("\n")[0]
     answers, passes = [], []
     for start in range(0, len(visual), batch):
-        part = visual[start : start + batch]
-        cache = KVCache(vlm.gpt.config.n_layer)
-        x = torch.cat([vlm.projector(part), vlm.gpt.wte(torch.tensor([ids] * len(part)))], dim=1)  # (B, N + T, C)
-        written = [vlm.gpt.lm_head(vlm.gpt.features(x, cache))[:, -1].argmax(-1, keepdim=True)]  # (B, 1) each
-        while len(written) < MAX_ANSWER_TOKENS and not (torch.cat(written, 1) == newline).any(1).all():
-            written.append(vlm.gpt(written[-1], cache=cache)[0][:, -1].argmax(-1, keepdim=True))
-        for row in torch.cat(written, 1).tolist():
-            length = row.index(newline) if newline in row else len(row)
-            answers.append(tokenizer.decode(row[:length]).strip())
-            passes.append(min(length + 1, len(row)))
+        for row in vlm.generate_after(vlm.projector(visual[start : start + batch]), ids, MAX_ANSWER_TOKENS, newline):
+            answers.append(tokenizer.decode(row).strip())
+            passes.append(min(len(row) + 1, MAX_ANSWER_TOKENS))
     return answers, passes
 
 
